@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs every Debian package mosaic needs. Idempotent: does nothing when all are present.
+set -euo pipefail
+packages=(
+  g++ cmake make pkg-config git
+  libopenblas-openmp-dev libomp-dev        # sgemm (OpenMP build) and OpenMP
+  libcli11-dev nlohmann-json3-dev          # command line, JSON (safetensors headers, configs)
+  libpcre2-dev                             # GPT-2 pre-tokenizer
+  libgtest-dev libbenchmark-dev            # tests, microbenchmarks
+  python3 python3-matplotlib python3-numpy # figures
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo_cmd=(); [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  echo "setup: installing ${missing[*]}" >&2
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
