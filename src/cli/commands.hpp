@@ -1,0 +1,14 @@
+// One function per subcommand: each cli/cmd_<name>.cpp registers its flags and a callback
+// that parses, builds, runs and prints. Errors are thrown as mosaic::Error and printed by main.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace mosaic {
+
+void add_check_command(CLI::App& app);
+void add_info_command(CLI::App& app);
+
+}  // namespace mosaic

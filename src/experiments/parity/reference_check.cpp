@@ -1,0 +1,122 @@
+// The four stages of a parity fixture: forward, backward, 10 AdamW steps, greedy decoding.
+#include "experiments/parity/reference_check.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "io/model_io.hpp"
+#include "io/safetensors.hpp"
+#include "models/language_model.hpp"
+#include "train/adamw.hpp"
+
+namespace mosaic {
+
+bool ParityReport::pass() const {
+  return !lines.empty() && std::all_of(lines.begin(), lines.end(), [](const ParityLine& l) { return l.ok; });
+}
+
+namespace {
+
+ParityLine compare(const std::string& what, const float* ours, const std::vector<float>& ref, double tolerance) {
+  ParityLine line{what, 0, 0, tolerance, true};
+  double scale = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    scale = std::max(scale, std::abs(static_cast<double>(ref[i])));
+    const double d = std::abs(static_cast<double>(ours[i]) - ref[i]);
+    line.max_abs = std::isnan(d) ? INFINITY : std::max(line.max_abs, d);
+  }
+  line.max_rel = line.max_abs == 0 ? 0 : line.max_abs / std::max(scale, 1e-30);
+  line.ok = line.max_rel <= tolerance;
+  return line;
+}
+
+std::vector<int32_t> read_ids(const safetensors::Reader& file, const std::string& name) {
+  std::vector<int64_t> wide = file.read_i64(name);
+  return {wide.begin(), wide.end()};
+}
+
+// Greedy continuation as the fixture made it: every step a full forward over the whole
+// sequence (cropped to block_size), argmax of the last position's logits.
+std::vector<int32_t> greedy(LanguageModel<float>& model, std::vector<int32_t> seq, size_t new_tokens) {
+  const int V = model.config().vocab_size, block = model.config().block_size;
+  std::vector<int32_t> out;
+  for (size_t s = 0; s < new_tokens; ++s) {
+    const int T = std::min<int>(static_cast<int>(seq.size()), block);
+    model.forward(seq.data() + seq.size() - T, nullptr, 1, T);
+    const float* last = model.logits() + static_cast<int64_t>(T - 1) * V;
+    const int32_t next = static_cast<int32_t>(std::max_element(last, last + V) - last);
+    out.push_back(next);
+    seq.push_back(next);
+  }
+  return out;
+}
+
+}  // namespace
+
+ParityReport check_reference_fixture(const std::string& path, const std::function<void(const ParityLine&)>& on_line) {
+  const auto file = safetensors::Reader::open(path);
+  ParityReport report;
+  auto add = [&](ParityLine line) {
+    if (on_line) on_line(line);
+    report.lines.push_back(std::move(line));
+  };
+  const ModelConfig config = read_model_config(file);
+  report.arch = config.arch;
+  report.config = config.to_json().dump();
+  auto model = make_model<float>(config);
+  auto& params = model->params();
+  load_parameters(file, params, "param.");
+
+  const auto& idx_info = file.info("input.idx");
+  MOSAIC_CHECK(idx_info.shape.size() == 2, path + ": input.idx must be (B, T)", "regenerate the fixture");
+  const int B = static_cast<int>(idx_info.shape[0]), T = static_cast<int>(idx_info.shape[1]);
+  const auto idx = read_ids(file, "input.idx"), targets = read_ids(file, "input.targets");
+  MOSAIC_CHECK(targets.size() == idx.size(), path + ": input.targets and input.idx differ in size", "regenerate the fixture");
+
+  // 1. forward
+  const float loss = model->forward(idx.data(), targets.data(), B, T);
+  add(compare("logits", model->logits(), file.read_f32("output.logits"), kLogitsTolerance));
+  add(compare("loss", &loss, file.read_f32("output.loss"), kLogitsTolerance));
+
+  // 2. backward: every parameter's gradient
+  params.zero_grad();
+  model->backward(1.0f);
+  for (const auto& e : params.entries())
+    add(compare("grad " + e.name, params.grad(e), file.read_f32("grad." + e.name), kGradTolerance));
+
+  // 3. ten AdamW steps on the same batch, loss before each step
+  const auto adam = nlohmann::json::parse(file.metadata_or("adamw", "{}"));
+  AdamWConfig opt;
+  opt.beta1 = adam.value("betas", std::vector<double>{0.9, 0.95})[0];
+  opt.beta2 = adam.value("betas", std::vector<double>{0.9, 0.95})[1];
+  opt.eps = adam.value("eps", 1e-8);
+  opt.weight_decay = adam.value("weight_decay", 0.1);
+  const double lr = adam.value("lr", 1e-3);
+  const auto ref_losses = file.read_f32("train.losses");
+  AdamW<float> optimizer(params, opt);
+  std::vector<float> losses;
+  for (size_t step = 0; step < ref_losses.size(); ++step) {
+    losses.push_back(model->forward(idx.data(), targets.data(), B, T));
+    params.zero_grad();
+    model->backward(1.0f);
+    optimizer.update(params, lr);
+  }
+  ParityLine train = compare("train.losses", losses.data(), ref_losses, kTrainLossTolerance);
+  for (size_t i = 0; i < losses.size(); ++i)  // each loss relative to itself, not to the largest
+    train.max_rel = std::max(train.max_rel, std::abs(double(losses[i]) - ref_losses[i]) / std::abs(double(ref_losses[i])));
+  train.ok = train.max_rel <= kTrainLossTolerance;
+  add(train);
+
+  // 4. greedy decoding from the initial weights
+  load_parameters(file, params, "param.");
+  const auto expected = read_ids(file, "greedy.tokens");
+  const auto tokens = greedy(*model, read_ids(file, "greedy.prompt"), expected.size());
+  ParityLine g{"greedy.tokens", 0, 0, 0, tokens == expected};
+  for (size_t i = 0; i < expected.size(); ++i) g.max_abs += tokens[i] != expected[i];  // count of mismatches
+  add(g);
+  return report;
+}
+
+}  // namespace mosaic

@@ -1,0 +1,27 @@
+// GELU, exact erf form: PyTorch's nn.GELU() default, which the reference GPT (nanoGPT) uses.
+// Shapes: flat arrays of n elements.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+namespace mosaic {
+
+template <class F>
+void gelu_forward(F* out, const F* x, int64_t n) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) out[i] = F(0.5) * x[i] * (F(1) + std::erf(x[i] * F(M_SQRT1_2)));
+}
+
+// Accumulates into dx.
+template <class F>
+void gelu_backward(F* dx, const F* x, const F* dout, int64_t n) {
+  const F inv_sqrt_2pi = F(0.3989422804014327);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    F cdf = F(0.5) * (F(1) + std::erf(x[i] * F(M_SQRT1_2)));
+    F pdf = inv_sqrt_2pi * std::exp(F(-0.5) * x[i] * x[i]);
+    dx[i] += dout[i] * (cdf + x[i] * pdf);
+  }
+}
+
+}  // namespace mosaic

@@ -1,0 +1,64 @@
+// LayerNorm over the last dimension (eps inside the sqrt, as PyTorch), forward and backward.
+// Raw loops only; the LayerNorm layer in layers/ owns parameters and caches.
+// Shapes: x, out, dx, dout (N, C); mean, rstd (N); w, b, dw, db (C).
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+namespace mosaic {
+
+template <class F>
+void layernorm_forward(F* out, F* mean, F* rstd, const F* x, const F* w, const F* b, int64_t N, int C,
+                       double eps) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < N; ++i) {
+    const F* xi = x + i * C;
+    double m = 0, v = 0;
+    for (int c = 0; c < C; ++c) m += xi[c];
+    m /= C;
+    for (int c = 0; c < C; ++c) v += (xi[c] - m) * (xi[c] - m);
+    v /= C;  // biased variance, as PyTorch
+    double r = 1.0 / std::sqrt(v + eps);
+    F* oi = out + i * C;
+    for (int c = 0; c < C; ++c) oi[c] = static_cast<F>((xi[c] - m) * r) * w[c] + (b ? b[c] : F(0));
+    mean[i] = static_cast<F>(m);
+    rstd[i] = static_cast<F>(r);
+  }
+}
+
+// Accumulates into dx, dw and db (db may be null when the norm has no bias).
+template <class F>
+void layernorm_backward(F* dx, F* dw, F* db, const F* dout, const F* x, const F* w, const F* mean,
+                        const F* rstd, int64_t N, int C) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < N; ++i) {
+    const F* xi = x + i * C;
+    const F* gi = dout + i * C;
+    double m = mean[i], r = rstd[i];
+    double sum_g = 0, sum_gx = 0;  // means of dnorm and dnorm * xhat
+    for (int c = 0; c < C; ++c) {
+      double g = gi[c] * w[c];
+      sum_g += g;
+      sum_gx += g * (xi[c] - m) * r;
+    }
+    sum_g /= C;
+    sum_gx /= C;
+    F* dxi = dx + i * C;
+    for (int c = 0; c < C; ++c) {
+      double xhat = (xi[c] - m) * r;
+      dxi[c] += static_cast<F>(r * (gi[c] * w[c] - sum_g - xhat * sum_gx));
+    }
+  }
+  // Parameter grads reduce over rows: a serial loop keeps the sum order fixed (deterministic).
+  for (int64_t i = 0; i < N; ++i) {
+    const F* xi = x + i * C;
+    const F* gi = dout + i * C;
+    F m = mean[i], r = rstd[i];
+    for (int c = 0; c < C; ++c) {
+      dw[c] += gi[c] * (xi[c] - m) * r;
+      if (db) db[c] += gi[c];
+    }
+  }
+}
+
+}  // namespace mosaic

@@ -1,0 +1,115 @@
+// Raw loops of the Memory Mosaic feature extractors, over one sequence of T rows of C
+// channels (head h owns channels [h*hs, (h+1)*hs)). Per-head scalar inputs are arrays of H.
+// Each backward accumulates into its outputs. Not layers: no parameters, no caches.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+namespace mosaic {
+
+// Leaky average as a linear scan: y_t = x_t + decay_h * y_{t-1}, y_{-1} = 0.
+// O(T C), where the reference builds a T x T matrix of decay^(t-j).
+template <class F>
+void leaky_average_forward(F* y, const F* x, const F* decay, int T, int C, int hs) {
+  for (int c = 0; c < C; ++c) y[c] = x[c];
+  for (int t = 1; t < T; ++t) {
+    const F* xt = x + static_cast<int64_t>(t) * C;
+    const F* prev = y + static_cast<int64_t>(t - 1) * C;
+    F* yt = y + static_cast<int64_t>(t) * C;
+    for (int c = 0; c < C; ++c) yt[c] = xt[c] + decay[c / hs] * prev[c];
+  }
+}
+
+// Reverse scan g_t = dy_t + decay * g_{t+1}; dx_t = g_t; d decay_h = sum_t g_t . y_{t-1}.
+// g is a T x C scratch (it may be dx itself when dx starts at zero, but need not).
+template <class F>
+void leaky_average_backward(F* dx, F* ddecay, F* g, const F* dy, const F* y, const F* decay, int T, int C,
+                            int hs) {
+  for (int t = T - 1; t >= 0; --t) {
+    const F* dyt = dy + static_cast<int64_t>(t) * C;
+    F* gt = g + static_cast<int64_t>(t) * C;
+    const F* gnext = gt + C;
+    for (int c = 0; c < C; ++c) gt[c] = dyt[c] + (t + 1 < T ? decay[c / hs] * gnext[c] : F(0));
+  }
+  for (int t = 0; t < T; ++t) {
+    const F* gt = g + static_cast<int64_t>(t) * C;
+    F* dxt = dx + static_cast<int64_t>(t) * C;
+    for (int c = 0; c < C; ++c) dxt[c] += gt[c];
+    if (t == 0) continue;
+    const F* prev = y + static_cast<int64_t>(t - 1) * C;
+    for (int c = 0; c < C; ++c) ddecay[c / hs] += gt[c] * prev[c];
+  }
+}
+
+// One-step look-ahead: y_t = (1 - mix_h) x_{t+1} + mix_h x_t, with x_T = 0.
+template <class F>
+void lookahead_forward(F* y, const F* x, const F* mix, int T, int C, int hs) {
+  for (int t = 0; t < T; ++t) {
+    const F* xt = x + static_cast<int64_t>(t) * C;
+    F* yt = y + static_cast<int64_t>(t) * C;
+    for (int c = 0; c < C; ++c) {
+      F next = t + 1 < T ? xt[C + c] : F(0);
+      yt[c] = (F(1) - mix[c / hs]) * next + mix[c / hs] * xt[c];
+    }
+  }
+}
+
+template <class F>
+void lookahead_backward(F* dx, F* dmix, const F* dy, const F* x, const F* mix, int T, int C, int hs) {
+  for (int t = 0; t < T; ++t) {
+    const F* xt = x + static_cast<int64_t>(t) * C;
+    const F* dyt = dy + static_cast<int64_t>(t) * C;
+    F* dxt = dx + static_cast<int64_t>(t) * C;
+    for (int c = 0; c < C; ++c) {
+      F m = mix[c / hs];
+      F next = t + 1 < T ? xt[C + c] : F(0);
+      dmix[c / hs] += dyt[c] * (xt[c] - next);
+      dxt[c] += m * dyt[c];
+      if (t + 1 < T) dxt[C + c] += (F(1) - m) * dyt[c];
+    }
+  }
+}
+
+// Per head: y = x / (|x| + 1e-10) * scale_h. Saves |x| per (row, head) in norm (T x H).
+template <class F>
+void normalize_scale_forward(F* y, F* norm, const F* x, const F* scale, int T, int C, int hs) {
+  const int H = C / hs;
+  for (int64_t r = 0; r < static_cast<int64_t>(T) * H; ++r) {
+    const F* xr = x + r * hs;  // rows of C split into H contiguous heads: (t, h) is row t*H+h
+    F* yr = y + r * hs;
+    double ss = 0;
+    for (int d = 0; d < hs; ++d) ss += static_cast<double>(xr[d]) * xr[d];
+    F n = static_cast<F>(std::sqrt(ss));
+    norm[r] = n;
+    F f = scale[r % H] / (n + F(1e-10));
+    for (int d = 0; d < hs; ++d) yr[d] = xr[d] * f;
+  }
+}
+
+// Given dy, accumulates dx and dlogscale_h += sum(dy * y): the caller multiplies the latter by
+// d log(scale) / d param (e.g. 10 for exp(10 p)).
+template <class F>
+void normalize_scale_backward(F* dx, F* dlogscale, const F* dy, const F* y, const F* x, const F* norm,
+                              const F* scale, int T, int C, int hs) {
+  const int H = C / hs;
+  for (int64_t r = 0; r < static_cast<int64_t>(T) * H; ++r) {
+    const F* xr = x + r * hs;
+    const F* yr = y + r * hs;
+    const F* dyr = dy + r * hs;
+    F* dxr = dx + r * hs;
+    const int h = static_cast<int>(r % H);
+    const F n = norm[r], s = scale[h], denom = n + F(1e-10);
+    double dot_yy = 0, dot_xu = 0;  // dy.y for the scale; dy.x for the normalisation
+    for (int d = 0; d < hs; ++d) {
+      dot_yy += static_cast<double>(dyr[d]) * yr[d];
+      dot_xu += static_cast<double>(dyr[d]) * xr[d];
+    }
+    dlogscale[h] += static_cast<F>(dot_yy);
+    // u = x / (n + e): du/dx = I / (n+e) - x x^T / (n (n+e)^2); the second term is 0 at x = 0.
+    const F a = s / denom;
+    const F b = n > F(0) ? static_cast<F>(s * dot_xu / (n * denom * denom)) : F(0);
+    for (int d = 0; d < hs; ++d) dxr[d] += a * dyr[d] - b * xr[d];
+  }
+}
+
+}  // namespace mosaic

@@ -1,0 +1,81 @@
+// Row softmax over a prefix of each row, its backward, and cross-entropy over logits.
+// Raw loops; numerically stable (max subtracted). Rows are contiguous with stride ld.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+namespace mosaic {
+
+// In place: row[0, n) becomes softmax(row[0, n)); row[n, len) is set to 0. n = 0 gives zeros.
+template <class F>
+void softmax_prefix(F* row, int n, int len) {
+  if (n > 0) {
+    F mx = row[0];
+    for (int j = 1; j < n; ++j) mx = std::max(mx, row[j]);
+    double sum = 0;
+    for (int j = 0; j < n; ++j) {
+      row[j] = std::exp(row[j] - mx);
+      sum += row[j];
+    }
+    F inv = static_cast<F>(1.0 / sum);
+    for (int j = 0; j < n; ++j) row[j] *= inv;
+  }
+  for (int j = n; j < len; ++j) row[j] = F(0);
+}
+
+// Given p = softmax(s) and dp = dL/dp over the first n entries, overwrites dp with dL/ds.
+template <class F>
+void softmax_prefix_backward(F* dp, const F* p, int n, int len) {
+  double dot = 0;
+  for (int j = 0; j < n; ++j) dot += static_cast<double>(dp[j]) * p[j];
+  for (int j = 0; j < n; ++j) dp[j] = p[j] * (dp[j] - static_cast<F>(dot));
+  for (int j = n; j < len; ++j) dp[j] = F(0);
+}
+
+// Mean cross-entropy over rows whose target is not -1 (PyTorch's ignore_index).
+// Writes per-row losses (0 for ignored rows) and returns the count of counted rows.
+template <class F>
+int64_t cross_entropy_forward(F* row_loss, const F* logits, const int32_t* targets, int64_t N, int V) {
+  int64_t counted = 0;
+#pragma omp parallel for schedule(static) reduction(+ : counted)
+  for (int64_t i = 0; i < N; ++i) {
+    if (targets[i] < 0) {
+      row_loss[i] = 0;
+      continue;
+    }
+    const F* z = logits + i * V;
+    F mx = z[0];
+    for (int j = 1; j < V; ++j) mx = std::max(mx, z[j]);
+    double sum = 0;
+    for (int j = 0; j < V; ++j) sum += std::exp(static_cast<double>(z[j] - mx));
+    row_loss[i] = static_cast<F>(std::log(sum) + mx - z[targets[i]]);
+    ++counted;
+  }
+  return counted;
+}
+
+// dlogits = scale * (softmax(logits) - onehot(target)) for counted rows, 0 for ignored ones.
+// Overwrites dlogits (it may alias logits).
+template <class F>
+void cross_entropy_backward(F* dlogits, const F* logits, const int32_t* targets, int64_t N, int V, F scale) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < N; ++i) {
+    const F* z = logits + i * V;
+    F* dz = dlogits + i * V;
+    if (targets[i] < 0) {
+      std::fill(dz, dz + V, F(0));
+      continue;
+    }
+    F mx = z[0];
+    for (int j = 1; j < V; ++j) mx = std::max(mx, z[j]);
+    double sum = 0;
+    for (int j = 0; j < V; ++j) sum += std::exp(static_cast<double>(z[j] - mx));
+    const double inv = 1.0 / sum;
+    for (int j = 0; j < V; ++j) dz[j] = static_cast<F>(std::exp(static_cast<double>(z[j] - mx)) * inv) * scale;
+    dz[targets[i]] -= scale;
+  }
+}
+
+}  // namespace mosaic

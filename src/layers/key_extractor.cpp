@@ -1,0 +1,85 @@
+// Key extractor: Linear, leaky-average scan, normalise-and-scale (kernels/memory_features.hpp),
+// parallel over sequences. Per-head grads are reduced per sequence, then summed in order.
+#include "layers/key_extractor.hpp"
+
+#include <cmath>
+
+#include "kernels/memory_features.hpp"
+
+namespace mosaic {
+
+constexpr double kExpScaling = 10;                 // the reference's exp_scaling
+const double kKeyScaleMax = std::log(65535.0);     // exp(key scale) must fit in fp16
+
+template <class F>
+void KeyExtractor<F>::register_params(ParamTable<F>& table, const std::string& prefix) {
+  table.add(prefix + "key_scale", {1, H, 1, 1}, &key_scale);
+  W_k.register_params(table, prefix + "W_k.");
+  table.add(prefix + "leaky_avg.leaky_key_beta", {1, H, 1, 1}, &leaky_key_beta);
+}
+
+template <class F>
+const F* KeyExtractor<F>::forward(const F* x, int batch, int time) {
+  B = batch;
+  T = time;
+  const int hs = C / H;
+  const int64_t N = static_cast<int64_t>(B) * T;
+  const F* kt = W_k.forward(x, N);
+  decay.resize(H);
+  scale.resize(H);
+  for (int h = 0; h < H; ++h) {
+    decay[h] = static_cast<F>(std::exp(-kExpScaling * std::abs(static_cast<double>(leaky_key_beta.value[h]))));
+    scale[h] = static_cast<F>(std::exp(std::min(scale_power * kExpScaling * key_scale.value[h], kKeyScaleMax)));
+  }
+  kbar.resize(N * C);
+  norm.resize(N * H);
+  k.resize(N * C);
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < B; ++b) {
+    const int64_t off = static_cast<int64_t>(b) * T * C;
+    leaky_average_forward(kbar.data() + off, kt + off, decay.data(), T, C, hs);
+    normalize_scale_forward(k.data() + off, norm.data() + static_cast<int64_t>(b) * T * H, kbar.data() + off,
+                            scale.data(), T, C, hs);
+  }
+  return k.data();
+}
+
+template <class F>
+void KeyExtractor<F>::backward(const F* dk, F* dx) {
+  const int hs = C / H;
+  const int64_t N = static_cast<int64_t>(B) * T;
+  dkbar.resize(N * C);
+  dkt.resize(N * C);
+  scan.resize(N * C);
+  partial.resize(2 * static_cast<size_t>(B) * H);  // [dlogscale | ddecay] per (b, h)
+  F* dlogscale = partial.data();
+  F* ddecay = partial.data() + static_cast<int64_t>(B) * H;
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < B; ++b) {
+    const int64_t off = static_cast<int64_t>(b) * T * C;
+    normalize_scale_backward(dkbar.data() + off, dlogscale + b * H, dk + off, k.data() + off, kbar.data() + off,
+                             norm.data() + static_cast<int64_t>(b) * T * H, scale.data(), T, C, hs);
+    leaky_average_backward(dkt.data() + off, ddecay + b * H, scan.data() + off, dkbar.data() + off,
+                           kbar.data() + off, decay.data(), T, C, hs);
+  }
+  for (int h = 0; h < H; ++h) {
+    F sum_scale = 0, sum_decay = 0;
+    for (int b = 0; b < B; ++b) {
+      sum_scale += dlogscale[b * H + h];
+      sum_decay += ddecay[b * H + h];
+    }
+    // clamp(max) passes the gradient only where the bound is not active (as torch.clamp)
+    const double pre = scale_power * kExpScaling * key_scale.value[h];
+    if (pre <= kKeyScaleMax) key_scale.grad[h] += static_cast<F>(sum_scale * scale_power * kExpScaling);
+    // decay = exp(-10 |beta|): d decay / d beta = -10 sign(beta) decay (sign(0) = 0, as torch.abs)
+    const F beta = leaky_key_beta.value[h];
+    const F sign = beta > 0 ? F(1) : (beta < 0 ? F(-1) : F(0));
+    leaky_key_beta.grad[h] += static_cast<F>(sum_decay * decay[h] * -kExpScaling * sign);
+  }
+  W_k.backward(dkt.data(), dx);
+}
+
+template struct KeyExtractor<float>;
+template struct KeyExtractor<double>;
+
+}  // namespace mosaic

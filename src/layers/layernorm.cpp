@@ -1,0 +1,37 @@
+// LayerNorm layer: bookkeeping around kernels/layernorm.hpp.
+#include "layers/layernorm.hpp"
+
+#include "kernels/layernorm.hpp"
+
+namespace mosaic {
+
+constexpr double kLayerNormEps = 1e-5;  // PyTorch F.layer_norm as called by the reference
+
+template <class F>
+void LayerNorm<F>::register_params(ParamTable<F>& table, const std::string& prefix) {
+  table.add(prefix + "weight", {C}, &weight);
+  if (has_bias) table.add(prefix + "bias", {C}, &bias);
+}
+
+template <class F>
+const F* LayerNorm<F>::forward(const F* input, int64_t rows) {
+  x = input;
+  N = rows;
+  y.resize(N * C);
+  mean.resize(N);
+  rstd.resize(N);
+  layernorm_forward(y.data(), mean.data(), rstd.data(), x, weight.value, has_bias ? bias.value : nullptr, N, C,
+                    kLayerNormEps);
+  return y.data();
+}
+
+template <class F>
+void LayerNorm<F>::backward(const F* dy, F* dx) {
+  layernorm_backward(dx, weight.grad, has_bias ? bias.grad : nullptr, dy, x, weight.value, mean.data(),
+                     rstd.data(), N, C);
+}
+
+template struct LayerNorm<float>;
+template struct LayerNorm<double>;
+
+}  // namespace mosaic

@@ -1,0 +1,31 @@
+// LayerNorm with optional bias (eps 1e-5), as the reference's LayerNorm module.
+// Shapes: x, y (N, C); weight, bias (C).
+#pragma once
+#include <string>
+
+#include "core/buffer.hpp"
+#include "core/param_table.hpp"
+
+namespace mosaic {
+
+template <class F>
+struct LayerNorm {
+  int C = 0;
+  bool has_bias = true;
+  Param<F> weight, bias;
+
+  // cache
+  const F* x = nullptr;
+  int64_t N = 0;
+  Buffer<F> y, mean, rstd;  // (N, C), (N), (N)
+
+  LayerNorm() = default;
+  LayerNorm(int channels, bool bias_on) : C(channels), has_bias(bias_on) {}
+  void register_params(ParamTable<F>& table, const std::string& prefix);
+
+  const F* forward(const F* input, int64_t rows);
+  // Accumulates into dx and the parameter grads.
+  void backward(const F* dy, F* dx);
+};
+
+}  // namespace mosaic

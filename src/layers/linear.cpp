@@ -1,0 +1,41 @@
+// Linear: one gemm forward, two gemms and a column sum backward.
+#include "layers/linear.hpp"
+
+#include "kernels/gemm.hpp"
+
+namespace mosaic {
+
+template <class F>
+void Linear<F>::register_params(ParamTable<F>& table, const std::string& prefix) {
+  table.add(prefix + "weight", {out, in}, &weight);
+  if (has_bias) table.add(prefix + "bias", {out}, &bias);
+}
+
+template <class F>
+const F* Linear<F>::forward(const F* input, int64_t rows) {
+  x = input;
+  N = rows;
+  y.resize(N * out);
+  gemm<F>(Op::N, Op::T, static_cast<int>(N), out, in, F(1), x, in, weight.value, in, F(0), y.data(), out);
+  if (has_bias) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < N; ++i)
+      for (int o = 0; o < out; ++o) y[i * out + o] += bias.value[o];
+  }
+  return y.data();
+}
+
+template <class F>
+void Linear<F>::backward(const F* dy, F* dx) {
+  const int n = static_cast<int>(N);
+  gemm<F>(Op::T, Op::N, out, in, n, F(1), dy, out, x, in, F(1), weight.grad, in);  // dW += dy^T x
+  if (dx) gemm<F>(Op::N, Op::N, n, in, out, F(1), dy, out, weight.value, in, F(1), dx, in);  // dx += dy W
+  if (has_bias)
+    for (int64_t i = 0; i < N; ++i)
+      for (int o = 0; o < out; ++o) bias.grad[o] += dy[i * out + o];
+}
+
+template struct Linear<float>;
+template struct Linear<double>;
+
+}  // namespace mosaic

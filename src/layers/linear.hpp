@@ -1,0 +1,31 @@
+// Linear layer y = x W^T + b (PyTorch's nn.Linear layout: W is (out, in)).
+// Shapes: x (N, in), y (N, out). Not responsible for initialisation (models/init.cpp is).
+#pragma once
+#include <string>
+
+#include "core/buffer.hpp"
+#include "core/param_table.hpp"
+
+namespace mosaic {
+
+template <class F>
+struct Linear {
+  int in = 0, out = 0;
+  bool has_bias = true;
+  Param<F> weight, bias;  // (out, in), (out)
+
+  // cache
+  const F* x = nullptr;  // (N, in), owned by the caller, alive until backward
+  int64_t N = 0;
+  Buffer<F> y;  // (N, out)
+
+  Linear() = default;
+  Linear(int in_features, int out_features, bool bias_on) : in(in_features), out(out_features), has_bias(bias_on) {}
+  void register_params(ParamTable<F>& table, const std::string& prefix);
+
+  const F* forward(const F* input, int64_t rows);
+  // Accumulates into the parameter grads and, when dx is not null, into dx (N, in).
+  void backward(const F* dy, F* dx);
+};
+
+}  // namespace mosaic

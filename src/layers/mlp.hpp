@@ -1,0 +1,28 @@
+// GPT-2 MLP: c_fc (C -> 4C), GELU, c_proj (4C -> C). The GPT baseline only; the Memory
+// Mosaic uses PersistentMemory instead. Shapes: x, y (N, C); hidden (N, 4C).
+#pragma once
+#include <string>
+
+#include "core/buffer.hpp"
+#include "core/param_table.hpp"
+#include "layers/linear.hpp"
+
+namespace mosaic {
+
+template <class F>
+struct Mlp {
+  Linear<F> c_fc, c_proj;
+
+  // cache
+  Buffer<F> act, dact, dhidden;  // GELU output and grads, (N, 4C)
+
+  Mlp() = default;
+  Mlp(int n_embd, bool bias) : c_fc(n_embd, 4 * n_embd, bias), c_proj(4 * n_embd, n_embd, bias) {}
+  void register_params(ParamTable<F>& table, const std::string& prefix);
+
+  const F* forward(const F* x, int batch, int time);
+  // Accumulates into dx and the parameter grads.
+  void backward(const F* dy, F* dx);
+};
+
+}  // namespace mosaic

@@ -1,0 +1,53 @@
+// Rules, by name suffix (as _init_weights and the module constructors of the reference):
+//   *c_proj.weight          N(0, 0.02 / sqrt(2 L))      residual projections, GPT-2 paper
+//   other 2-D *.weight      N(0, 0.02)                  Linear and Embedding
+//   1-D *.weight            1                           LayerNorm
+//   *.bias                  0
+//   P_k, P_v                N(0, 1 / hs)                persistent slots (std 1/sqrt(hs))
+//   key_scale               1 / 10                      exp(10 * 0.1) = e
+//   leaky_key_beta          linspace(0.5, 5, H) / 10    one time scale per head
+//   coef                    U[0, 1)
+//   val_scale, out_scale    -0.5 / 10
+#include "models/init.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "core/error.hpp"
+
+namespace mosaic {
+
+static bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+template <class F>
+void init_parameters(ParamTable<F>& table, const ModelConfig& config, Rng& rng) {
+  const int H = config.n_head;
+  for (const auto& e : table.entries()) {
+    F* p = table.value(e);
+    auto fill_normal = [&](double std) {
+      for (size_t i = 0; i < e.numel; ++i) p[i] = static_cast<F>(rng.normal() * std);
+    };
+    auto fill = [&](double v) {
+      for (size_t i = 0; i < e.numel; ++i) p[i] = static_cast<F>(v);
+    };
+    if (ends_with(e.name, "c_proj.weight")) fill_normal(0.02 / std::sqrt(2.0 * config.n_layer));
+    else if (ends_with(e.name, ".weight") && e.shape.size() == 2) fill_normal(0.02);
+    else if (ends_with(e.name, ".weight")) fill(1.0);
+    else if (ends_with(e.name, ".bias")) fill(0.0);
+    else if (ends_with(e.name, "P_k") || ends_with(e.name, "P_v")) fill_normal(1.0 / std::sqrt(config.head_size()));
+    else if (ends_with(e.name, "key_scale")) fill(1.0 / 10);
+    else if (ends_with(e.name, "leaky_key_beta"))
+      for (int h = 0; h < H; ++h) p[h] = static_cast<F>((H == 1 ? 0.5 : 0.5 + 4.5 * h / (H - 1)) / 10);
+    else if (ends_with(e.name, "coef"))
+      for (int h = 0; h < H; ++h) p[h] = static_cast<F>(rng.uniform());
+    else if (ends_with(e.name, "val_scale") || ends_with(e.name, "out_scale")) fill(-0.5 / 10);
+    else throw Error("no initialisation rule for parameter " + e.name, "add one to src/models/init.cpp");
+  }
+}
+
+template void init_parameters<float>(ParamTable<float>&, const ModelConfig&, Rng&);
+template void init_parameters<double>(ParamTable<double>&, const ModelConfig&, Rng&);
+
+}  // namespace mosaic

@@ -1,0 +1,39 @@
+// Checks at the models' public entry point, and the factory.
+#include "models/language_model.hpp"
+
+#include "core/error.hpp"
+#include "models/gpt.hpp"
+#include "models/memory_mosaic.hpp"
+
+namespace mosaic {
+
+template <class F>
+F LanguageModel<F>::forward(const int32_t* idx, const int32_t* targets, int B, int T) {
+  MOSAIC_CHECK(B > 0 && T > 0, "empty batch", "pass at least one token");
+  MOSAIC_CHECK(T <= config_.block_size,
+               "sequence of " + std::to_string(T) + " tokens exceeds block_size " + std::to_string(config_.block_size),
+               "crop the context to block_size tokens");
+  const int64_t N = static_cast<int64_t>(B) * T;
+  for (int64_t i = 0; i < N; ++i) {
+    MOSAIC_CHECK(idx[i] >= 0 && idx[i] < config_.vocab_size,
+                 "token id " + std::to_string(idx[i]) + " outside the vocabulary of " + std::to_string(config_.vocab_size),
+                 "the data and the model must use the same tokenizer");
+    MOSAIC_CHECK(!targets || (targets[i] >= -1 && targets[i] < config_.vocab_size),
+                 "target id " + std::to_string(targets[i]) + " outside the vocabulary", "use -1 to ignore a position");
+  }
+  return forward_checked(idx, targets, B, T);
+}
+
+template <class F>
+std::unique_ptr<LanguageModel<F>> make_model(const ModelConfig& config) {
+  config.validate();
+  if (config.arch == "gpt") return make_gpt<F>(config);
+  return make_memory_mosaic<F>(config);
+}
+
+template class LanguageModel<float>;
+template class LanguageModel<double>;
+template std::unique_ptr<LanguageModel<float>> make_model<float>(const ModelConfig&);
+template std::unique_ptr<LanguageModel<double>> make_model<double>(const ModelConfig&);
+
+}  // namespace mosaic

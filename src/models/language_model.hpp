@@ -1,0 +1,45 @@
+// The interface both language models implement (MemoryMosaic, GPT), templated on the float
+// type so that the same code runs in fp32 for use and in float64 for gradient checks.
+// Shapes: idx, targets (B, T) int32; logits (B, T, V).
+#pragma once
+#include <cstdint>
+#include <memory>
+
+#include "core/param_table.hpp"
+#include "models/config.hpp"
+
+namespace mosaic {
+
+template <class F>
+class LanguageModel {
+ public:
+  explicit LanguageModel(const ModelConfig& config) : config_(config) {}
+  virtual ~LanguageModel() = default;
+  LanguageModel(const LanguageModel&) = delete;
+  LanguageModel& operator=(const LanguageModel&) = delete;
+
+  const ModelConfig& config() const { return config_; }
+  ParamTable<F>& params() { return params_; }
+  const ParamTable<F>& params() const { return params_; }
+
+  // Full forward over B sequences of T <= block_size tokens. With targets (-1 = ignore)
+  // returns the mean cross-entropy, without returns 0. Throws Error on bad ids or T.
+  F forward(const int32_t* idx, const int32_t* targets, int B, int T);
+  // After a forward with targets: accumulates d(loss_scale * loss)/d param into the grads
+  // (loss_scale = 1 / accumulation steps for gradient accumulation). Consumes the logits.
+  virtual void backward(F loss_scale = F(1)) = 0;
+  // (B, T, V) logits of the last forward (invalid after backward).
+  virtual const F* logits() const = 0;
+
+ protected:
+  virtual F forward_checked(const int32_t* idx, const int32_t* targets, int B, int T) = 0;
+  ModelConfig config_;
+  ParamTable<F> params_;
+};
+
+// Builds the model the config names (arch "mosaic" or "gpt") with parameters allocated
+// and zero; call init_parameters() or load weights next.
+template <class F>
+std::unique_ptr<LanguageModel<F>> make_model(const ModelConfig& config);
+
+}  // namespace mosaic
