@@ -10,5 +10,8 @@ namespace mosaic {
 
 void add_check_command(CLI::App& app);
 void add_info_command(CLI::App& app);
+void add_prepare_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_sample_command(CLI::App& app);
 
 }  // namespace mosaic

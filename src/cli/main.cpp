@@ -13,6 +13,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1, 1);
   mosaic::add_check_command(app);
   mosaic::add_info_command(app);
+  mosaic::add_prepare_command(app);
+  mosaic::add_train_command(app);
+  mosaic::add_sample_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

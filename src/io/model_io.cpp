@@ -26,6 +26,15 @@ ModelConfig read_model_config(const safetensors::Reader& file) {
   return config;
 }
 
+// Tensors of a PyTorch state_dict that are not parameters: the tied head (the same tensor as
+// wte.weight) and the Memory Mosaic's constant buffers (leaky-average coefficients, causal mask).
+static bool is_reference_buffer(const std::string& name) {
+  auto ends_with = [&](const std::string& s) {
+    return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+  };
+  return name == "lm_head.weight" || ends_with(".leaky_avg.coef") || ends_with(".attn.bias");
+}
+
 void load_parameters(const safetensors::Reader& file, ParamTable<float>& table, const std::string& prefix) {
   for (const auto& e : table.entries()) {
     const std::string name = prefix + e.name;
@@ -42,7 +51,7 @@ void load_parameters(const safetensors::Reader& file, ParamTable<float>& table, 
   for (const auto& name : file.names()) {
     if (name.rfind(prefix, 0) != 0) continue;
     const std::string bare = name.substr(prefix.size());
-    if (bare == "lm_head.weight") continue;  // tied to wte.weight: the same tensor
+    if (is_reference_buffer(bare)) continue;
     MOSAIC_CHECK(table.find(bare) != nullptr, file.path() + ": tensor " + name + " is not a parameter of this model",
                  "the file was written for another architecture or config");
   }

@@ -34,24 +34,24 @@ void softmax_prefix_backward(F* dp, const F* p, int n, int len) {
   for (int j = n; j < len; ++j) dp[j] = F(0);
 }
 
-// Mean cross-entropy over rows whose target is not -1 (PyTorch's ignore_index).
-// Writes per-row losses (0 for ignored rows) and returns the count of counted rows.
+// Cross-entropy over rows whose target is not -1 (PyTorch's ignore_index). Writes per-row
+// losses (0 for ignored rows) and each row's max and exp-sum for the backward pass (so the
+// exponentials run once per pass in the working precision); returns the number of counted rows.
 template <class F>
-int64_t cross_entropy_forward(F* row_loss, const F* logits, const int32_t* targets, int64_t N, int V) {
+int64_t cross_entropy_forward(F* row_loss, F* row_max, F* row_sum, const F* logits, const int32_t* targets, int64_t N,
+                              int V) {
   int64_t counted = 0;
 #pragma omp parallel for schedule(static) reduction(+ : counted)
   for (int64_t i = 0; i < N; ++i) {
-    if (targets[i] < 0) {
-      row_loss[i] = 0;
-      continue;
-    }
     const F* z = logits + i * V;
     F mx = z[0];
     for (int j = 1; j < V; ++j) mx = std::max(mx, z[j]);
     double sum = 0;
-    for (int j = 0; j < V; ++j) sum += std::exp(static_cast<double>(z[j] - mx));
-    row_loss[i] = static_cast<F>(std::log(sum) + mx - z[targets[i]]);
-    ++counted;
+    for (int j = 0; j < V; ++j) sum += std::exp(z[j] - mx);
+    row_max[i] = mx;
+    row_sum[i] = static_cast<F>(sum);
+    row_loss[i] = targets[i] < 0 ? F(0) : static_cast<F>(std::log(sum) + mx - z[targets[i]]);
+    counted += targets[i] >= 0;
   }
   return counted;
 }
@@ -59,7 +59,8 @@ int64_t cross_entropy_forward(F* row_loss, const F* logits, const int32_t* targe
 // dlogits = scale * (softmax(logits) - onehot(target)) for counted rows, 0 for ignored ones.
 // Overwrites dlogits (it may alias logits).
 template <class F>
-void cross_entropy_backward(F* dlogits, const F* logits, const int32_t* targets, int64_t N, int V, F scale) {
+void cross_entropy_backward(F* dlogits, const F* logits, const F* row_max, const F* row_sum, const int32_t* targets,
+                            int64_t N, int V, F scale) {
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < N; ++i) {
     const F* z = logits + i * V;
@@ -68,12 +69,8 @@ void cross_entropy_backward(F* dlogits, const F* logits, const int32_t* targets,
       std::fill(dz, dz + V, F(0));
       continue;
     }
-    F mx = z[0];
-    for (int j = 1; j < V; ++j) mx = std::max(mx, z[j]);
-    double sum = 0;
-    for (int j = 0; j < V; ++j) sum += std::exp(static_cast<double>(z[j] - mx));
-    const double inv = 1.0 / sum;
-    for (int j = 0; j < V; ++j) dz[j] = static_cast<F>(std::exp(static_cast<double>(z[j] - mx)) * inv) * scale;
+    const F mx = row_max[i], factor = scale / row_sum[i];
+    for (int j = 0; j < V; ++j) dz[j] = std::exp(z[j] - mx) * factor;
     dz[targets[i]] -= scale;
   }
 }

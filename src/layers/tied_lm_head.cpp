@@ -16,7 +16,9 @@ F TiedLmHead<F>::forward(const F* input, int64_t rows, const int32_t* target_ids
   gemm<F>(Op::N, Op::T, static_cast<int>(N), V, C, F(1), x, C, wte->weight.value, C, F(0), logits.data(), V);
   if (!targets) return F(0);
   row_loss.resize(N);
-  counted = cross_entropy_forward(row_loss.data(), logits.data(), targets, N, V);
+  row_max.resize(N);
+  row_sum.resize(N);
+  counted = cross_entropy_forward(row_loss.data(), row_max.data(), row_sum.data(), logits.data(), targets, N, V);
   double sum = 0;
   for (int64_t i = 0; i < N; ++i) sum += row_loss[i];
   return counted ? static_cast<F>(sum / counted) : F(0);
@@ -26,7 +28,8 @@ template <class F>
 void TiedLmHead<F>::backward(F loss_scale, F* dx) {
   const int V = wte->V, C = wte->C;
   F* dlogits = logits.data();
-  cross_entropy_backward(dlogits, logits.data(), targets, N, V, counted ? loss_scale / F(counted) : F(0));
+  cross_entropy_backward(dlogits, logits.data(), row_max.data(), row_sum.data(), targets, N, V,
+                         counted ? loss_scale / F(counted) : F(0));
   gemm<F>(Op::T, Op::N, V, C, static_cast<int>(N), F(1), dlogits, V, x, C, F(1), wte->weight.grad, C);
   gemm<F>(Op::N, Op::N, static_cast<int>(N), C, V, F(1), dlogits, V, wte->weight.value, C, F(1), dx, C);
 }

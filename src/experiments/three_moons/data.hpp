@@ -37,6 +37,12 @@ double lcm_tenths(double a, double b);
 // The reference's candidate triples: all 35 three-subsets of {0.5, 1, ..., 3.5}.
 std::vector<std::array<double, kMoons>> candidate_triples();
 
+// The separate random streams of one seed: parameter init, training batches, evaluation
+// start points. Each concern owns its stream so that one never shifts another.
+inline Rng init_stream(uint64_t seed) { return Rng(seed ^ 0x1A1D000000000000ull); }
+inline Rng data_stream(uint64_t seed) { return Rng(seed ^ 0xDA7A000000000000ull); }
+inline Rng eval_stream(uint64_t seed) { return Rng(seed ^ 0xE7A1000000000000ull); }
+
 class MoonsData {
  public:
   explicit MoonsData(const DataConfig& cfg = {});

@@ -50,9 +50,4 @@ double batch_loss_grad(const ModelConfig& mcfg, const MoonsData& data, const flo
 TrainResult train_model(const ModelConfig& mcfg, const TrainConfig& tcfg, const MoonsData& data,
                         const std::function<void(int, double)>& progress = {});
 
-// The separate random streams of one seed.
-Rng init_stream(uint64_t seed);
-Rng data_stream(uint64_t seed);
-Rng eval_stream(uint64_t seed);
-
 }  // namespace mosaic::three_moons

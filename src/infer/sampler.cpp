@@ -1,0 +1,45 @@
+// Sampling: candidates are (probability, id); top-k / top-p cut them with partial sorts.
+#include "infer/sampler.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace mosaic {
+
+int32_t Sampler::sample(const float* logits, int vocab, Rng& rng) {
+  if (config_.temperature <= 0) return static_cast<int32_t>(std::max_element(logits, logits + vocab) - logits);
+  const float mx = *std::max_element(logits, logits + vocab);
+  candidates_.resize(vocab);
+  double sum = 0;
+  for (int i = 0; i < vocab; ++i) {
+    const float p = std::exp((logits[i] - mx) / static_cast<float>(config_.temperature));
+    candidates_[i] = {p, i};
+    sum += p;
+  }
+  auto by_prob = [](const auto& a, const auto& b) { return a.first > b.first; };
+  size_t keep = candidates_.size();
+  if (config_.top_k > 0 && static_cast<size_t>(config_.top_k) < keep) {
+    keep = config_.top_k;
+    std::nth_element(candidates_.begin(), candidates_.begin() + keep, candidates_.end(), by_prob);
+    sum = 0;
+    for (size_t i = 0; i < keep; ++i) sum += candidates_[i].first;
+  }
+  if (config_.top_p < 1.0) {
+    // The smallest set of most likely tokens whose mass reaches top_p (at least one).
+    std::sort(candidates_.begin(), candidates_.begin() + keep, by_prob);
+    double cum = 0;
+    size_t n = 0;
+    while (n < keep && cum < config_.top_p * sum) cum += candidates_[n++].first;
+    keep = std::max<size_t>(n, 1);
+    sum = cum;
+  }
+  const double r = rng.uniform() * sum;
+  double acc = 0;
+  for (size_t i = 0; i < keep; ++i) {
+    acc += candidates_[i].first;
+    if (r < acc) return candidates_[i].second;
+  }
+  return candidates_[keep - 1].second;
+}
+
+}  // namespace mosaic

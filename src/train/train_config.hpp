@@ -1,0 +1,52 @@
+// Everything a training run is told: the model (reference field names) and the trainer
+// (nanoGPT's names: batch_size, max_iters, learning_rate, ...). One flat JSON object;
+// defaults < --config FILE.json < flags. Unknown keys are errors.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "models/config.hpp"
+
+namespace mosaic {
+
+struct TrainConfig {
+  ModelConfig model;
+  // data and output
+  std::string data_dir = "data/tinystories_gpt2";  // train.bin, val.bin (mosaic prepare)
+  std::string out_dir = "runs/default";
+  // optimisation
+  int batch_size = 8;
+  int gradient_accumulation_steps = 1;
+  int64_t max_iters = 3000;
+  double learning_rate = 1e-3;
+  double min_lr = 1e-4;
+  int64_t warmup_iters = 100;
+  int64_t lr_decay_iters = 3000;
+  double weight_decay = 0.1;
+  double beta1 = 0.9, beta2 = 0.95;
+  double grad_clip = 1.0;  // 0 disables clipping
+  // bookkeeping
+  int64_t eval_interval = 250;  // validation loss every N steps (and at the end)
+  int eval_iters = 20;          // batches per validation estimate
+  int64_t log_interval = 10;
+  int64_t sample_interval = 1000;  // 0: no samples during training
+  int sample_tokens = 120;
+  int64_t checkpoint_interval = 500;
+  int keep_checkpoints = 2;
+  uint64_t seed = 1337;
+  int threads = 0;  // 0: all cores
+
+  void validate() const;
+  void update_from_json(const nlohmann::json& j, const std::string& source);
+  nlohmann::json to_json() const;  // flat: model keys and trainer keys together
+  // Every key update_from_json accepts, and whether its value is a string (for CLI flags).
+  static std::vector<std::pair<std::string, bool>> keys();
+};
+
+// The learning rate of a step: linear warmup, cosine decay to min_lr at lr_decay_iters, then flat.
+double learning_rate_at(const TrainConfig& c, int64_t step);
+
+}  // namespace mosaic

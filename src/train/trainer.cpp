@@ -1,0 +1,267 @@
+// Training loop and its bookkeeping (metrics, evaluation, samples, checkpoints, signals).
+#include "train/trainer.hpp"
+
+#include <omp.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "infer/generate.hpp"
+#include "io/atomic_file.hpp"
+#include "io/token_shards.hpp"
+#include "kernels/gemm.hpp"
+#include "models/init.hpp"
+#include "text/gpt2_tokenizer.hpp"
+#include "train/batch_sampler.hpp"
+#include "train/checkpoint.hpp"
+
+namespace mosaic {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<int> g_stop_signal{0};
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+// Installs SIGINT/SIGTERM handlers for the lifetime of a run, restores the old ones after.
+struct StopSignals {
+  struct sigaction old_int {}, old_term {};
+  StopSignals() {
+    g_stop_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+  }
+  ~StopSignals() {
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+  }
+};
+
+std::vector<uint16_t> load_split(const TrainConfig& c, const std::string& name) {
+  const std::string path = (fs::path(c.data_dir) / name).string();
+  MOSAIC_CHECK(fs::exists(path), "token shard " + path + " does not exist",
+               "prepare the corpus first: mosaic prepare TEXT -o " + c.data_dir);
+  auto tokens = read_token_shard(path);
+  check_tokens_fit(tokens, c.model.vocab_size, path);
+  MOSAIC_CHECK(tokens.size() > static_cast<size_t>(c.model.block_size) + 1,
+               path + " holds " + std::to_string(tokens.size()) + " tokens, fewer than one window of block_size " +
+                   std::to_string(c.model.block_size),
+               "use a larger corpus or a smaller block_size");
+  return tokens;
+}
+
+std::string format_duration(double seconds) {
+  char buf[32];
+  const long s = static_cast<long>(seconds);
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s / 60) % 60);
+  else std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  return buf;
+}
+
+// Keeps the metrics lines of steps <= step (a resumed run rewrites what came after).
+void truncate_metrics(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.value("step", int64_t{0}) <= step) kept += line + "\n";
+  }
+  write_file_atomically(path, std::as_bytes(std::span(kept.data(), kept.size())));
+}
+
+class Run {
+ public:
+  Run(TrainConfig c, bool resume) : c_(std::move(c)) { setup(resume); }
+  TrainResult loop();
+
+ private:
+  void setup(bool resume);
+  double evaluate();
+  void print_sample();
+  void checkpoint();
+  void log(const nlohmann::json& record);
+
+  TrainConfig c_;
+  std::unique_ptr<LanguageModel<float>> model_;
+  std::optional<AdamW<float>> optimizer_;
+  std::optional<Gpt2Tokenizer> tokenizer_;
+  std::vector<uint16_t> train_tokens_, val_tokens_;
+  TrainState state_;
+  Rng data_rng_, sample_rng_;
+  Batch batch_;
+  std::ofstream metrics_;
+};
+
+void Run::setup(bool resume) {
+  fs::create_directories(c_.out_dir);
+  const auto existing = list_checkpoints(c_.out_dir);
+  if (resume) {
+    MOSAIC_CHECK(!existing.empty(), "--resume: no checkpoint in " + c_.out_dir, "start without --resume");
+    model_ = load_model(checkpoint_model_path(c_.out_dir, existing.back()));
+    c_.model = model_->config();
+  } else {
+    MOSAIC_CHECK(existing.empty(), c_.out_dir + " already holds checkpoints (up to step " + std::to_string(existing.back()) + ")",
+                 "continue it with --resume, or choose another --out_dir");
+    model_ = make_model<float>(c_.model);
+    Rng init_rng(c_.seed);
+    init_parameters(model_->params(), c_.model, init_rng);
+  }
+  c_.validate();
+  optimizer_.emplace(model_->params(), AdamWConfig{c_.beta1, c_.beta2, 1e-8, c_.weight_decay});
+  data_rng_.reseed(c_.seed + 1);
+  sample_rng_.reseed(c_.seed + 2);
+  if (resume) {
+    load_train_state(checkpoint_state_path(c_.out_dir, existing.back()), state_, *optimizer_, model_->params());
+    data_rng_.set_state(state_.data_rng);
+    sample_rng_.set_state(state_.sample_rng);
+    truncate_metrics((fs::path(c_.out_dir) / "metrics.jsonl").string(), state_.step);
+  }
+  train_tokens_ = load_split(c_, "train.bin");
+  val_tokens_ = load_split(c_, "val.bin");
+  const std::string config_text = c_.to_json().dump(2) + "\n";
+  write_file_atomically((fs::path(c_.out_dir) / "config.json").string(), std::as_bytes(std::span(config_text)));
+  metrics_.open(fs::path(c_.out_dir) / "metrics.jsonl", std::ios::app);
+  if (c_.sample_interval > 0) {
+    try {
+      tokenizer_.emplace(Gpt2Tokenizer::load(Gpt2Tokenizer::default_dir()));
+    } catch (const Error& e) {
+      std::fprintf(stderr, "warning: no samples during training (%s)\n", e.what());
+    }
+  }
+  std::fprintf(stderr, "train: %s, %.2fM parameters, %zu train / %zu val tokens, %s step %lld of %lld\n",
+               c_.model.arch.c_str(), model_->params().count() / 1e6, train_tokens_.size(), val_tokens_.size(),
+               resume ? "resuming at" : "starting at", static_cast<long long>(state_.step),
+               static_cast<long long>(c_.max_iters));
+}
+
+void Run::log(const nlohmann::json& record) {
+  metrics_ << record.dump() << "\n";
+  metrics_.flush();
+}
+
+// Mean loss over eval_iters validation batches; the same batches every time (own Rng).
+double Run::evaluate() {
+  Rng eval_rng(c_.seed + 3);
+  Batch b;
+  double sum = 0;
+  for (int i = 0; i < c_.eval_iters; ++i) {
+    sample_batch(val_tokens_, c_.batch_size, c_.model.block_size, eval_rng, b);
+    sum += model_->forward(b.idx.data(), b.targets.data(), b.B, b.T);
+  }
+  return sum / c_.eval_iters;
+}
+
+void Run::print_sample() {
+  if (!tokenizer_) return;
+  std::vector<int32_t> context = {tokenizer_->eot()};
+  Sampler sampler({0.8, 40, 1.0});
+  generate(*model_, context, c_.sample_tokens, tokenizer_->vocab_size(), sampler, sample_rng_);
+  std::vector<int> ids(context.begin() + 1, context.end());
+  std::fprintf(stderr, "---- sample at step %lld ----\n%s\n----\n", static_cast<long long>(state_.step),
+               tokenizer_->decode(ids).c_str());
+}
+
+void Run::checkpoint() {
+  state_.data_rng = data_rng_.state();
+  state_.sample_rng = sample_rng_.state();
+  save_model(checkpoint_model_path(c_.out_dir, state_.step), *model_, {{"step", std::to_string(state_.step)}});
+  save_train_state(checkpoint_state_path(c_.out_dir, state_.step), state_, *optimizer_, model_->params(), c_);
+  prune_checkpoints(c_.out_dir, c_.keep_checkpoints);
+}
+
+TrainResult Run::loop() {
+  StopSignals signals;
+  TrainResult result;
+  result.last_val_loss = NAN;
+  auto& params = model_->params();
+  const int64_t tokens_per_step = static_cast<int64_t>(c_.batch_size) * c_.model.block_size * c_.gradient_accumulation_steps;
+  const int64_t first_step = state_.step;
+  double total_ms = 0;
+  while (state_.step < c_.max_iters) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const double lr = learning_rate_at(c_, state_.step);
+    params.zero_grad();
+    double loss = 0;
+    for (int micro = 0; micro < c_.gradient_accumulation_steps; ++micro) {
+      sample_batch(train_tokens_, c_.batch_size, c_.model.block_size, data_rng_, batch_);
+      loss += model_->forward(batch_.idx.data(), batch_.targets.data(), batch_.B, batch_.T) / c_.gradient_accumulation_steps;
+      model_->backward(1.0f / c_.gradient_accumulation_steps);
+    }
+    double norm2 = 0;
+    const float* g = params.grads();
+    for (size_t i = 0; i < params.arena_size(); ++i) norm2 += static_cast<double>(g[i]) * g[i];
+    const double grad_norm = std::sqrt(norm2);
+    if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
+      const auto kept = list_checkpoints(c_.out_dir);
+      throw Error("non-finite " + std::string(std::isfinite(loss) ? "gradient" : "loss") + " at step " +
+                      std::to_string(state_.step),
+                  "lower learning_rate or raise warmup_iters; the last good checkpoint (" +
+                      (kept.empty() ? std::string("none yet") : "step " + std::to_string(kept.back())) +
+                      ") is kept in " + c_.out_dir);
+    }
+    if (c_.grad_clip > 0 && grad_norm > c_.grad_clip) {  // torch.nn.utils.clip_grad_norm_
+      const float coef = static_cast<float>(c_.grad_clip / (grad_norm + 1e-6));
+      float* gm = params.grads();
+      for (size_t i = 0; i < params.arena_size(); ++i) gm[i] *= coef;
+    }
+    optimizer_->update(params, lr);
+    ++state_.step;
+    state_.tokens_seen += tokens_per_step;
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    total_ms += ms;
+    result.last_train_loss = loss;
+    const bool last = state_.step == c_.max_iters;
+    const bool stop = g_stop_signal != 0;
+    if (state_.step % c_.log_interval == 0 || last || state_.step == first_step + 1) {
+      const double tok_s = tokens_per_step / (ms / 1000);
+      const double eta = (c_.max_iters - state_.step) * total_ms / (state_.step - first_step) / 1000;
+      std::fprintf(stderr, "step %6lld/%lld | loss %.4f | lr %.2e | norm %.3f | %.0f ms | %.0f tok/s | ETA %s\n",
+                   static_cast<long long>(state_.step), static_cast<long long>(c_.max_iters), loss, lr, grad_norm, ms,
+                   tok_s, format_duration(eta).c_str());
+      log({{"step", state_.step}, {"split", "train"}, {"loss", loss}, {"lr", lr}, {"grad_norm", grad_norm}, {"ms", ms},
+           {"tok_s", tok_s}});
+    }
+    if ((c_.eval_interval > 0 && state_.step % c_.eval_interval == 0) || last) {
+      result.last_val_loss = evaluate();
+      std::fprintf(stderr, "step %6lld | val loss %.4f\n", static_cast<long long>(state_.step), result.last_val_loss);
+      log({{"step", state_.step}, {"split", "val"}, {"loss", result.last_val_loss}, {"tokens", state_.tokens_seen}});
+    }
+    if (c_.sample_interval > 0 && (state_.step % c_.sample_interval == 0 || last)) print_sample();
+    if ((c_.checkpoint_interval > 0 && state_.step % c_.checkpoint_interval == 0) || last || stop) checkpoint();
+    if (stop) {
+      std::fprintf(stderr, "stopped by signal %d at step %lld; checkpoint written, continue with --resume\n",
+                   g_stop_signal.load(), static_cast<long long>(state_.step));
+      result.interrupted = true;
+      break;
+    }
+  }
+  result.steps = state_.step;
+  return result;
+}
+
+}  // namespace
+
+TrainResult train(TrainConfig config, bool resume) {
+  if (config.threads > 0) {
+    omp_set_num_threads(config.threads);
+    set_blas_threads(config.threads);
+  }
+  Run run(std::move(config), resume);
+  return run.loop();
+}
+
+}  // namespace mosaic

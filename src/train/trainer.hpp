@@ -1,0 +1,24 @@
+// The training loop: batches from token shards, forward/backward with gradient accumulation,
+// clipping, AdamW on the warmup+cosine schedule, validation, samples, JSONL metrics, atomic
+// checkpoints, exact resume, and a clean stop on SIGINT/SIGTERM or a non-finite loss.
+// Not the CLI (cli/cmd_train.cpp) and not the model (models/).
+#pragma once
+#include <cstdint>
+
+#include "train/train_config.hpp"
+
+namespace mosaic {
+
+struct TrainResult {
+  int64_t steps = 0;          // optimizer steps done in total (including before a resume)
+  double last_train_loss = 0;
+  double last_val_loss = 0;   // NaN when no evaluation ran
+  bool interrupted = false;   // stopped by a signal (a checkpoint was written)
+};
+
+// resume: continue from the newest complete checkpoint in config.out_dir (its model config
+// wins; the trainer keys come from config). Without resume, an out_dir that already holds
+// checkpoints is an Error (nothing is overwritten).
+TrainResult train(TrainConfig config, bool resume);
+
+}  // namespace mosaic
