@@ -6,20 +6,18 @@
 #include <cstdint>
 #include <limits>
 
+#include <omp.h>
+
+#include "kernels/vector_math.hpp"
+
 namespace mosaic {
 
 // In place: row[0, n) becomes softmax(row[0, n)); row[n, len) is set to 0. n = 0 gives zeros.
 template <class F>
 void softmax_prefix(F* row, int n, int len) {
   if (n > 0) {
-    F mx = row[0];
-    for (int j = 1; j < n; ++j) mx = std::max(mx, row[j]);
-    double sum = 0;
-    for (int j = 0; j < n; ++j) {
-      row[j] = std::exp(row[j] - mx);
-      sum += row[j];
-    }
-    F inv = static_cast<F>(1.0 / sum);
+    exp_shifted(row, row, n, lane_max(row, n));
+    const F inv = static_cast<F>(1.0 / lane_sum(row, n));
     for (int j = 0; j < n; ++j) row[j] *= inv;
   }
   for (int j = n; j < len; ++j) row[j] = F(0);
@@ -36,18 +34,18 @@ void softmax_prefix_backward(F* dp, const F* p, int n, int len) {
 
 // Cross-entropy over rows whose target is not -1 (PyTorch's ignore_index). Writes per-row
 // losses (0 for ignored rows) and each row's max and exp-sum for the backward pass (so the
-// exponentials run once per pass in the working precision); returns the number of counted rows.
+// exponentials run once per pass); returns the number of counted rows. scratch: V per thread.
 template <class F>
-int64_t cross_entropy_forward(F* row_loss, F* row_max, F* row_sum, const F* logits, const int32_t* targets, int64_t N,
-                              int V) {
+int64_t cross_entropy_forward(F* row_loss, F* row_max, F* row_sum, F* scratch, const F* logits, const int32_t* targets,
+                              int64_t N, int V) {
   int64_t counted = 0;
 #pragma omp parallel for schedule(static) reduction(+ : counted)
   for (int64_t i = 0; i < N; ++i) {
     const F* z = logits + i * V;
-    F mx = z[0];
-    for (int j = 1; j < V; ++j) mx = std::max(mx, z[j]);
-    double sum = 0;
-    for (int j = 0; j < V; ++j) sum += std::exp(z[j] - mx);
+    F* e = scratch + static_cast<int64_t>(omp_get_thread_num()) * V;
+    const F mx = lane_max(z, V);
+    exp_shifted(e, z, V, mx);
+    const double sum = lane_sum(e, V);
     row_max[i] = mx;
     row_sum[i] = static_cast<F>(sum);
     row_loss[i] = targets[i] < 0 ? F(0) : static_cast<F>(std::log(sum) + mx - z[targets[i]]);
@@ -70,7 +68,7 @@ void cross_entropy_backward(F* dlogits, const F* logits, const F* row_max, const
       continue;
     }
     const F mx = row_max[i], factor = scale / row_sum[i];
-    for (int j = 0; j < V; ++j) dz[j] = std::exp(z[j] - mx) * factor;
+    for (int j = 0; j < V; ++j) dz[j] = exp_approx(z[j] - mx) * factor;
     dz[targets[i]] -= scale;
   }
 }

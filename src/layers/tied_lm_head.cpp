@@ -1,6 +1,8 @@
 // Tied LM head + cross-entropy: one gemm each way, softmax loops in kernels/softmax.hpp.
 #include "layers/tied_lm_head.hpp"
 
+#include <omp.h>
+
 #include "kernels/gemm.hpp"
 #include "kernels/softmax.hpp"
 
@@ -18,7 +20,9 @@ F TiedLmHead<F>::forward(const F* input, int64_t rows, const int32_t* target_ids
   row_loss.resize(N);
   row_max.resize(N);
   row_sum.resize(N);
-  counted = cross_entropy_forward(row_loss.data(), row_max.data(), row_sum.data(), logits.data(), targets, N, V);
+  scratch.resize(static_cast<size_t>(omp_get_max_threads()) * V);
+  counted = cross_entropy_forward(row_loss.data(), row_max.data(), row_sum.data(), scratch.data(), logits.data(),
+                                  targets, N, V);
   double sum = 0;
   for (int64_t i = 0; i < N; ++i) sum += row_loss[i];
   return counted ? static_cast<F>(sum / counted) : F(0);

@@ -18,6 +18,7 @@ struct TiedLmHead {
   const int32_t* targets = nullptr;
   int64_t N = 0, counted = 0;
   Buffer<F> logits, row_loss, row_max, row_sum;  // (N, V), (N), (N), (N)
+  Buffer<F> scratch;  // (threads, V)
 
   // Computes logits; with targets (else null) returns the mean loss, without returns 0.
   F forward(const F* input, int64_t rows, const int32_t* target_ids);

@@ -1,0 +1,73 @@
+// Vectorisable building blocks for the softmax-heavy loops, without -ffast-math:
+//  - exp_approx<float>: Cody-Waite range reduction and Cephes' degree-6 polynomial, within
+//    2 ulp of expf over the softmax range, written branch-free so loops over it vectorise;
+//    exp_approx<double> is std::exp (the float64 gradient tests stay exact).
+//  - lane_sum / lane_max: reductions over 16 fixed lanes, so the compiler may vectorise them
+//    (it never reassociates a plain `sum +=` loop) and the order stays the same on every run.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace mosaic {
+
+template <class F>
+inline F exp_approx(F x) {
+  return std::exp(x);
+}
+
+template <>
+inline float exp_approx<float>(float x) {
+  x = std::min(std::max(x, -87.0f), 88.0f);  // keeps 2^n a normal float; e^-87 ~ 1.6e-38
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round(x / ln 2)
+  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;             // x - n ln 2, in two parts
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float y = p * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;  // 2^n
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return y * scale;
+}
+
+constexpr int kLanes = 16;
+
+template <class F>
+inline F lane_max(const F* x, int n) {
+  F lanes[kLanes];
+  for (int l = 0; l < kLanes; ++l) lanes[l] = x[0];
+  int j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) lanes[l] = std::max(lanes[l], x[j + l]);
+  F m = lanes[0];
+  for (int l = 1; l < kLanes; ++l) m = std::max(m, lanes[l]);
+  for (; j < n; ++j) m = std::max(m, x[j]);
+  return m;
+}
+
+// sum of x[0, n), per lane in F, lanes added in double.
+template <class F>
+inline double lane_sum(const F* x, int n) {
+  F lanes[kLanes] = {};
+  int j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) lanes[l] += x[j + l];
+  double s = 0;
+  for (int l = 0; l < kLanes; ++l) s += lanes[l];
+  for (; j < n; ++j) s += x[j];
+  return s;
+}
+
+// out[j] = exp(x[j] - shift): a plain loop, which is what vectorises best.
+template <class F>
+inline void exp_shifted(F* out, const F* x, int n, F shift) {
+#pragma omp simd
+  for (int j = 0; j < n; ++j) out[j] = exp_approx(x[j] - shift);
+}
+
+}  // namespace mosaic
