@@ -2,13 +2,16 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build run test bench clean
+.PHONY: deps build data run test bench clean
 deps:
 	@bash scripts/setup.sh
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+data: deps
+	@bash scripts/get_data.sh
 
 run: build
 	@bash scripts/run_main.sh $(BUILD)

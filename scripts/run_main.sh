@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
-# The main job (`make run`): verify this build against the official PyTorch code on the parity
-# fixtures (forward, every gradient, 10 AdamW steps with the loss falling, greedy decoding).
+# The main job (`make run`): get the TinyStories text, tokenize it, train a small Memory Mosaic
+# for a few minutes on all cores, print validation loss and sampled stories, and leave the
+# checkpoint, metrics.jsonl and config.json in runs/main. Running it again resumes (or, when
+# finished, just samples). MAIN_STEPS=N changes the length of the run.
 set -euo pipefail
 build="${1:-build}"
-repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-fixtures=("$repo_root"/../shared/reference/*.safetensors)
-if [ ! -e "${fixtures[0]}" ]; then
-  echo "error: no parity fixtures under ../shared/reference" >&2
-  echo "hint: they ship beside the project checkout; run '$build/mosaic check FILE.safetensors' on your own" >&2
-  exit 1
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+steps="${MAIN_STEPS:-400}"
+
+bash scripts/get_data.sh
+if [ ! -f data/tinystories_gpt2/meta.json ]; then
+  "$build/mosaic" prepare data/tinystories/train.txt --val data/tinystories/valid.txt -o data/tinystories_gpt2
 fi
-"$build/mosaic" check "${fixtures[@]}"
+
+resume=()
+if ls runs/main/ckpt_*.state.safetensors >/dev/null 2>&1; then resume=(--resume); fi
+"$build/mosaic" train -c configs/tinystories_mosaic.json "${resume[@]}" --out_dir runs/main \
+  --max_iters "$steps" --lr_decay_iters "$steps" --warmup_iters 50 --eval_interval 100 \
+  --log_interval 20 --sample_interval 0 --checkpoint_interval 100
+
+echo
+echo "== two stories from runs/main =="
+"$build/mosaic" sample -m runs/main -p "Once upon a time" -n 150 --temp 0.8 --top-k 40 --num-samples 2 -s 7
+echo
+echo "metrics: runs/main/metrics.jsonl   plot: python3 tools/plot_metrics.py runs/main -o runs/main/loss.png --meta data/tinystories_gpt2/meta.json"

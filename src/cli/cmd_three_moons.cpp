@@ -68,6 +68,7 @@ void run(ThreeMoonsOptions& o, const CLI::App& cmd) {
       if (cmd.count(flag) == 0) field = value;
     };
     set("--seeds", c.seeds, 2);
+    set("--seeds-1head", c.seeds_1head, 1);
     set("--iters", c.train.iters, 40);
     set("--batch", c.train.batch, 8);
     set("--eval-seqs", c.eval.n_seqs, 16);
@@ -75,8 +76,8 @@ void run(ThreeMoonsOptions& o, const CLI::App& cmd) {
   }
   MOSAIC_CHECK(o.threads >= 0, "--threads must be >= 0", "0 uses every core");
   if (o.threads > 0) omp_set_num_threads(o.threads);
-  std::fprintf(stderr, "[three-moons] %s run into %s: %d seed(s) x {1-head, 3-head}, %d steps of batch %d, %d threads\n",
-               o.quick ? "quick" : "full", c.out_dir.c_str(), c.seeds, c.train.iters, c.train.batch,
+  std::fprintf(stderr, "[three-moons] %s run into %s: %d x 1-head + %d x 3-head, %d steps of batch %d, %d threads\n",
+               o.quick ? "quick" : "full", c.out_dir.c_str(), c.seeds_1head, c.seeds, c.train.iters, c.train.batch,
                omp_get_max_threads());
   const auto summary = three_moons::run_three_moons(c);
   std::printf("%s", summary.text.c_str());
@@ -94,7 +95,10 @@ void add_three_moons_command(CLI::App& app) {
   cmd->add_option("--out", c.out_dir, "output folder for CSVs, summary.txt and figures")->capture_default_str();
   cmd->add_flag("--quick", o->quick, "a few seconds: 2 seeds, 40 steps of batch 8, coarse curves (for tests)");
   cmd->add_option("-s,--seed", c.seed, "first seed (init, data and evaluation streams)")->capture_default_str();
-  cmd->add_option("--seeds", c.seeds, "seeds per variant; the disentanglement fraction is over these")
+  cmd->add_option("--seeds", c.seeds, "3-head runs (seed, seed+1, ...); the disentanglement fraction is over these")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  cmd->add_option("--seeds-1head", c.seeds_1head, "1-head runs (the first one draws the figures)")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
   cmd->add_option("-t,--threads", o->threads, "OpenMP threads (0: all cores)")->capture_default_str();

@@ -78,8 +78,8 @@ void write_matrices(std::ofstream& f, const RunResult& r) {
 std::string summary_text(const ExperimentConfig& cfg, const MoonsData& data, const ExperimentSummary& s) {
   std::ostringstream o;
   char buf[512];
-  o << "three moons (paper section 3): seeds " << cfg.seed << ".." << cfg.seed + cfg.seeds - 1 << ", "
-    << cfg.train.iters << " steps of batch " << cfg.train.batch << ", " << cfg.eval.n_seqs << " eval sequences, "
+  o << "three moons (paper section 3): " << cfg.seeds_1head << " x 1-head and " << cfg.seeds
+    << " x 3-head runs from seed " << cfg.seed << ", " << cfg.train.iters << " steps of batch " << cfg.train.batch << ", " << cfg.eval.n_seqs << " eval sequences, "
     << cfg.eval.gen_steps << " generated steps\n";
   for (int split = 0; split < 2; ++split) {
     const PeriodSet& p = split_set(data, split);
@@ -107,7 +107,8 @@ std::string summary_text(const ExperimentConfig& cfg, const MoonsData& data, con
 }  // namespace
 
 ExperimentSummary run_three_moons(const ExperimentConfig& cfg) {
-  MOSAIC_CHECK(cfg.seeds >= 1, "three moons: --seeds must be at least 1", "the acceptance run uses 5");
+  MOSAIC_CHECK(cfg.seeds >= 1 && cfg.seeds_1head >= 1, "three moons: --seeds and --seeds-1head must be at least 1",
+               "the acceptance run uses --seeds 5");
   const auto t0 = Clock::now();
   std::error_code ec;
   std::filesystem::create_directories(cfg.out_dir, ec);
@@ -126,7 +127,7 @@ ExperimentSummary run_three_moons(const ExperimentConfig& cfg) {
   curve_csv << "heads,split,ctx,mean_err,median_err,repeat_last\n";
   const uint64_t eval_seed = cfg.seed;  // every run is evaluated on the same sequences
   for (int n_head : {1, 3}) {
-    for (int k = 0; k < cfg.seeds; ++k) {
+    for (int k = 0; k < (n_head == 1 ? cfg.seeds_1head : cfg.seeds); ++k) {
       RunResult r = train_one(cfg, data, n_head, cfg.seed + k);
       const ModelConfig mcfg{n_head, cfg.beta, 0.5};
       for (size_t i = 0; i < r.train.loss.size(); ++i)

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <utility>
 
 namespace mosaic::three_moons {
 
@@ -76,19 +77,27 @@ inline void couter_acc(A* dW, const F* dy, const F* x) {
 
 // ---- one attention row ------------------------------------------------------------------
 // Memory: K and V hold 6 component rows, K[c * stride + j] for pair j < n. Head h owns the
-// components [2 h HD, 2 (h+1) HD). For query q (6 reals) and each head:
+// W = 2 * 3/H components [W h, W (h+1)). For query q (6 reals) and each head:
 //   a_j = softmax_j(beta q_h . K_h[j]),  y_h = sum_j a_j V_h[j],  lse_h = log sum_j exp(beta q_h . K_h[j]).
+
+// Calls fn(0), ..., fn(W-1) as straight-line code: inner loops over components written this
+// way let GCC vectorize the outer `omp simd` loop over memory pairs (a plain inner loop does not).
+template <int W, class Fn>
+inline __attribute__((always_inline)) void for_c(Fn&& fn) {
+  [&]<int... c>(std::integer_sequence<int, c...>) { (fn(c), ...); }(std::make_integer_sequence<int, W>{});
+}
+
 // S is scratch of n entries. n = 0 gives y = 0 (the first position has no memory).
 template <class F, int H>
 inline void attend_row(const F* q, const F* K, const F* V, int stride, int n, F beta, F* S, F* y, F* lse) {
   constexpr int W = 2 * (3 / H);  // reals per head
   for (int h = 0; h < H; ++h) {
-    const F* qh = q + W * h;
     const F* Kh = K + W * h * stride;
     const F* Vh = V + W * h * stride;
-    F* yh = y + W * h;
+    F qh[W];
+    for_c<W>([&](int c) { qh[c] = q[W * h + c]; });
     if (n == 0) {
-      for (int c = 0; c < W; ++c) yh[c] = 0;
+      for_c<W>([&](int c) { y[W * h + c] = 0; });
       lse[h] = 0;
       continue;
     }
@@ -96,8 +105,7 @@ inline void attend_row(const F* q, const F* K, const F* V, int stride, int n, F 
 #pragma omp simd reduction(max : m)
     for (int j = 0; j < n; ++j) {
       F s = 0;
-#pragma GCC unroll 8
-      for (int c = 0; c < W; ++c) s += qh[c] * Kh[c * stride + j];
+      for_c<W>([&](int c) { s += qh[c] * Kh[c * stride + j]; });
       s *= beta;
       S[j] = s;
       m = s > m ? s : m;
@@ -114,65 +122,55 @@ inline void attend_row(const F* q, const F* K, const F* V, int stride, int n, F 
       const F* Vc = Vh + c * stride;
 #pragma omp simd reduction(+ : a)
       for (int j = 0; j < n; ++j) a += S[j] * Vc[j];
-      yh[c] = a / z;
+      y[W * h + c] = a / z;
     }
     lse[h] = m + std::log(z);
   }
 }
 
 // Backward of attend_row for row query q = K[:, t] with n = t pairs: given dy (6) and the
-// forward's y and lse, ACCUMULATES into dq (6), dK[:, j] and dV[:, j] for j < n. P and G are
-// scratch of n entries. Per head, with p_j the softmax weights and D = dy . y:
-//   dV_j += p_j dy,  g_j = beta p_j (dy . V_j - D),  dq += sum_j g_j K_j,  dK_j += g_j q.
+// forward's y and lse, ACCUMULATES into dq (6), dK[:, j] and dV[:, j] for j < n. G is scratch
+// of n entries. Per head, with p_j the softmax weights (recomputed from lse) and D = dy . y:
+//   dV_j += p_j dy,  g_j = beta p_j (dy . V_j - D),  dK_j += g_j q,  dq += sum_j g_j K_j.
 template <class F, int H>
 inline void attend_row_backward(const F* q, const F* K, const F* V, int stride, int n, F beta, const F* y,
-                                const F* lse, const F* dy, F* dq, F* dK, F* dV, F* P, F* G) {
+                                const F* lse, const F* dy, F* dq, F* dK, F* dV, F* G) {
   constexpr int W = 2 * (3 / H);  // reals per head
   for (int h = 0; h < H; ++h) {
-    const F *qh = q + W * h, *yh = y + W * h, *dyh = dy + W * h;
+    F qh[W], dyh[W], D = 0;
+    bool any = false;
+    for_c<W>([&](int c) {
+      qh[c] = q[W * h + c];
+      dyh[c] = dy[W * h + c];
+      D += dyh[c] * y[W * h + c];
+      any = any || dyh[c] != 0;
+    });
+    if (n == 0 || !any) continue;  // every term below is a multiple of dy
     const F* Kh = K + W * h * stride;
     const F* Vh = V + W * h * stride;
-    F D = 0;
-    bool any = false;
-    for (int c = 0; c < W; ++c) {
-      D += dyh[c] * yh[c];
-      any = any || dyh[c] != 0;
-    }
-    if (n == 0 || !any) continue;  // every term below is a multiple of dy
+    F* dKh = dK + W * h * stride;
+    F* dVh = dV + W * h * stride;
     const F l = lse[h];
-    // Three passes, each of a shape GCC vectorizes: scores into P, dy . V_j - D into G, then exp.
 #pragma omp simd
     for (int j = 0; j < n; ++j) {
-      F s = 0;
-#pragma GCC unroll 8
-      for (int c = 0; c < W; ++c) s += qh[c] * Kh[c * stride + j];
-      P[j] = s * beta;
-    }
-#pragma omp simd
-    for (int j = 0; j < n; ++j) {
-      F dp = 0;
-#pragma GCC unroll 8
-      for (int c = 0; c < W; ++c) dp += dyh[c] * Vh[c * stride + j];
-      G[j] = dp - D;
-    }
-#pragma omp simd
-    for (int j = 0; j < n; ++j) {
-      const F p = exp_approx(P[j] - l);
-      P[j] = p;
-      G[j] *= beta * p;
+      F s = 0, dp = 0;
+      for_c<W>([&](int c) {
+        s += qh[c] * Kh[c * stride + j];
+        dp += dyh[c] * Vh[c * stride + j];
+      });
+      const F p = exp_approx(beta * s - l);
+      const F g = beta * p * (dp - D);
+      G[j] = g;
+      for_c<W>([&](int c) {
+        dKh[c * stride + j] += g * qh[c];
+        dVh[c * stride + j] += p * dyh[c];
+      });
     }
     for (int c = 0; c < W; ++c) {
       F a = 0;
-      const F qc = qh[c], dyc = dyh[c];
       const F* Kc = Kh + c * stride;
-      F* dKc = dK + (W * h + c) * stride;
-      F* dVc = dV + (W * h + c) * stride;
 #pragma omp simd reduction(+ : a)
-      for (int j = 0; j < n; ++j) {
-        a += G[j] * Kc[j];
-        dKc[j] += G[j] * qc;
-        dVc[j] += P[j] * dyc;
-      }
+      for (int j = 0; j < n; ++j) a += G[j] * Kc[j];
       dq[W * h + c] += a;
     }
   }

@@ -29,7 +29,6 @@ void Workspace<F>::reserve(int T_, int n_head) {
   for (Buffer<F>* b : {&K, &V, &Y, &dK, &dV, &dY}) b->resize(6 * static_cast<size_t>(T));
   lse.resize(static_cast<size_t>(n_head) * T);
   S.resize(T);
-  P.resize(T);
 }
 
 namespace {
@@ -94,7 +93,7 @@ double sequence_loss_h(const ModelConfig& cfg, const F* params, const F* seq, in
       dy[c] = dY[c * T + t];
     }
     for (int h = 0; h < H; ++h) l[h] = lse[h * T + t];
-    attend_row_backward<F, H>(q, K, V, T, t, beta, y, l, dy, dq, dK, dV, ws.S.data(), ws.P.data());
+    attend_row_backward<F, H>(q, K, V, T, t, beta, y, l, dy, dq, dK, dV, ws.S.data());
     for (int c = 0; c < 6; ++c) dK[c * T + t] += dq[c];
   }
   // ---- backward: keys and values ---------------------------------------------------------

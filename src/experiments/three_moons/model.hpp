@@ -36,7 +36,7 @@ struct Workspace {
   Buffer<F> K, V, Y;     // 6 x T each, component-major: K[c * T + t]
   Buffer<F> dK, dV, dY;  // same layout
   Buffer<F> lse;         // H x T, log-sum-exp of each attention row
-  Buffer<F> S, P;        // T scratch for one attention row
+  Buffer<F> S;           // T scratch for one attention row
   void reserve(int T_, int n_head);
 };
 

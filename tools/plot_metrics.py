@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Plot training curves from mosaic's metrics.jsonl files (one curve pair per run).
+
+usage: tools/plot_metrics.py -o docs/loss.png RUN_DIR[:LABEL] ... [--meta data/.../meta.json]
+Train loss is drawn thin, validation loss thick; --meta adds the unigram-entropy line.
+Needs Debian's python3-matplotlib (scripts/setup.sh installs it).
+"""
+import argparse
+import json
+import os
+import sys
+
+
+def read_metrics(path):
+    by_split = {"train": {}, "val": {}}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            rec = json.loads(line)
+            if rec.get("split") in by_split:
+                by_split[rec["split"]][rec["step"]] = rec["loss"]  # last record of a step wins (resumed runs)
+    return {k: sorted(v.items()) for k, v in by_split.items()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs", nargs="+", help="run folder (holding metrics.jsonl), optionally :LABEL")
+    ap.add_argument("-o", "--out", required=True, help="output PNG")
+    ap.add_argument("--meta", help="meta.json of the prepared corpus (adds the unigram entropy line)")
+    ap.add_argument("--title", default="TinyStories: Memory Mosaic vs GPT-2 baseline")
+    args = ap.parse_args()
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        sys.exit("error: matplotlib is missing\nhint: apt-get install python3-matplotlib (scripts/setup.sh does)")
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for i, spec in enumerate(args.runs):
+        run, _, label = spec.partition(":")
+        path = os.path.join(run, "metrics.jsonl")
+        if not os.path.exists(path):
+            sys.exit(f"error: {path} does not exist\nhint: pass the out_dir of a mosaic train run")
+        curves = read_metrics(path)
+        label = label or os.path.basename(os.path.normpath(run))
+        color = f"C{i}"
+        if curves["train"]:
+            s, l = zip(*curves["train"])
+            ax.plot(s, l, color=color, alpha=0.35, linewidth=1, label=f"{label} train")
+        if curves["val"]:
+            s, l = zip(*curves["val"])
+            ax.plot(s, l, color=color, linewidth=2.2, label=f"{label} validation")
+            ax.annotate(f"{l[-1]:.3f}", (s[-1], l[-1]), textcoords="offset points", xytext=(4, 4), color=color)
+    if args.meta:
+        with open(args.meta) as f:
+            h = json.load(f).get("unigram_entropy_nats")
+        if h:
+            ax.axhline(h, color="gray", linestyle="--", linewidth=1, label=f"unigram entropy {h:.2f}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy (nats/token)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(args.title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(args.out, dpi=120)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
