@@ -8,11 +8,39 @@
 
 namespace mosaic {
 
+// A plain PyTorch state_dict saved with safetensors has no config: read it off the shapes.
+static ModelConfig infer_model_config(const safetensors::Reader& file) {
+  const bool gpt = file.has("transformer.wte.weight") || file.has("transformer.wpe.weight");
+  const std::string root = gpt ? "transformer." : "mosaic.";
+  const std::string wte = file.has(root + "wte.weight") ? root + "wte.weight" : "lm_head.weight";
+  MOSAIC_CHECK(file.has(wte), file.path() + ": no model config in the metadata and no embedding to infer it from",
+               "expected a mosaic checkpoint, or a PyTorch state_dict of MemoryMosaic or GPT");
+  MOSAIC_CHECK(!gpt, file.path() + ": a plain GPT state_dict does not record n_head, so its config cannot be inferred",
+               "add __metadata__ {\"arch\": \"gpt\", \"config\": \"{...GPTConfig fields...}\"} to the file");
+  ModelConfig c;
+  c.arch = "mosaic";
+  c.vocab_size = static_cast<int>(file.info(wte).shape.at(0));
+  c.n_embd = static_cast<int>(file.info(wte).shape.at(1));
+  c.n_layer = 0;
+  while (file.has(root + "h." + std::to_string(c.n_layer) + ".ln_1.weight")) ++c.n_layer;
+  c.bias = file.has(root + "h.0.ln_1.bias");
+  const auto& pk = file.info("mosaic.h.0.mlp.P_k").shape;  // (pmem_count, 1, H, P, hs)
+  c.pmem_count = static_cast<int>(pk.at(0));
+  c.n_head = static_cast<int>(pk.at(2));
+  c.pmem_size = static_cast<int>(pk.at(3));
+  const std::string coef = "mosaic.h.0.attn.k_featurizer.leaky_avg.coef";
+  if (file.has(coef)) c.block_size = static_cast<int>(file.info(coef).shape.at(0));
+  return c;
+}
+
 ModelConfig read_model_config(const safetensors::Reader& file) {
   const auto& meta = file.metadata();
   auto config_text = meta.find("config");
-  MOSAIC_CHECK(config_text != meta.end(), file.path() + ": no model config in the safetensors metadata",
-               "expected __metadata__ with \"arch\" and \"config\" (written by mosaic train or the fixture maker)");
+  if (config_text == meta.end()) {
+    ModelConfig inferred = infer_model_config(file);
+    inferred.validate();
+    return inferred;
+  }
   ModelConfig config;
   config.arch = file.metadata_or("arch", "mosaic");
   nlohmann::json j;
@@ -37,7 +65,10 @@ static bool is_reference_buffer(const std::string& name) {
 
 void load_parameters(const safetensors::Reader& file, ParamTable<float>& table, const std::string& prefix) {
   for (const auto& e : table.entries()) {
-    const std::string name = prefix + e.name;
+    std::string name = prefix + e.name;
+    // PyTorch's safetensors export keeps one of two tied tensors: wte may live as lm_head only.
+    if (!file.has(name) && e.name.ends_with("wte.weight") && file.has(prefix + "lm_head.weight"))
+      name = prefix + "lm_head.weight";
     MOSAIC_CHECK(file.has(name), file.path() + ": missing tensor " + name,
                  "the file was written for another architecture or config");
     const auto& info = file.info(name);
