@@ -1,0 +1,130 @@
+// Timing loops for the gemm ceiling and full training steps (forward, backward, AdamW).
+#include "bench/throughput.hpp"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/buffer.hpp"
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "kernels/gemm.hpp"
+#include "models/init.hpp"
+#include "models/language_model.hpp"
+#include "train/adamw.hpp"
+
+namespace mosaic {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+GemmResult time_gemm(int m, int n, int k, int repeats) {
+  Buffer<float> a(static_cast<size_t>(m) * k), b(static_cast<size_t>(k) * n), c(static_cast<size_t>(m) * n);
+  Rng rng(1);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(rng.uniform());
+  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(rng.uniform());
+  GemmResult r{m, n, k, 0};
+  for (int i = 0; i < repeats + 1; ++i) {  // the first run warms caches and threads
+    const auto t0 = Clock::now();
+    gemm<float>(Op::N, Op::N, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n);
+    const double s = ms_since(t0) / 1000;
+    if (i > 0) r.gflops = std::max(r.gflops, 2.0 * m * n * k / s / 1e9);
+  }
+  return r;
+}
+
+}  // namespace
+
+std::vector<GemmResult> measure_gemm(int repeats) {
+  std::vector<GemmResult> out;
+  for (int s : {512, 1024, 2048}) out.push_back(time_gemm(s, s, s, repeats));
+  out.push_back(time_gemm(2048, 50304, 128, std::max(1, repeats / 2)));  // the d128 model's vocabulary projection
+  return out;
+}
+
+double gemm_ceiling(const std::vector<GemmResult>& results) {
+  double best = 0;
+  for (const auto& r : results) best = std::max(best, r.gflops);
+  return best;
+}
+
+TrainBenchConfig train_bench_config(const std::string& name) {
+  TrainBenchConfig c;
+  c.name = name;
+  c.model.arch = "mosaic";
+  c.model.vocab_size = 50304;
+  c.model.bias = false;
+  if (name == "d128" || name == "d128-gpt") {
+    c.model.n_layer = 4;
+    c.model.n_head = 4;
+    c.model.n_embd = 128;
+    c.model.block_size = 256;
+    c.model.pmem_size = 448;
+    c.batch_size = 8;
+  } else if (name == "d256" || name == "d256-gpt") {
+    c.model.n_layer = 6;
+    c.model.n_head = 8;
+    c.model.n_embd = 256;
+    c.model.block_size = 512;
+    c.model.pmem_size = 896;
+    c.batch_size = 4;
+  } else {
+    throw Error("unknown bench config '" + name + "'", "use d128, d256, d128-gpt or d256-gpt");
+  }
+  if (name.ends_with("-gpt")) c.model.arch = "gpt";
+  return c;
+}
+
+TrainBenchResult measure_training(const TrainBenchConfig& config, int warmup_steps, int steps) {
+  auto model = make_model<float>(config.model);
+  Rng rng(7);
+  init_parameters(model->params(), config.model, rng);
+  AdamW<float> optimizer(model->params(), AdamWConfig{});
+  const int B = config.batch_size, T = config.model.block_size;
+  std::vector<int32_t> idx(static_cast<size_t>(B) * T), targets(idx.size());
+  for (size_t i = 0; i < idx.size(); ++i) {
+    idx[i] = static_cast<int32_t>(rng.below(50257));
+    targets[i] = static_cast<int32_t>(rng.below(50257));
+  }
+  std::vector<double> total, fwd, bwd, opt;
+  for (int s = 0; s < warmup_steps + steps; ++s) {
+    const auto t0 = Clock::now();
+    model->params().zero_grad();
+    model->forward(idx.data(), targets.data(), B, T);
+    const double f = ms_since(t0);
+    model->backward(1.0f);
+    const double b = ms_since(t0) - f;
+    optimizer.update(model->params(), 1e-4);
+    const double all = ms_since(t0);
+    if (s < warmup_steps) continue;
+    total.push_back(all);
+    fwd.push_back(f);
+    bwd.push_back(b);
+    opt.push_back(all - f - b);
+  }
+  TrainBenchResult r;
+  r.parameters = model->params().count();
+  r.median_ms = median(total);
+  r.forward_ms = median(fwd);
+  r.backward_ms = median(bwd);
+  r.optimizer_ms = median(opt);
+  r.tokens_per_s = B * T / (r.median_ms / 1000);
+  const auto& m = config.model;
+  r.flops_per_token = 6.0 * r.parameters + 12.0 * m.n_layer * m.n_embd * T;
+  r.gflops = r.flops_per_token * r.tokens_per_s / 1e9;
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  r.peak_rss_mb = usage.ru_maxrss / 1024.0;
+  return r;
+}
+
+}  // namespace mosaic

@@ -1,0 +1,42 @@
+// Measurements behind `mosaic bench gemm` and `mosaic bench train`: the machine's sgemm
+// ceiling and the training throughput of a model config, both measured in the same process
+// so that one can be expressed as a fraction of the other. Not timed tests: nothing asserts.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "models/config.hpp"
+
+namespace mosaic {
+
+struct GemmResult {
+  int m = 0, n = 0, k = 0;
+  double gflops = 0;  // best of the repeats
+};
+
+// sgemm GFLOP/s on square and model-shaped problems; the ceiling is the best of them.
+std::vector<GemmResult> measure_gemm(int repeats);
+double gemm_ceiling(const std::vector<GemmResult>& results);
+
+struct TrainBenchConfig {
+  std::string name;
+  ModelConfig model;
+  int batch_size = 8;
+};
+
+// Named configurations of the performance issue: "d128" (d=128, 4 layers, 4 heads, T=256,
+// batch 8, pmem 448, vocab 50304) and "d256" (d=256, 6 layers, 8 heads, T=512, batch 4).
+TrainBenchConfig train_bench_config(const std::string& name);
+
+struct TrainBenchResult {
+  double median_ms = 0, forward_ms = 0, backward_ms = 0, optimizer_ms = 0;  // medians per step
+  double tokens_per_s = 0;
+  double flops_per_token = 0;  // 6 N + 12 L C T, the reference's estimate
+  double gflops = 0;
+  double peak_rss_mb = 0;
+  size_t parameters = 0;
+};
+
+TrainBenchResult measure_training(const TrainBenchConfig& config, int warmup_steps, int steps);
+
+}  // namespace mosaic
