@@ -72,14 +72,17 @@ def matrices(run_dir):
     return out
 
 
-LABELS = {"W_phi": ("$|W_\\varphi|$", "moon", "head"), "W_psi": ("$|W_\\psi|$", "moon", "head"),
-          "W_z": ("$|W_z|$", "head", "moon")}
+TITLES = {"W_phi": "$|W_\\varphi|$", "W_psi": "$|W_\\psi|$", "W_z": "$|W_z|$"}
 
 
-def draw_row(fig, axes, mats, row_label):
+def draw_row(fig, axes, mats, row_label, heads):
+    # Rows of W_phi and W_psi (columns of W_z) are heads in the 3-head network and the three
+    # complex dimensions of the single head in the 1-head network.
+    inner = "head" if heads == 3 else "head dim"
     for ax, name in zip(axes, ("W_phi", "W_psi", "W_z")):
         im = ax.imshow(mats[name], cmap="viridis")
-        title, xl, yl = LABELS[name]
+        title = TITLES[name]
+        xl, yl = ("moon", inner) if name != "W_z" else (inner, "moon")
         ax.set_title("%s  %s" % (row_label, title), fontsize=9)
         ax.set_xticks(range(3))
         ax.set_yticks(range(3))
@@ -94,7 +97,7 @@ def plot_matrices(run_dir, out_dir):
     paths = []
     fig, axes = plt.subplots(2, 3, figsize=(10, 6.4))
     for row, heads in enumerate((1, 3)):
-        draw_row(fig, axes[row], mats[(heads, first)], "%d-head" % heads)
+        draw_row(fig, axes[row], mats[(heads, first)], "%d-head" % heads, heads)
     fig.suptitle("Learned weight magnitudes, seed %d (paper figure 6)" % first)
     fig.tight_layout()
     paths.append(os.path.join(out_dir, "three_moons_matrices.png"))
@@ -106,9 +109,9 @@ def plot_matrices(run_dir, out_dir):
     for row, seed in enumerate(seeds):
         s = status.get(seed)
         label = "seed %d%s" % (seed, "" if s is None else " (purity %.2f)" % float(s["min_purity"]))
-        draw_row(fig, axes[row], mats[(3, seed)], label)
+        draw_row(fig, axes[row], mats[(3, seed)], label, 3)
     fig.suptitle("3-head network, every seed")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     paths.append(os.path.join(out_dir, "three_moons_matrices_seeds.png"))
     fig.savefig(paths[-1], dpi=90)
     plt.close(fig)

@@ -1,8 +1,11 @@
-// `mosaic sample`: generate text from a checkpoint with llama.cpp-style flags; text streams to
-// stdout, prompt and generation speed go to stderr.
+// `mosaic sample`: generate text from a checkpoint with llama.cpp-style flags. Streaming by
+// default (infer/stream.hpp: the mosaic's live memories, GPT's KV cache); --recompute runs the
+// reference's full recomputation instead. Text streams to stdout; prompt-processing and
+// generation speed go to stderr at the end.
 #include <CLI/CLI.hpp>
 
 #include <omp.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -10,7 +13,6 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include "cli/commands.hpp"
@@ -25,20 +27,47 @@ namespace mosaic {
 namespace {
 
 struct SampleOptions {
-  std::string model, prompt, prompt_file, tokenizer_dir;
-  bool prompt_given = false;
+  std::string model, prompt, prompt_file, tokenizer_dir, evict = "oldest";
+  bool prompt_given = false, recompute = false;
   int n = 200, threads = 0, num_samples = 1;
   uint64_t seed = 42;
   SamplerConfig sampler{0.8, 0, 1.0};
+  StreamOptions stream;
 };
 
+// -p, else -f, else stdin when it is not a terminal, else "" (a new story after <|endoftext|>).
 std::string read_prompt(const SampleOptions& o) {
+  if (o.prompt_given) return o.prompt;
   if (!o.prompt_file.empty()) {
     std::ifstream in(o.prompt_file, std::ios::binary);
     MOSAIC_CHECK(in.good(), "cannot open prompt file " + o.prompt_file, "check the path given to -f");
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   }
-  return o.prompt;
+  if (!isatty(fileno(stdin))) return {std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+  return {};
+}
+
+// The full-recompute baseline, timed like generate_streaming.
+GenerationStats generate_recompute(LanguageModel<float>& model, const std::vector<int32_t>& prompt, int n, int vocab,
+                                   Sampler& sampler, Rng& rng, const std::function<void(int32_t)>& on_token) {
+  std::vector<int32_t> context = prompt;
+  const auto t0 = std::chrono::steady_clock::now();
+  generate(model, context, n, vocab, sampler, rng, on_token);
+  GenerationStats s;
+  s.prompt_tokens = static_cast<int64_t>(prompt.size());  // processed inside the first step
+  s.generated = n;
+  s.generate_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return s;
+}
+
+void print_stats(const GenerationStats& s, int samples, const std::string& path) {
+  std::fprintf(stderr, "%s\n", path.c_str());
+  if (s.prompt_seconds > 0)
+    std::fprintf(stderr, "prompt:     %6lld tokens in %7.3f s (%8.1f tok/s)\n", static_cast<long long>(s.prompt_tokens),
+                 s.prompt_seconds, s.prompt_tokens_per_s());
+  std::fprintf(stderr, "generation: %6lld tokens in %7.3f s (%8.1f tok/s), %d sample%s\n",
+               static_cast<long long>(s.generated), s.generate_seconds, s.generated_per_s(), samples,
+               samples == 1 ? "" : "s");
 }
 
 }  // namespace
@@ -47,8 +76,8 @@ void add_sample_command(CLI::App& app) {
   auto o = std::make_shared<SampleOptions>();
   auto* cmd = app.add_subcommand("sample", "generate text from a trained model");
   cmd->add_option("-m,--model", o->model, "checkpoint (.safetensors) or run folder (its newest checkpoint)")->required();
-  cmd->add_option("-p,--prompt", o->prompt, "prompt text (default: start of a new story)");
-  cmd->add_option("-f,--file", o->prompt_file, "read the prompt from a file");
+  auto* prompt_opt = cmd->add_option("-p,--prompt", o->prompt, "prompt text (default: -f, else stdin when piped, else a new story)");
+  cmd->add_option("-f,--file", o->prompt_file, "read the prompt from a file")->excludes(prompt_opt);
   cmd->add_option("-n,--n-predict", o->n, "tokens to generate")->check(CLI::NonNegativeNumber);
   cmd->add_option("-s,--seed", o->seed, "sampling seed");
   cmd->add_option("-t,--threads", o->threads, "threads (default: all cores)");
@@ -57,38 +86,60 @@ void add_sample_command(CLI::App& app) {
   cmd->add_option("--top-p", o->sampler.top_p, "nucleus sampling mass in (0, 1] (1 = off)");
   cmd->add_option("--num-samples", o->num_samples, "independent samples")->check(CLI::PositiveNumber);
   cmd->add_option("--tokenizer", o->tokenizer_dir, "folder with encoder.json and vocab.bpe");
-  cmd->callback([o] {
+  cmd->add_option("--mem-limit", o->stream.memory.max_pairs,
+                  "mosaic: keep at most N (key, value) pairs per contextual-memory head (0 = all)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--evict", o->evict, "mosaic, with --mem-limit: oldest | lru (least recently used)");
+  cmd->add_option("--lru-threshold", o->stream.memory.lru_threshold,
+                  "with --evict lru: a pair counts as used when its attention weight exceeds this")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--gpt-keep", o->stream.gpt_keep,
+                  "GPT: tokens re-encoded when the window slides past block_size (0 = block_size / 2)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--recompute", o->recompute, "full recomputation per token (the reference's loop; slow)");
+  cmd->callback([o, cmd] {
+    o->prompt_given = cmd->count("--prompt") > 0;
     MOSAIC_CHECK(o->sampler.top_p > 0 && o->sampler.top_p <= 1, "--top-p must be in (0, 1]", "1 turns it off");
+    o->stream.memory.policy = parse_eviction(o->evict);
     if (o->threads > 0) {
       omp_set_num_threads(o->threads);
       set_blas_threads(o->threads);
     }
-    auto model = load_model(resolve_model_path(o->model));
+    o->stream.threads = o->threads;
+    const std::string path = resolve_model_path(o->model);
+    auto model = load_model(path);
+    const ModelConfig& config = model->config();
     const auto tokenizer = Gpt2Tokenizer::load(o->tokenizer_dir.empty() ? Gpt2Tokenizer::default_dir() : o->tokenizer_dir);
-    MOSAIC_CHECK(model->config().vocab_size >= tokenizer.vocab_size(),
-                 "the model's vocabulary (" + std::to_string(model->config().vocab_size) + ") is smaller than the tokenizer's (" +
+    MOSAIC_CHECK(config.vocab_size >= tokenizer.vocab_size(),
+                 "the model's vocabulary (" + std::to_string(config.vocab_size) + ") is smaller than the tokenizer's (" +
                      std::to_string(tokenizer.vocab_size()) + ")",
                  "this checkpoint was trained with another tokenizer");
     const std::string prompt = read_prompt(*o);
-    std::vector<int> prompt_ids = tokenizer.encode(prompt);
-    prompt_ids.insert(prompt_ids.begin(), tokenizer.eot());  // documents start after <|endoftext|>
+    std::vector<int32_t> prompt_ids{tokenizer.eot()};  // documents start after <|endoftext|>
+    for (int id : tokenizer.encode(prompt)) prompt_ids.push_back(id);
+    MOSAIC_CHECK(config.arch != "gpt" || static_cast<int>(prompt_ids.size()) <= config.block_size,
+                 "the prompt is " + std::to_string(prompt_ids.size()) + " tokens (with <|endoftext|>), the GPT's window is " +
+                     std::to_string(config.block_size),
+                 "shorten the prompt; a Memory Mosaic has no window and takes any length");
+    auto stream = o->recompute ? nullptr : make_stream(*model, o->stream);
     Rng rng(o->seed);
     Sampler sampler(o->sampler);
+    auto print_token = [&](int32_t id) {
+      const std::string piece = tokenizer.token_bytes(id);
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+    };
+    GenerationStats total;
     for (int s = 0; s < o->num_samples; ++s) {
-      std::vector<int32_t> context(prompt_ids.begin(), prompt_ids.end());
       std::fwrite(prompt.data(), 1, prompt.size(), stdout);
-      const auto t0 = std::chrono::steady_clock::now();
-      generate(*model, context, o->n, tokenizer.vocab_size(), sampler, rng, [&](int32_t id) {
-        const std::string piece = tokenizer.token_bytes(id);
-        std::fwrite(piece.data(), 1, piece.size(), stdout);
-        std::fflush(stdout);
-      });
-      const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::fflush(stdout);
+      total += stream ? generate_streaming(*stream, prompt_ids, o->n, tokenizer.vocab_size(), sampler, rng, print_token)
+                      : generate_recompute(*model, prompt_ids, o->n, tokenizer.vocab_size(), sampler, rng, print_token);
       std::printf("\n");
-      if (o->num_samples > 1 && s + 1 < o->num_samples) std::printf("----\n");
-      std::fprintf(stderr, "sample %d: %zu prompt tokens, %d generated in %.2f s (%.1f tok/s, full recompute)\n", s + 1,
-                   prompt_ids.size(), o->n, sec, o->n / std::max(sec, 1e-9));
+      if (s + 1 < o->num_samples) std::printf("----\n");
     }
+    std::fflush(stdout);
+    print_stats(total, o->num_samples, path + ": " + (stream ? stream->describe() : "full recompute"));
   });
 }
 

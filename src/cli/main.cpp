@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   mosaic::add_prepare_command(app);
   mosaic::add_train_command(app);
   mosaic::add_sample_command(app);
+  mosaic::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,7 +1,8 @@
-// Full-recompute generation loop.
+// Generation loops: full recompute and streaming.
 #include "infer/generate.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #include "core/error.hpp"
 
@@ -19,6 +20,36 @@ void generate(LanguageModel<float>& model, std::vector<int32_t>& context, int n,
     context.push_back(next);
     if (on_token) on_token(next);
   }
+}
+
+GenerationStats& GenerationStats::operator+=(const GenerationStats& o) {
+  prompt_tokens += o.prompt_tokens;
+  generated += o.generated;
+  prompt_seconds += o.prompt_seconds;
+  generate_seconds += o.generate_seconds;
+  return *this;
+}
+
+GenerationStats generate_streaming(TokenStream& stream, std::span<const int32_t> prompt, int n, int vocab_limit,
+                                   Sampler& sampler, Rng& rng, const std::function<void(int32_t)>& on_token) {
+  MOSAIC_CHECK(!prompt.empty(), "empty prompt", "give at least one token (e.g. an empty -p starts from <|endoftext|>)");
+  using clock = std::chrono::steady_clock;
+  const int limit = std::min(vocab_limit, stream.vocab_size());
+  GenerationStats stats;
+  stats.prompt_tokens = static_cast<int64_t>(prompt.size());
+  const auto t0 = clock::now();
+  stream.reset();
+  const float* logits = stream.push_many(prompt.data(), static_cast<int>(prompt.size()));
+  const auto t1 = clock::now();
+  for (int i = 0; i < n; ++i) {
+    const int32_t next = sampler.sample(logits, limit, rng);
+    if (on_token) on_token(next);
+    if (i + 1 < n) logits = stream.push(next);
+  }
+  stats.generated = n;
+  stats.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
+  stats.generate_seconds = std::chrono::duration<double>(clock::now() - t1).count();
+  return stats;
 }
 
 }  // namespace mosaic

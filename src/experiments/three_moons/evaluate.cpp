@@ -43,12 +43,12 @@ double rollout(const float* params, float beta, const float* seq, int L, int T, 
   const float* Wphi = params + kPhi * kMatrixReals;
   const float* Wpsi = params + kPsi * kMatrixReals;
   const float* Wz = params + kZ * kMatrixReals;
-  float q[6], y[6], xhat[6], lse[3];
+  float q[6], y[6], xhat[6], inv_z[3];
   for (int c = 0; c < 6; ++c) q[c] = K[c * L + T - 1];
   double err = 0;
   for (int i = 0; i < G; ++i) {
     const int n = T - 1 + i;  // the query sits at position n and reads pairs j < n
-    attend_row<float, H>(q, K, V, L, n, beta, S, y, lse);
+    attend_row<float, H>(q, K, V, L, n, beta, S, y, inv_z);
     cmatvec(Wz, y, xhat);  // prediction of x_{T+i}
     for (int c = 0; c < 6; ++c) err += std::fabs(xhat[c] - seq[6 * (T + i) + c]);
     if (i + 1 == G) break;
@@ -120,7 +120,7 @@ EvalCurve evaluate(const ModelConfig& mcfg, const float* params, const MoonsData
 #pragma omp parallel
   {
     const size_t M = 6 * static_cast<size_t>(L);  // one memory: 6 component rows of L
-    Buffer<float> seq(M + 6), Kt(M), Vt(M), K(M), V(M), S(M / 6);
+    Buffer<float> seq(M + 6), Kt(M), Vt(M), K(M), V(M), S(M / 2);  // S: H x L weights
     std::vector<double> e(C), r(C);
 #pragma omp for schedule(dynamic, 1)
     for (int s = 0; s < N; ++s) {

@@ -78,7 +78,7 @@ inline void couter_acc(A* dW, const F* dy, const F* x) {
 // ---- one attention row ------------------------------------------------------------------
 // Memory: K and V hold 6 component rows, K[c * stride + j] for pair j < n. Head h owns the
 // W = 2 * 3/H components [W h, W (h+1)). For query q (6 reals) and each head:
-//   a_j = softmax_j(beta q_h . K_h[j]),  y_h = sum_j a_j V_h[j],  lse_h = log sum_j exp(beta q_h . K_h[j]).
+//   a_j = softmax_j(beta q_h . K_h[j]) = P_h[j] * inv_z_h,  y_h = sum_j a_j V_h[j].
 
 // Calls fn(0), ..., fn(W-1) as straight-line code: inner loops over components written this
 // way let GCC vectorize the outer `omp simd` loop over memory pairs (a plain inner loop does not).
@@ -87,18 +87,21 @@ inline __attribute__((always_inline)) void for_c(Fn&& fn) {
   [&]<int... c>(std::integer_sequence<int, c...>) { (fn(c), ...); }(std::make_integer_sequence<int, W>{});
 }
 
-// S is scratch of n entries. n = 0 gives y = 0 (the first position has no memory).
+// Writes y (6), the unnormalised weights P[h * n + j] = exp(beta q_h . K_h[j] - max) (H x n)
+// and their normalisers inv_z[h] (H); the backward reuses both. n = 0 gives y = 0 (the first
+// position has no memory).
 template <class F, int H>
-inline void attend_row(const F* q, const F* K, const F* V, int stride, int n, F beta, F* S, F* y, F* lse) {
+inline void attend_row(const F* q, const F* K, const F* V, int stride, int n, F beta, F* P, F* y, F* inv_z) {
   constexpr int W = 2 * (3 / H);  // reals per head
   for (int h = 0; h < H; ++h) {
     const F* Kh = K + W * h * stride;
     const F* Vh = V + W * h * stride;
+    F* S = P + h * n;
     F qh[W];
     for_c<W>([&](int c) { qh[c] = q[W * h + c]; });
     if (n == 0) {
       for_c<W>([&](int c) { y[W * h + c] = 0; });
-      lse[h] = 0;
+      inv_z[h] = 0;
       continue;
     }
     F m = -std::numeric_limits<F>::infinity();
@@ -117,24 +120,24 @@ inline void attend_row(const F* q, const F* K, const F* V, int stride, int n, F 
       S[j] = p;
       z += p;
     }
+    inv_z[h] = F(1) / z;
     for (int c = 0; c < W; ++c) {
       F a = 0;
       const F* Vc = Vh + c * stride;
 #pragma omp simd reduction(+ : a)
       for (int j = 0; j < n; ++j) a += S[j] * Vc[j];
-      y[W * h + c] = a / z;
+      y[W * h + c] = a * inv_z[h];
     }
-    lse[h] = m + std::log(z);
   }
 }
 
 // Backward of attend_row for row query q = K[:, t] with n = t pairs: given dy (6) and the
-// forward's y and lse, ACCUMULATES into dq (6), dK[:, j] and dV[:, j] for j < n. G is scratch
-// of n entries. Per head, with p_j the softmax weights (recomputed from lse) and D = dy . y:
-//   dV_j += p_j dy,  g_j = beta p_j (dy . V_j - D),  dK_j += g_j q,  dq += sum_j g_j K_j.
+// forward's y, P and inv_z, ACCUMULATES into dq (6), dK[:, j] and dV[:, j] for j < n. G is
+// scratch of n entries. Per head, with a_j = P_h[j] inv_z_h and D = dy . y:
+//   dV_j += a_j dy,  g_j = beta a_j (dy . V_j - D),  dK_j += g_j q,  dq += sum_j g_j K_j.
 template <class F, int H>
 inline void attend_row_backward(const F* q, const F* K, const F* V, int stride, int n, F beta, const F* y,
-                                const F* lse, const F* dy, F* dq, F* dK, F* dV, F* G) {
+                                const F* P, const F* inv_z, const F* dy, F* dq, F* dK, F* dV, F* G) {
   constexpr int W = 2 * (3 / H);  // reals per head
   for (int h = 0; h < H; ++h) {
     F qh[W], dyh[W], D = 0;
@@ -150,28 +153,26 @@ inline void attend_row_backward(const F* q, const F* K, const F* V, int stride, 
     const F* Vh = V + W * h * stride;
     F* dKh = dK + W * h * stride;
     F* dVh = dV + W * h * stride;
-    const F l = lse[h];
+    const F* Ph = P + h * n;
+    const F iz = inv_z[h];
 #pragma omp simd
     for (int j = 0; j < n; ++j) {
-      F s = 0, dp = 0;
-      for_c<W>([&](int c) {
-        s += qh[c] * Kh[c * stride + j];
-        dp += dyh[c] * Vh[c * stride + j];
-      });
-      const F p = exp_approx(beta * s - l);
-      const F g = beta * p * (dp - D);
+      F dp = 0;
+      for_c<W>([&](int c) { dp += dyh[c] * Vh[c * stride + j]; });
+      const F a = Ph[j] * iz;
+      const F g = beta * a * (dp - D);
       G[j] = g;
       for_c<W>([&](int c) {
         dKh[c * stride + j] += g * qh[c];
-        dVh[c * stride + j] += p * dyh[c];
+        dVh[c * stride + j] += a * dyh[c];
       });
     }
     for (int c = 0; c < W; ++c) {
-      F a = 0;
+      F acc = 0;
       const F* Kc = Kh + c * stride;
-#pragma omp simd reduction(+ : a)
-      for (int j = 0; j < n; ++j) a += G[j] * Kc[j];
-      dq[W * h + c] += a;
+#pragma omp simd reduction(+ : acc)
+      for (int j = 0; j < n; ++j) acc += G[j] * Kc[j];
+      dq[W * h + c] += acc;
     }
   }
 }

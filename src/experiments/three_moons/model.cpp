@@ -24,11 +24,12 @@ void init_params(Rng& rng, F* params) {
 
 template <class F>
 void Workspace<F>::reserve(int T_, int n_head) {
-  if (T_ == T && lse.size() == static_cast<size_t>(n_head) * T_) return;
+  if (T_ == T && inv_z.size() == static_cast<size_t>(n_head) * T_) return;
   T = T_;
   for (Buffer<F>* b : {&K, &V, &Y, &dK, &dV, &dY}) b->resize(6 * static_cast<size_t>(T));
-  lse.resize(static_cast<size_t>(n_head) * T);
-  S.resize(T);
+  P.resize(row_offset(T, n_head));
+  inv_z.resize(static_cast<size_t>(n_head) * T);
+  G.resize(T);
 }
 
 namespace {
@@ -40,8 +41,8 @@ double sequence_loss_h(const ModelConfig& cfg, const F* params, const F* seq, in
   const F* Wpsi = params + kPsi * kMatrixReals;
   const F* Wz = params + kZ * kMatrixReals;
   const F beta = static_cast<F>(cfg.beta), clip = static_cast<F>(cfg.clip);
-  F *K = ws.K.data(), *V = ws.V.data(), *Y = ws.Y.data(), *lse = ws.lse.data();
-  F tmp[6], q[6], y[6], l[3];
+  F *K = ws.K.data(), *V = ws.V.data(), *Y = ws.Y.data(), *inv_z = ws.inv_z.data();
+  F tmp[6], q[6], y[6], iz[3];
 
   // ---- forward: keys and values (eq. 6); v_t peeks at x_{t+1}, the last one is 0 -----------
   for (int t = 0; t < T; ++t) {
@@ -55,9 +56,9 @@ double sequence_loss_h(const ModelConfig& cfg, const F* params, const F* seq, in
   // ---- forward: memory read y_t over pairs j < t ------------------------------------------
   for (int t = 0; t < T; ++t) {
     for (int c = 0; c < 6; ++c) q[c] = K[c * T + t];
-    attend_row<F, H>(q, K, V, T, t, beta, ws.S.data(), y, l);
+    attend_row<F, H>(q, K, V, T, t, beta, ws.P.data() + Workspace<F>::row_offset(t, H), y, iz);
     for (int c = 0; c < 6; ++c) Y[c * T + t] = y[c];
-    for (int h = 0; h < H; ++h) lse[h * T + t] = l[h];
+    for (int h = 0; h < H; ++h) inv_z[h * T + t] = iz[h];
   }
   // ---- forward: mixing, clipped loss; dO = d(loss)/d(o) * grad_scale ----------------------
   double loss = 0;
@@ -92,8 +93,9 @@ double sequence_loss_h(const ModelConfig& cfg, const F* params, const F* seq, in
       y[c] = Y[c * T + t];
       dy[c] = dY[c * T + t];
     }
-    for (int h = 0; h < H; ++h) l[h] = lse[h * T + t];
-    attend_row_backward<F, H>(q, K, V, T, t, beta, y, l, dy, dq, dK, dV, ws.S.data());
+    for (int h = 0; h < H; ++h) iz[h] = inv_z[h * T + t];
+    attend_row_backward<F, H>(q, K, V, T, t, beta, y, ws.P.data() + Workspace<F>::row_offset(t, H), iz, dy, dq, dK,
+                              dV, ws.G.data());
     for (int c = 0; c < 6; ++c) dK[c * T + t] += dq[c];
   }
   // ---- backward: keys and values ---------------------------------------------------------

@@ -35,9 +35,11 @@ struct Workspace {
   int T = 0;
   Buffer<F> K, V, Y;     // 6 x T each, component-major: K[c * T + t]
   Buffer<F> dK, dV, dY;  // same layout
-  Buffer<F> lse;         // H x T, log-sum-exp of each attention row
-  Buffer<F> S;           // T scratch for one attention row
+  Buffer<F> P;           // attention weights, unnormalised: row t is H x t at offset H t (t-1) / 2
+  Buffer<F> inv_z;       // H x T: 1 / sum of row t's weights, per head
+  Buffer<F> G;           // T scratch for one backward row
   void reserve(int T_, int n_head);
+  static size_t row_offset(int t, int n_head) { return static_cast<size_t>(n_head) * t * (t - 1) / 2; }
 };
 
 // Loss of one sequence, seq = (T+1) x 6 reals (inputs x_0..x_{T-1}, targets x_1..x_T):

@@ -1,0 +1,132 @@
+// Generation timing: a random prompt of each context length, then greedy tokens, each path
+// on the same prompt. Streams time each of `tokens` pushes after the prompt (the argmax is
+// outside the timed part, as it is the same for every path); full recomputation times whole
+// generate() steps after one warm-up step (buffers allocated, pages touched).
+#include "bench/generation.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "core/rng.hpp"
+#include "infer/generate.hpp"
+#include "infer/stream.hpp"
+
+namespace mosaic {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+int32_t argmax(const float* logits, int V) { return static_cast<int32_t>(std::max_element(logits, logits + V) - logits); }
+
+struct StreamTiming {
+  double generated = 0, prompt = 0;  // tokens/s
+};
+
+// Generated tokens/s over `tokens` pushes after the prompt (a mean, so GPT's occasional window
+// re-encoding counts; the argmax between pushes is not timed). Also the prompt's tokens/s.
+StreamTiming time_stream(TokenStream& s, const std::vector<int32_t>& prompt, int tokens) {
+  s.reset();
+  const auto t0 = Clock::now();
+  const float* logits = s.push_many(prompt.data(), static_cast<int>(prompt.size()));
+  StreamTiming r;
+  r.prompt = prompt.size() / seconds_since(t0);
+  double pushing = 0;
+  for (int i = 0; i < tokens; ++i) {
+    const int32_t next = argmax(logits, s.vocab_size());
+    const auto t1 = Clock::now();
+    logits = s.push(next);
+    pushing += seconds_since(t1);
+  }
+  r.generated = tokens / pushing;
+  return r;
+}
+
+double time_recompute(LanguageModel<float>& model, const std::vector<int32_t>& prompt, int tokens) {
+  Sampler greedy({0.0, 0, 1.0});
+  Rng rng(0);
+  std::vector<int32_t> context = prompt;
+  generate(model, context, 1, model.config().vocab_size, greedy, rng);  // warm-up
+  const auto t0 = Clock::now();
+  generate(model, context, tokens, model.config().vocab_size, greedy, rng);
+  return tokens / seconds_since(t0);
+}
+
+// The same weights under another block_size (Memory Mosaic only: no parameter depends on it).
+std::unique_ptr<LanguageModel<float>> with_block_size(const LanguageModel<float>& m, int block) {
+  ModelConfig c = m.config();
+  c.block_size = block;
+  auto out = make_model<float>(c);
+  for (const auto& e : m.params().entries())
+    std::memcpy(out->params().value(*out->params().find(e.name)), m.params().value(e), e.numel * sizeof(float));
+  return out;
+}
+
+}  // namespace
+
+GenerateBenchResult measure_generation(const GenerateBenchConfig& cfg, const LanguageModel<float>* mosaic,
+                                       LanguageModel<float>* gpt,
+                                       const std::function<void(const GenerateBenchResult&, size_t)>& on_row) {
+  GenerateBenchResult result;
+  result.contexts = cfg.contexts;
+  const size_t n = cfg.contexts.size();
+  const int longest = n ? *std::max_element(cfg.contexts.begin(), cfg.contexts.end()) : 0;
+  auto add_path = [&](const std::string& name, const std::string& note) -> GeneratePath& {
+    result.paths.push_back({name, std::vector<double>(n, 0.0), std::vector<double>(n, 0.0), note});
+    return result.paths.back();
+  };
+  std::unique_ptr<TokenStream> free_stream, bounded_stream, gpt_stream;
+  std::unique_ptr<LanguageModel<float>> mosaic_recompute;
+  StreamOptions options;
+  options.threads = cfg.threads;
+  if (mosaic) {
+    free_stream = make_stream(*mosaic, options);
+    add_path("mosaic-stream", free_stream->describe());
+    StreamOptions bounded = options;
+    bounded.memory = cfg.limit;
+    bounded_stream = make_stream(*mosaic, bounded);
+    add_path("mosaic-stream-limit" + std::to_string(cfg.limit.max_pairs), bounded_stream->describe());
+  }
+  if (gpt) {
+    gpt_stream = make_stream(*gpt, options);
+    add_path("gpt-kv", gpt_stream->describe());
+  }
+  const int recompute_block = std::min(longest, cfg.recompute_max) + cfg.recompute_tokens + 1;
+  if (mosaic && cfg.recompute_max > 0) {
+    mosaic_recompute = with_block_size(*mosaic, recompute_block);
+    add_path("mosaic-recompute", "full forward per token, contexts <= " + std::to_string(cfg.recompute_max));
+  }
+  if (gpt && cfg.recompute_max > 0)
+    add_path("gpt-recompute", "full forward per token, contexts <= " + std::to_string(cfg.recompute_max) +
+                                  " and inside block_size " + std::to_string(gpt->config().block_size));
+  const int vocab = mosaic ? mosaic->config().vocab_size : (gpt ? gpt->config().vocab_size : 1);
+  for (size_t i = 0; i < n; ++i) {
+    const int L = cfg.contexts[i];
+    Rng rng(1000 + L);
+    std::vector<int32_t> prompt(L);
+    for (auto& t : prompt) t = static_cast<int32_t>(rng.below(std::min(vocab, 50257)));
+    size_t p = 0;  // paths in the order added above
+    for (TokenStream* s : {free_stream.get(), bounded_stream.get(), gpt_stream.get()}) {
+      if (!s) continue;
+      const StreamTiming t = time_stream(*s, prompt, cfg.tokens);
+      result.paths[p].tokens_per_s[i] = t.generated;
+      result.paths[p++].prompt_tokens_per_s[i] = t.prompt;
+    }
+    if (mosaic_recompute) {
+      if (L <= cfg.recompute_max) result.paths[p].tokens_per_s[i] = time_recompute(*mosaic_recompute, prompt, cfg.recompute_tokens);
+      ++p;
+    }
+    if (gpt && cfg.recompute_max > 0) {
+      if (L <= cfg.recompute_max && L + cfg.recompute_tokens + 1 <= gpt->config().block_size)
+        result.paths[p].tokens_per_s[i] = time_recompute(*gpt, prompt, cfg.recompute_tokens);
+      ++p;
+    }
+    if (on_row) on_row(result, i);
+  }
+  return result;
+}
+
+}  // namespace mosaic

@@ -1,0 +1,234 @@
+// `mosaic bench <what>`: performance measurements, printed as a table (and JSON with --json).
+// Benchmarks, not tests: nothing asserts on time. One add_*_bench function per subcommand
+// below; `generate` is tokens/s against context length (bench/generation.hpp). gemm and train
+// (bench/throughput.hpp) go next to it as add_gemm_bench / add_train_bench.
+#include <CLI/CLI.hpp>
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/generation.hpp"
+#include "bench/throughput.hpp"
+#include "cli/commands.hpp"
+#include "io/atomic_file.hpp"
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "kernels/gemm.hpp"
+#include "models/init.hpp"
+#include "train/checkpoint.hpp"
+
+namespace mosaic {
+
+namespace {
+
+struct GenerateBenchOptions {
+  std::string config = "d128", mosaic_model, gpt_model, json, evict = "oldest";
+  GenerateBenchConfig bench;
+  uint64_t seed = 7;
+};
+
+void set_threads(int threads) {
+  if (threads <= 0) return;
+  omp_set_num_threads(threads);
+  set_blas_threads(threads);
+}
+
+// A random model of the named bench config; the GPT's window covers the longest measurement
+// so that its column shows the KV cache, not the sliding window.
+std::unique_ptr<LanguageModel<float>> random_model(const std::string& name, uint64_t seed, int min_block) {
+  ModelConfig c = train_bench_config(name).model;
+  c.block_size = std::max(c.block_size, min_block);
+  auto m = make_model<float>(c);
+  Rng rng(seed);
+  init_parameters(m->params(), c, rng);
+  return m;
+}
+
+std::string model_line(const char* label, const LanguageModel<float>* m, const std::string& source) {
+  if (!m) return "";
+  const ModelConfig& c = m->config();
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%s %s: %.2fM parameters, d=%d, %d layers, %d heads, vocab %d, block_size %d\n", label,
+                source.c_str(), m->params().count() / 1e6, c.n_embd, c.n_layer, c.n_head, c.vocab_size, c.block_size);
+  return buf;
+}
+
+using Column = std::vector<double> GeneratePath::*;
+
+void print_row(const GenerateBenchResult& r, size_t i, Column column, const char* unit) {
+  if (i == 0) {
+    std::printf("%8s", "context");
+    for (const auto& p : r.paths) std::printf("  %22s", p.name.c_str());
+    std::printf("   (%s)\n", unit);
+  }
+  std::printf("%8d", r.contexts[i]);
+  for (const auto& p : r.paths)
+    (p.*column)[i] > 0 ? std::printf("  %22.1f", (p.*column)[i]) : std::printf("  %22s", "-");
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
+nlohmann::json to_json(const GenerateBenchResult& r, const GenerateBenchOptions& o, const std::string& models) {
+  nlohmann::json paths = nlohmann::json::array();
+  for (const auto& p : r.paths)
+    paths.push_back({{"name", p.name}, {"note", p.note}, {"tokens_per_s", p.tokens_per_s},
+                     {"prompt_tokens_per_s", p.prompt_tokens_per_s}});
+  return {{"bench", "generate"},
+          {"models", models},
+          {"threads", o.bench.threads > 0 ? o.bench.threads : omp_get_max_threads()},
+          {"tokens_per_measurement", o.bench.tokens},
+          {"recompute_tokens_per_measurement", o.bench.recompute_tokens},
+          {"contexts", r.contexts},
+          {"paths", paths}};
+}
+
+struct BenchModels {
+  std::unique_ptr<LanguageModel<float>> mosaic, gpt;
+};
+
+// The checkpoints named on the command line, else a random mosaic and GPT of the named size.
+BenchModels bench_models(const GenerateBenchOptions& o) {
+  BenchModels m;
+  if (o.mosaic_model.empty() && o.gpt_model.empty()) {
+    const auto& contexts = o.bench.contexts;
+    const int longest = *std::max_element(contexts.begin(), contexts.end()) + o.bench.tokens + 1;
+    m.mosaic = random_model(o.config, o.seed, 0);
+    m.gpt = random_model(o.config + "-gpt", o.seed, longest);
+    return m;
+  }
+  if (!o.mosaic_model.empty()) m.mosaic = load_model(resolve_model_path(o.mosaic_model));
+  if (!o.gpt_model.empty()) m.gpt = load_model(resolve_model_path(o.gpt_model));
+  MOSAIC_CHECK(!m.mosaic || m.mosaic->config().arch == "mosaic", "--mosaic-model is not a Memory Mosaic", "pass it as --gpt-model");
+  MOSAIC_CHECK(!m.gpt || m.gpt->config().arch == "gpt", "--gpt-model is not a GPT", "pass it as --mosaic-model");
+  return m;
+}
+
+void write_json_file(const std::string& path, const nlohmann::json& j) {
+  const std::string text = j.dump(2) + "\n";
+  write_file_atomically(path, std::as_bytes(std::span(text.data(), text.size())));
+  std::printf("wrote %s\n", path.c_str());
+}
+
+void add_generate_bench(CLI::App& bench) {
+  auto o = std::make_shared<GenerateBenchOptions>();
+  auto* cmd = bench.add_subcommand("generate", "generated tokens/s against context length, per inference path");
+  cmd->add_option("--config", o->config, "random models of this size: d128 (default) or d256");
+  cmd->add_option("--mosaic-model", o->mosaic_model, "a Memory Mosaic checkpoint instead of a random one");
+  cmd->add_option("--gpt-model", o->gpt_model, "a GPT checkpoint instead of a random one");
+  cmd->add_option("--contexts", o->bench.contexts, "context lengths, comma-separated")->delimiter(',');
+  cmd->add_option("--tokens", o->bench.tokens, "tokens generated per streaming measurement")->check(CLI::PositiveNumber);
+  cmd->add_option("--recompute-tokens", o->bench.recompute_tokens, "tokens per full-recompute measurement")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--recompute-max", o->bench.recompute_max, "longest context for full recomputation (0 = skip it)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--mem-limit", o->bench.limit.max_pairs, "pairs per head for the bounded mosaic column")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--evict", o->evict, "eviction policy of the bounded column: oldest | lru");
+  cmd->add_option("--lru-threshold", o->bench.limit.lru_threshold, "attention weight that counts as a use (lru)");
+  cmd->add_option("-t,--threads", o->bench.threads, "threads (default: all cores)");
+  cmd->add_option("--json", o->json, "also write the results to this JSON file");
+  cmd->add_option("-s,--seed", o->seed, "seed of the random models");
+  cmd->callback([o] {
+    MOSAIC_CHECK(o->config == "d128" || o->config == "d256", "unknown --config " + o->config, "use d128 or d256");
+    MOSAIC_CHECK(!o->bench.contexts.empty(), "no context lengths", "e.g. --contexts 64,256,1024");
+    for (int c : o->bench.contexts) MOSAIC_CHECK(c > 0, "context lengths must be positive", "e.g. --contexts 64,256,1024");
+    o->bench.limit.policy = parse_eviction(o->evict);
+    set_threads(o->bench.threads);
+    const BenchModels m = bench_models(*o);
+    const LanguageModel<float>* mosaic = m.mosaic.get();
+    LanguageModel<float>* gpt = m.gpt.get();
+    const bool files = !o->mosaic_model.empty() || !o->gpt_model.empty();
+    const std::string source = files ? "checkpoint" : "random " + o->config;
+    const std::string models = model_line("mosaic", mosaic, files ? o->mosaic_model : source) +
+                               model_line("gpt   ", gpt, files ? o->gpt_model : source);
+    std::printf("%sthreads %d, greedy, %d tokens per streaming measurement after a random prompt of `context` tokens\n",
+                models.c_str(), o->bench.threads > 0 ? o->bench.threads : omp_get_max_threads(), o->bench.tokens);
+    const auto result = measure_generation(o->bench, mosaic, gpt, [](const GenerateBenchResult& r, size_t i) {
+      print_row(r, i, &GeneratePath::tokens_per_s, "generated tokens/s, wall clock");
+    });
+    std::printf("\n");
+    for (size_t i = 0; i < result.contexts.size(); ++i)
+      print_row(result, i, &GeneratePath::prompt_tokens_per_s, "prompt tokens/s, wall clock");
+    for (const auto& p : result.paths) std::printf("  %-24s %s\n", p.name.c_str(), p.note.c_str());
+    if (!o->json.empty()) write_json_file(o->json, to_json(result, *o, models));
+  });
+}
+
+void print_gemm_table(const std::vector<GemmResult>& results) {
+  std::printf("%8s %8s %8s %10s\n", "m", "n", "k", "GFLOP/s");
+  for (const auto& r : results) std::printf("%8d %8d %8d %10.1f\n", r.m, r.n, r.k, r.gflops);
+}
+
+void add_gemm_bench(CLI::App& bench) {
+  auto threads = std::make_shared<int>(0);
+  auto json = std::make_shared<std::string>();
+  auto* cmd = bench.add_subcommand("gemm", "the machine's sgemm ceiling (OpenBLAS), measured now");
+  cmd->add_option("-t,--threads", *threads, "threads (default: all cores)");
+  cmd->add_option("--json", *json, "also write the results as JSON");
+  cmd->callback([threads, json] {
+    set_threads(*threads);
+    const auto results = measure_gemm(5);
+    print_gemm_table(results);
+    std::printf("sgemm ceiling: %.1f GFLOP/s with %d threads\n", gemm_ceiling(results), omp_get_max_threads());
+    if (!json->empty()) {
+      nlohmann::json j = {{"threads", omp_get_max_threads()}, {"ceiling_gflops", gemm_ceiling(results)}};
+      for (const auto& r : results) j["gemm"].push_back({{"m", r.m}, {"n", r.n}, {"k", r.k}, {"gflops", r.gflops}});
+      write_json_file(*json, j);
+    }
+  });
+}
+
+void add_train_bench(CLI::App& bench) {
+  struct Options {
+    std::vector<std::string> configs{"d128", "d128-gpt"};
+    int threads = 0, warmup = 2, steps = 8;
+    std::string json;
+  };
+  auto o = std::make_shared<Options>();
+  auto* cmd = bench.add_subcommand("train", "training throughput of full steps as a fraction of the sgemm ceiling");
+  cmd->add_option("--config", o->configs, "d128, d256, d128-gpt, d256-gpt (several allowed)");
+  cmd->add_option("-t,--threads", o->threads, "threads (default: all cores)");
+  cmd->add_option("--warmup", o->warmup, "untimed steps first");
+  cmd->add_option("--steps", o->steps, "timed steps (the median is reported)")->check(CLI::PositiveNumber);
+  cmd->add_option("--json", o->json, "also write the results as JSON");
+  cmd->callback([o] {
+    set_threads(o->threads);
+    const double ceiling = gemm_ceiling(measure_gemm(3));
+    std::printf("sgemm ceiling %.1f GFLOP/s (%d threads), measured in this run\n", ceiling, omp_get_max_threads());
+    std::printf("%-10s %8s %9s %9s %9s %9s %10s %11s %9s %8s %9s\n", "config", "params", "step ms", "fwd ms",
+                "bwd ms", "adamw ms", "tok/s", "MFLOP/tok", "GFLOP/s", "ceiling", "RSS MiB");
+    nlohmann::json j = {{"threads", omp_get_max_threads()}, {"ceiling_gflops", ceiling}};
+    for (const auto& name : o->configs) {
+      const auto config = train_bench_config(name);
+      const auto r = measure_training(config, o->warmup, o->steps);
+      std::printf("%-10s %7.2fM %9.1f %9.1f %9.1f %9.1f %10.0f %11.1f %9.1f %7.1f%% %9.0f\n", name.c_str(),
+                  r.parameters / 1e6, r.median_ms, r.forward_ms, r.backward_ms, r.optimizer_ms, r.tokens_per_s,
+                  r.flops_per_token / 1e6, r.gflops, 100 * r.gflops / ceiling, r.peak_rss_mb);
+      std::fflush(stdout);
+      j["runs"].push_back({{"config", name}, {"parameters", r.parameters}, {"step_ms", r.median_ms},
+                           {"forward_ms", r.forward_ms}, {"backward_ms", r.backward_ms}, {"adamw_ms", r.optimizer_ms},
+                           {"tokens_per_s", r.tokens_per_s}, {"flops_per_token", r.flops_per_token},
+                           {"gflops", r.gflops}, {"fraction_of_ceiling", r.gflops / ceiling},
+                           {"peak_rss_mb", r.peak_rss_mb}});
+    }
+    if (!o->json.empty()) write_json_file(o->json, j);
+  });
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto* bench = app.add_subcommand("bench", "performance measurements (benchmarks, not tests)");
+  bench->require_subcommand(1, 1);
+  add_gemm_bench(*bench);
+  add_train_bench(*bench);
+  add_generate_bench(*bench);
+}
+
+}  // namespace mosaic

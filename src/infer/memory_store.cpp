@@ -1,0 +1,80 @@
+// Memory store: contiguous keys and values, softmax retrieval with the training path's
+// softmax kernel, eviction by ring position (oldest) or by a linear scan for the least
+// recently used pair (O(max_pairs), below the cost of the query that follows it).
+#include "infer/memory_store.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.hpp"
+#include "infer/matvec.hpp"
+#include "kernels/softmax.hpp"
+
+namespace mosaic {
+
+Eviction parse_eviction(const std::string& name) {
+  if (name == "oldest") return Eviction::Oldest;
+  if (name == "lru") return Eviction::LeastRecentlyUsed;
+  throw Error("unknown eviction policy '" + name + "'", "use --evict oldest or --evict lru");
+}
+
+std::string eviction_name(Eviction policy) { return policy == Eviction::Oldest ? "oldest" : "lru"; }
+
+MemoryStore::MemoryStore(int head_size, MemoryLimit limit) : hs_(head_size), limit_(limit) {
+  MOSAIC_CHECK(limit.max_pairs >= 0, "memory limit must be >= 0", "0 keeps every pair");
+  if (limit_.max_pairs > 0) {  // bounded: allocate once
+    keys_.resize(static_cast<size_t>(limit_.max_pairs) * hs_);
+    values_.resize(keys_.size());
+    scores_.resize(limit_.max_pairs);
+    position_.resize(limit_.max_pairs);
+    last_used_.resize(limit_.max_pairs);
+  }
+}
+
+void MemoryStore::clear() {
+  n_ = 0;
+  stored_ = 0;
+}
+
+int MemoryStore::victim() const {
+  if (limit_.policy == Eviction::Oldest) return static_cast<int>(stored_ % limit_.max_pairs);
+  int best = 0;
+  for (int i = 1; i < n_; ++i)
+    if (last_used_[i] < last_used_[best] || (last_used_[i] == last_used_[best] && position_[i] < position_[best]))
+      best = i;
+  return best;
+}
+
+void MemoryStore::add(const float* key, const float* value, int64_t step) {
+  int slot = n_;
+  if (limit_.max_pairs > 0 && n_ == limit_.max_pairs) {
+    slot = victim();
+  } else if (limit_.max_pairs == 0 && static_cast<size_t>(n_ + 1) * hs_ > keys_.size()) {
+    const size_t rows = std::max<size_t>(64, 2 * static_cast<size_t>(n_));  // amortised growth
+    keys_.resize(rows * hs_);
+    values_.resize(rows * hs_);
+    scores_.resize(rows);
+    position_.resize(rows);
+    last_used_.resize(rows);
+  }
+  std::memcpy(keys_.data() + static_cast<int64_t>(slot) * hs_, key, hs_ * sizeof(float));
+  std::memcpy(values_.data() + static_cast<int64_t>(slot) * hs_, value, hs_ * sizeof(float));
+  position_[slot] = step;
+  last_used_[slot] = step;
+  if (slot == n_) ++n_;
+  ++stored_;
+}
+
+void MemoryStore::query(const float* q, float* y, int64_t step) {
+  std::fill(y, y + hs_, 0.0f);
+  if (n_ == 0) return;  // y_0 = 0: nothing to retrieve yet
+  float* s = scores_.data();
+  matvec(s, keys_.data(), q, nullptr, n_, hs_);  // no 1/sqrt(hs): the keys carry their scale
+  softmax_prefix(s, n_, n_);
+  add_weighted_rows(y, values_.data(), s, n_, hs_);
+  if (limit_.max_pairs > 0 && limit_.policy == Eviction::LeastRecentlyUsed)
+    for (int i = 0; i < n_; ++i)
+      if (s[i] > limit_.lru_threshold) last_used_[i] = step;
+}
+
+}  // namespace mosaic

@@ -1,0 +1,42 @@
+// Token streams: a language model run one token at a time, keeping state between tokens
+// (the Memory Mosaic's leaky averages and stored (k, v) pairs, GPT's KV cache), so that each
+// new token costs one row of work instead of a forward over the whole context.
+// Not a sampler and not a generation loop (see sampler.hpp, generate.hpp). Shapes: logits (V).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "infer/memory_store.hpp"
+#include "models/language_model.hpp"
+
+namespace mosaic {
+
+struct StreamOptions {
+  MemoryLimit memory;  // Memory Mosaic: pairs kept per contextual-memory head, eviction policy
+  int gpt_keep = 0;    // GPT: tokens kept when the window slides (0: block_size / 2)
+  int threads = 0;     // threads for the vocabulary projection (0: OpenMP's default)
+};
+
+class TokenStream {
+ public:
+  virtual ~TokenStream() = default;
+  // Feeds one token; returns the logits (V) of the token after it, valid until the next call.
+  virtual const float* push(int32_t token) = 0;
+  // Feeds n >= 1 tokens as one batch (prompt processing: matrix products over the rows, the
+  // vocabulary projection only for the last); the same state and logits as n calls of push.
+  virtual const float* push_many(const int32_t* tokens, int n) = 0;
+  // Back to the empty context (weights stay).
+  virtual void reset() = 0;
+  // Tokens fed since the last reset.
+  virtual int64_t position() const = 0;
+  virtual int vocab_size() const = 0;
+  // One line for logs, e.g. "mosaic streaming, unbounded memory".
+  virtual std::string describe() const = 0;
+};
+
+// The stream for the model's architecture. The model's parameters are read by name and must
+// outlive the stream (no copy is made); the model's own forward state is not touched.
+std::unique_ptr<TokenStream> make_stream(const LanguageModel<float>& model, const StreamOptions& options = {});
+
+}  // namespace mosaic

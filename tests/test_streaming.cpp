@@ -1,0 +1,500 @@
+// Streaming inference against the full forward: the Memory Mosaic stream (leaky states,
+// look-ahead values, live stores) and the GPT KV cache reproduce model.forward at every
+// position; past block_size the mosaic matches a model with block_size raised; eviction
+// (oldest first = a window, checked on a naive float64 model; LRU on a hand-built store);
+// the reference fixtures' greedy tokens. Shapes: logits (T, V).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <cstdio>
+#include <filesystem>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "infer/memory_store.hpp"
+#include "infer/stream.hpp"
+#include "infer/streaming_gpt.hpp"
+#include "infer/streaming_mosaic.hpp"
+#include "io/model_io.hpp"
+#include "io/safetensors.hpp"
+#include "models/init.hpp"
+#include "models/language_model.hpp"
+#include "tokenizer_fixture.hpp"
+#include "train/checkpoint.hpp"
+
+namespace mosaic {
+namespace {
+
+// fp32 stream vs fp32 full forward: the same arithmetic in another order (row dots vs
+// gemm), so differences are a few float ulps of the logits' scale; 1e-5 is the bar.
+constexpr double kStreamTolerance = 1e-5;
+// fp32 stream vs the float64 naive model below: float rounding through 2 layers (measured
+// ~2e-7), held to the same bar.
+constexpr double kNaiveTolerance = 1e-5;
+
+ModelConfig mosaic_config(int heads, bool bias, int pmem_count, int block = 320) {
+  ModelConfig c;
+  c.arch = "mosaic";
+  c.n_layer = 2;
+  c.n_head = heads;
+  c.n_embd = 32;
+  c.vocab_size = 97;
+  c.block_size = block;
+  c.pmem_size = 24;
+  c.pmem_count = pmem_count;
+  c.bias = bias;
+  return c;
+}
+
+ModelConfig gpt_config(int heads, bool bias, int block) {
+  ModelConfig c = mosaic_config(heads, bias, 1, block);
+  c.arch = "gpt";
+  return c;
+}
+
+std::unique_ptr<LanguageModel<float>> random_model(const ModelConfig& c, uint64_t seed) {
+  auto model = make_model<float>(c);
+  Rng rng(seed);
+  init_parameters(model->params(), c, rng);
+  // Biases start at 0 and the scalars at constants: randomise them so every term shows.
+  auto& table = model->params();
+  for (const auto& e : table.entries()) {
+    float* p = table.value(e);
+    const bool scalar = e.name.find("scale") != std::string::npos || e.name.find("beta") != std::string::npos;
+    if (e.name.size() > 5 && e.name.compare(e.name.size() - 5, 5, ".bias") == 0)
+      for (size_t i = 0; i < e.numel; ++i) p[i] = static_cast<float>(0.05 * rng.normal());
+    else if (scalar)
+      for (size_t i = 0; i < e.numel; ++i) p[i] += static_cast<float>(0.03 * rng.normal());
+  }
+  return model;
+}
+
+// The same weights in a model built with another block_size (the mosaic has no parameter
+// whose shape depends on it).
+std::unique_ptr<LanguageModel<float>> with_block_size(const LanguageModel<float>& m, int block) {
+  ModelConfig c = m.config();
+  c.block_size = block;
+  auto out = make_model<float>(c);
+  for (const auto& e : m.params().entries()) {
+    const ParamEntry* d = out->params().find(e.name);
+    std::memcpy(out->params().value(*d), m.params().value(e), e.numel * sizeof(float));
+  }
+  return out;
+}
+
+std::vector<int32_t> random_tokens(int n, int vocab, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<int32_t> t(n);
+  for (auto& x : t) x = static_cast<int32_t>(rng.below(vocab));
+  return t;
+}
+
+// max |a - b| / max |b| over one row of logits.
+template <class T>
+double rel_diff(const float* a, const T* b, int V) {
+  double d = 0, scale = 0;
+  for (int v = 0; v < V; ++v) {
+    d = std::max(d, std::abs(static_cast<double>(a[v]) - static_cast<double>(b[v])));
+    scale = std::max(scale, std::abs(static_cast<double>(b[v])));
+  }
+  return d / std::max(scale, 1e-30);
+}
+
+// Pushes tokens one at a time; returns the worst row difference against the full forward.
+double stream_vs_forward(TokenStream& s, LanguageModel<float>& m, const std::vector<int32_t>& tokens) {
+  const int T = static_cast<int>(tokens.size()), V = m.config().vocab_size;
+  m.forward(tokens.data(), nullptr, 1, T);
+  double worst = 0;
+  s.reset();
+  for (int t = 0; t < T; ++t) worst = std::max(worst, rel_diff(s.push(tokens[t]), m.logits() + int64_t(t) * V, V));
+  return worst;
+}
+
+TEST(StreamingMosaic, MatchesFullForwardAtEveryPosition) {
+  const struct { int heads; bool bias; int count; } cases[] = {{1, true, 1}, {2, false, 2}, {4, true, 2}, {4, false, 1}};
+  const auto tokens = random_tokens(310, 97, 7);
+  for (const auto& k : cases) {
+    auto model = random_model(mosaic_config(k.heads, k.bias, k.count), 100 + k.heads);
+    auto stream = make_stream(*model);
+    EXPECT_LE(stream_vs_forward(*stream, *model, tokens), kStreamTolerance)
+        << "heads " << k.heads << " bias " << k.bias << " pmem_count " << k.count;
+  }
+}
+
+TEST(StreamingMosaic, PromptChunksGiveTheSameStateAsSingleTokens) {
+  auto model = random_model(mosaic_config(2, true, 1), 3);
+  const auto tokens = random_tokens(200, 97, 8);
+  const int V = 97;
+  model->forward(tokens.data(), nullptr, 1, 200);
+  for (int prompt : {1, 2, 63, 64, 65, 150}) {
+    auto s = make_stream(*model);
+    EXPECT_LE(rel_diff(s->push_many(tokens.data(), prompt), model->logits() + int64_t(prompt - 1) * V, V),
+              kStreamTolerance) << prompt;
+    double worst = 0;
+    for (int t = prompt; t < 200; ++t) worst = std::max(worst, rel_diff(s->push(tokens[t]), model->logits() + int64_t(t) * V, V));
+    EXPECT_LE(worst, kStreamTolerance) << prompt;
+    EXPECT_EQ(s->position(), 200);
+  }
+}
+
+// Past block_size the stream is the natural extension: what a model with a larger
+// block_size computes over the whole sequence.
+TEST(StreamingMosaic, RunsPastBlockSize) {
+  auto small = random_model(mosaic_config(2, false, 1, /*block=*/16), 5);
+  auto large = with_block_size(*small, 300);
+  auto stream = make_stream(*small);
+  EXPECT_LE(stream_vs_forward(*stream, *large, random_tokens(300, 97, 9)), kStreamTolerance);
+  for (Eviction e : {Eviction::Oldest, Eviction::LeastRecentlyUsed}) {  // and with a bound
+    StreamOptions o;
+    o.memory = {8, e, 0.05f};
+    StreamingMosaic bounded(*small, o);
+    for (int t = 0; t < 300; ++t) {
+      const float* logits = bounded.push(static_cast<int32_t>(t % 97));
+      ASSERT_TRUE(std::isfinite(logits[0]));
+    }
+    EXPECT_EQ(bounded.store(1, 1).size(), 8);
+  }
+}
+
+// ---- a naive float64 Memory Mosaic whose memories see at most `window` recent pairs ----
+
+struct Naive {
+  const ParamTable<float>& p;
+  const ModelConfig& c;
+  int T;
+  using Mat = std::vector<double>;  // (T, C) row-major unless said otherwise
+
+  const float* get(const std::string& name) const { return p.value(*p.find(name)); }
+  Mat linear(const Mat& x, const std::string& pre, int out, int in) const {
+    const float* w = get(pre + "weight");
+    Mat y(static_cast<size_t>(T) * out);
+    for (int t = 0; t < T; ++t)
+      for (int o = 0; o < out; ++o) {
+        double s = c.bias ? get(pre + "bias")[o] : 0;
+        for (int i = 0; i < in; ++i) s += x[t * in + i] * w[o * in + i];
+        y[t * out + o] = s;
+      }
+    return y;
+  }
+  Mat layernorm(const Mat& x, const std::string& pre) const {
+    const int C = c.n_embd;
+    Mat y(x.size());
+    for (int t = 0; t < T; ++t) {
+      double m = 0, v = 0;
+      for (int i = 0; i < C; ++i) m += x[t * C + i] / C;
+      for (int i = 0; i < C; ++i) v += (x[t * C + i] - m) * (x[t * C + i] - m) / C;
+      for (int i = 0; i < C; ++i)
+        y[t * C + i] = (x[t * C + i] - m) / std::sqrt(v + 1e-5) * get(pre + "weight")[i] + (c.bias ? get(pre + "bias")[i] : 0);
+    }
+    return y;
+  }
+  // Per head: optional leaky scan, then Norm(.) * exp(log_scale_h).
+  void features(Mat& x, const float* beta, const std::vector<double>& log_scale) const {
+    const int C = c.n_embd, hs = c.head_size();
+    for (int t = 0; t < T; ++t)
+      for (int h = 0; h < c.n_head; ++h) {
+        double* r = &x[t * C + h * hs];
+        if (beta && t > 0)
+          for (int d = 0; d < hs; ++d) r[d] += std::exp(-10 * std::abs(double(beta[h]))) * r[d - C];
+      }
+    Mat out = x;
+    for (int t = 0; t < T; ++t)
+      for (int h = 0; h < c.n_head; ++h) {
+        double n = 0;
+        for (int d = 0; d < hs; ++d) n += x[t * C + h * hs + d] * x[t * C + h * hs + d];
+        for (int d = 0; d < hs; ++d) out[t * C + h * hs + d] = x[t * C + h * hs + d] / (std::sqrt(n) + 1e-10) * std::exp(log_scale[h]);
+      }
+    x = out;
+  }
+  Mat keys(const Mat& a, const std::string& pre, int s) const {
+    Mat k = linear(a, pre + "W_k.", c.n_embd, c.n_embd);
+    std::vector<double> ls;
+    for (int h = 0; h < c.n_head; ++h) ls.push_back(std::min(s * 10.0 * get(pre + "key_scale")[h], std::log(65535.0)));
+    features(k, get(pre + "leaky_avg.leaky_key_beta"), ls);
+    return k;
+  }
+  // Softmax retrieval of query rows over key/value rows [lo, hi).
+  void retrieve(double* y, const double* q, const double* K, const double* Vv, int lo, int hi, int stride, int hs) const {
+    if (hi <= lo) return;
+    std::vector<double> s;
+    for (int i = lo; i < hi; ++i) {
+      double d = 0;
+      for (int j = 0; j < hs; ++j) d += q[j] * K[i * stride + j];
+      s.push_back(d);
+    }
+    const double mx = *std::max_element(s.begin(), s.end());
+    double sum = 0;
+    for (double& x : s) sum += (x = std::exp(x - mx));
+    for (int i = lo; i < hi; ++i)
+      for (int j = 0; j < hs; ++j) y[j] += s[i - lo] / sum * Vv[i * stride + j];
+  }
+  std::vector<double> logits(const std::vector<int32_t>& tok, int window) const {
+    const int C = c.n_embd, H = c.n_head, hs = c.head_size(), P = c.pmem_size;
+    Mat x(static_cast<size_t>(T) * C);
+    for (int t = 0; t < T; ++t)
+      for (int i = 0; i < C; ++i) x[t * C + i] = get("mosaic.wte.weight")[tok[t] * C + i];
+    for (int l = 0; l < c.n_layer; ++l) {
+      const std::string pre = "mosaic.h." + std::to_string(l) + ".";
+      Mat a = layernorm(x, pre + "ln_1.");
+      Mat k = keys(a, pre + "attn.k_featurizer.", 1);
+      Mat vt = linear(a, pre + "attn.v_featurizer.W_v.", C, C), v = vt;
+      const float* coef = get(pre + "attn.v_featurizer.coef");
+      for (int t = 0; t < T; ++t)
+        for (int i = 0; i < C; ++i) v[t * C + i] = (1 - coef[i / hs]) * (t + 1 < T ? vt[(t + 1) * C + i] : 0) + coef[i / hs] * vt[t * C + i];
+      std::vector<double> vs;
+      for (int h = 0; h < H; ++h) vs.push_back(10.0 * get(pre + "attn.v_featurizer.val_scale")[h]);
+      features(v, nullptr, vs);
+      Mat y(x.size());
+      for (int t = 0; t < T; ++t)
+        for (int h = 0; h < H; ++h)
+          retrieve(&y[t * C + h * hs], &k[t * C + h * hs], &k[h * hs], &v[h * hs], window ? std::max(0, t - window) : 0, t, C, hs);
+      Mat o = linear(y, pre + "attn.c_proj.", C, C);
+      for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+      a = layernorm(x, pre + "ln_2.");
+      Mat kp = keys(a, pre + "mlp.k_featurizer.", 2);
+      std::fill(y.begin(), y.end(), 0.0);
+      for (int b = 0; b < c.pmem_count; ++b)
+        for (int h = 0; h < H; ++h) {
+          std::vector<double> pk(P * hs), pv(P * hs);
+          for (int i = 0; i < P * hs; ++i) {
+            pk[i] = get(pre + "mlp.P_k")[(b * H + h) * P * hs + i];
+            pv[i] = get(pre + "mlp.P_v")[(b * H + h) * P * hs + i];
+          }
+          for (int t = 0; t < T; ++t) retrieve(&y[t * C + h * hs], &kp[t * C + h * hs], pk.data(), pv.data(), 0, P, hs, hs);
+        }
+      for (int t = 0; t < T; ++t)
+        for (int i = 0; i < C; ++i) y[t * C + i] *= std::exp(10.0 * get(pre + "mlp.out_scale")[i / hs]) / c.pmem_count;
+      o = linear(y, pre + "mlp.c_proj.", C, C);
+      for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+    }
+    x = layernorm(x, "mosaic.ln_f.");
+    std::vector<double> out(static_cast<size_t>(T) * c.vocab_size);
+    for (int t = 0; t < T; ++t)
+      for (int v = 0; v < c.vocab_size; ++v) {
+        double s = 0;
+        for (int i = 0; i < C; ++i) s += x[t * C + i] * get("mosaic.wte.weight")[v * C + i];
+        out[t * c.vocab_size + v] = s;
+      }
+    return out;
+  }
+};
+
+// Oldest-first eviction with N pairs is attention over the last N positions.
+TEST(StreamingMosaic, OldestFirstIsAWindowOverTheLastPairs) {
+  auto model = random_model(mosaic_config(2, true, 2), 11);
+  const auto tokens = random_tokens(120, 97, 12);
+  const Naive naive{model->params(), model->config(), 120};
+  const int V = 97;
+  for (int window : {0, 10}) {
+    const auto ref = naive.logits(tokens, window);
+    StreamOptions o;
+    o.memory = {window, Eviction::Oldest, 0.01f};
+    StreamingMosaic s(*model, o);
+    double worst = 0;
+    for (int t = 0; t < 120; ++t) worst = std::max(worst, rel_diff(s.push(tokens[t]), ref.data() + int64_t(t) * V, V));
+    EXPECT_LE(worst, kNaiveTolerance) << "window " << window;
+    if (window) {  // the stored positions are exactly the last N
+      const MemoryStore& st = s.store(0, 1);
+      std::vector<int64_t> kept;
+      for (int i = 0; i < st.size(); ++i) kept.push_back(st.position_of(i));
+      std::sort(kept.begin(), kept.end());
+      std::vector<int64_t> expect;
+      for (int64_t p = 119 - window; p < 119; ++p) expect.push_back(p);
+      EXPECT_EQ(kept, expect);
+    }
+  }
+}
+
+// A store of 3 pairs in 2-d: the query hits the oldest pair only, so LRU evicts the second
+// pair while oldest-first evicts the first.
+std::vector<int64_t> positions_after_eviction(Eviction policy, float threshold) {
+  MemoryStore store(2, {3, policy, threshold});
+  const float keys[4][2] = {{10, 0}, {0, 10}, {0, -10}, {-10, 0}}, value[2] = {1, 2};
+  float y[2];
+  for (int t = 0; t < 3; ++t) store.add(keys[t], value, t);
+  store.query(keys[0], y, 3);  // weight ~1 on pair 0, ~e^-100 on the others
+  EXPECT_NEAR(store.weights()[0], 1.0f, 1e-6f);
+  store.add(keys[3], value, 3);
+  std::vector<int64_t> kept;
+  for (int i = 0; i < store.size(); ++i) kept.push_back(store.position_of(i));
+  std::sort(kept.begin(), kept.end());
+  return kept;
+}
+
+TEST(MemoryStore, LeastRecentlyUsedEvictsUnusedPairsFirst) {
+  EXPECT_EQ(positions_after_eviction(Eviction::LeastRecentlyUsed, 0.01f), (std::vector<int64_t>{0, 2, 3}));
+  EXPECT_EQ(positions_after_eviction(Eviction::Oldest, 0.01f), (std::vector<int64_t>{1, 2, 3}));
+  // nothing counts as used above weight 1: LRU falls back to insertion order
+  EXPECT_EQ(positions_after_eviction(Eviction::LeastRecentlyUsed, 1.0f), (std::vector<int64_t>{1, 2, 3}));
+}
+
+TEST(MemoryStore, RetrievalIsSoftmaxOverTheKeptPairs) {
+  MemoryStore store(2, {2, Eviction::Oldest, 0.01f});
+  float y[2];
+  store.query(std::vector<float>{1, 0}.data(), y, 0);
+  EXPECT_EQ(y[0], 0.0f);  // empty store: y_0 = 0
+  const float k[3][2] = {{5, 5}, {1, 0}, {0, 1}}, v[3][2] = {{100, 100}, {1, 0}, {0, 1}};
+  for (int t = 0; t < 3; ++t) store.add(k[t], v[t], t);  // the first pair is evicted
+  const float q[2] = {2, 0};
+  store.query(q, y, 3);
+  const double a = std::exp(2.0), b = std::exp(0.0);  // scores 2 and 0
+  EXPECT_NEAR(y[0], a / (a + b), 1e-6);
+  EXPECT_NEAR(y[1], b / (a + b), 1e-6);
+  EXPECT_THROW(parse_eviction("fifo"), Error);
+  EXPECT_EQ(parse_eviction("lru"), Eviction::LeastRecentlyUsed);
+}
+
+TEST(StreamingGpt, MatchesFullForwardWithinTheWindow) {
+  for (int heads : {1, 2, 4})
+    for (bool bias : {true, false}) {
+      auto model = random_model(gpt_config(heads, bias, 96), 20 + heads);
+      auto stream = make_stream(*model);
+      EXPECT_LE(stream_vs_forward(*stream, *model, random_tokens(96, 97, 13)), kStreamTolerance)
+          << "heads " << heads << " bias " << bias;
+    }
+}
+
+// keep = block_size - 1 re-encodes the window for every token: exactly the reference's
+// crop-to-block_size recompute. The default keep conditions on the re-encoded tail.
+TEST(StreamingGpt, SlidingWindowReencodesTheTail) {
+  const int block = 16, V = 97;
+  auto model = random_model(gpt_config(2, true, block), 30);
+  const auto tokens = random_tokens(60, V, 14);
+  for (int keep : {block - 1, 0}) {
+    StreamOptions o;
+    o.gpt_keep = keep;
+    StreamingGpt s(*model, o);
+    std::vector<int32_t> window;  // what the stream conditions on, rebuilt by the rule
+    double worst = 0;
+    for (int t = 0; t < 60; ++t) {
+      if (static_cast<int>(window.size()) == block) window.erase(window.begin(), window.end() - s.keep());
+      window.push_back(tokens[t]);
+      const float* logits = s.push(tokens[t]);
+      model->forward(window.data(), nullptr, 1, static_cast<int>(window.size()));
+      worst = std::max(worst, rel_diff(logits, model->logits() + int64_t(window.size() - 1) * V, V));
+      EXPECT_EQ(s.window(), static_cast<int>(window.size()));
+    }
+    EXPECT_LE(worst, kStreamTolerance) << "keep " << keep;
+  }
+}
+
+TEST(Streaming, BadInputIsAnError) {
+  auto mosaic = random_model(mosaic_config(2, true, 1, 16), 1);
+  auto s = make_stream(*mosaic);
+  EXPECT_THROW(s->push(97), Error);
+  EXPECT_THROW(s->push(-1), Error);
+  EXPECT_THROW(s->push_many(nullptr, 0), Error);
+  auto gpt = random_model(gpt_config(2, true, 16), 1);
+  StreamOptions o;
+  o.gpt_keep = 16;
+  EXPECT_THROW(StreamingGpt(*gpt, o), Error);
+}
+
+// The reference fixtures' greedy continuations (made by full recomputation in PyTorch).
+TEST(Streaming, ReferenceGreedyTokens) {
+  const std::string dir = std::string(MOSAIC_SHARED_DIR) + "/reference";
+  if (!std::filesystem::is_directory(dir)) GTEST_SKIP() << "no fixtures in " << dir;
+  int checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".safetensors") continue;
+    const auto file = safetensors::Reader::open(entry.path().string());
+    auto model = make_model<float>(read_model_config(file));
+    load_parameters(file, model->params(), "param.");
+    const auto p64 = file.read_i64("greedy.prompt"), e64 = file.read_i64("greedy.tokens");
+    const std::vector<int32_t> prompt(p64.begin(), p64.end()), expected(e64.begin(), e64.end());
+    auto stream = make_stream(*model);
+    const int V = model->config().vocab_size;
+    const float* logits = stream->push_many(prompt.data(), static_cast<int>(prompt.size()));
+    std::vector<int32_t> got;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      got.push_back(static_cast<int32_t>(std::max_element(logits, logits + V) - logits));
+      if (i + 1 < expected.size()) logits = stream->push(got.back());
+    }
+    EXPECT_EQ(got, expected) << entry.path();
+    ++checked;
+  }
+  if (checked == 0) GTEST_SKIP() << "no fixtures in " << dir;
+}
+
+// ---- `mosaic sample` on the streaming path, as a user runs it ----
+
+struct Run {
+  int status;
+  std::string output;
+};
+
+Run run_sample(const std::string& args, const std::string& stdin_text = "", bool with_stderr = true) {
+  const std::string input = stdin_text.empty() ? "</dev/null" : "<<'EOF'\n" + stdin_text + "\nEOF\n";
+  const std::string cmd = std::string(MOSAIC_BINARY) + " sample " + args + (with_stderr ? " 2>&1 " : " 2>/dev/null ") + input;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  const int status = pclose(pipe);
+  return {WEXITSTATUS(status), out};
+}
+
+// A tiny random model with the GPT-2 vocabulary, saved where the binary can load it.
+std::string tiny_checkpoint(const std::string& arch, int vocab, int block) {
+  ModelConfig c = mosaic_config(2, true, 1, block);
+  c.arch = arch;
+  c.n_layer = 1;
+  c.n_embd = 16;
+  c.pmem_size = 8;
+  c.vocab_size = vocab;
+  auto model = random_model(c, 42);
+  const std::string path = ::testing::TempDir() + "/stream_" + arch + std::to_string(vocab) + ".safetensors";
+  save_model(path, *model);
+  return path;
+}
+
+TEST(StreamingCli, SampleStreamsWithMemoryLimitsAndReadsStdin) {
+  REQUIRE_TOKENIZER();
+  const std::string mosaic = tiny_checkpoint("mosaic", 50304, 16);
+  auto r = run_sample("-m " + mosaic + " -p \"Once upon a time\" -n 40 -s 1 -t 1 --mem-limit 4 --evict lru --lru-threshold 0.05");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("Once upon a time", 0), 0u) << r.output;
+  EXPECT_NE(r.output.find("4 pairs per head, evict lru"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("prompt:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("tok/s"), std::string::npos) << r.output;
+  auto piped = run_sample("-m " + mosaic + " -n 3 -t 1", "Hello from stdin");
+  ASSERT_EQ(piped.status, 0) << piped.output;
+  EXPECT_EQ(piped.output.rfind("Hello from stdin", 0), 0u) << piped.output;
+  EXPECT_EQ(run_sample("-m " + mosaic + " -p \"\" -n 3 -t 1 --num-samples 2").status, 0);  // a new story
+}
+
+// Greedy text is the same by streaming and by full recomputation (inside block_size).
+TEST(StreamingCli, GreedyStreamingEqualsRecompute) {
+  REQUIRE_TOKENIZER();
+  for (const std::string arch : {"mosaic", "gpt"}) {
+    const std::string path = tiny_checkpoint(arch, 50304, 32);
+    const std::string args = "-m " + path + " -p \"The cat\" -n 20 --temp 0 -t 1";
+    auto stream = run_sample(args, "", false), recompute = run_sample(args + " --recompute", "", false);
+    ASSERT_EQ(stream.status, 0);
+    EXPECT_EQ(stream.output.rfind("The cat", 0), 0u) << stream.output;
+    EXPECT_GT(stream.output.size(), 20u) << stream.output;
+    EXPECT_EQ(stream.output, recompute.output) << arch;
+  }
+}
+
+TEST(StreamingCli, BadInputGivesAnErrorWithAHint) {
+  REQUIRE_TOKENIZER();
+  const std::string mosaic = tiny_checkpoint("mosaic", 50304, 16), gpt = tiny_checkpoint("gpt", 50304, 8);
+  const struct { std::string args, message; } cases[] = {
+      {"-m " + gpt + " -p \"one two three four five six seven eight nine\"", "error: the prompt is"},
+      {"-m " + mosaic + " --evict fifo --mem-limit 2", "error: unknown eviction policy"},
+      {"-m " + mosaic + " --top-p 0", "error: --top-p"},
+      {"-m " + tiny_checkpoint("mosaic", 97, 16) + " -p hi", "smaller than the tokenizer's"},
+  };
+  for (const auto& c : cases) {
+    auto r = run_sample(c.args + " -n 2");
+    EXPECT_EQ(r.status, 1) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("hint: "), std::string::npos) << r.output;
+  }
+}
+
+}  // namespace
+}  // namespace mosaic
