@@ -36,6 +36,9 @@ def main():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        # A pyenv or venv python3 may shadow Debian's, which is where python3-matplotlib lives.
+        if os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3") and os.path.exists("/usr/bin/python3"):
+            os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
         sys.exit("error: matplotlib is missing\nhint: apt-get install python3-matplotlib (scripts/setup.sh does)")
 
     fig, ax = plt.subplots(figsize=(8, 5))
@@ -53,7 +56,7 @@ def main():
         if curves["val"]:
             s, l = zip(*curves["val"])
             ax.plot(s, l, color=color, linewidth=2.2, label=f"{label} validation")
-            ax.annotate(f"{l[-1]:.3f}", (s[-1], l[-1]), textcoords="offset points", xytext=(4, 4), color=color)
+            ax.annotate(f"{l[-1]:.3f}", (s[-1], l[-1]), textcoords="offset points", xytext=(4, 6 if i % 2 else -14), color=color)
     if args.meta:
         with open(args.meta) as f:
             h = json.load(f).get("unigram_entropy_nats")
