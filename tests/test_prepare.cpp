@@ -16,6 +16,7 @@
 
 #include "core/error.hpp"
 #include "io/token_shards.hpp"
+#include "temp_dir.hpp"
 #include "text/gpt2_tokenizer.hpp"
 #include "tokenizer_fixture.hpp"
 #include "train/prepare.hpp"
@@ -27,18 +28,7 @@ using nlohmann::json;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int serial = 0;
-    path = fs::temp_directory_path() /
-           ("mosaic_prepare_" + std::to_string(::getpid()) + "_" + std::to_string(serial++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using mosaic::testing::TempDir;
 
 std::string write_text(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
