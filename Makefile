@@ -2,13 +2,15 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build data run test bench clean
+.PHONY: deps configure build data run test bench clean
 deps:
 	@bash scripts/setup.sh
 
-build: deps
+configure: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS)
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target mosaic
 
 data: deps
 	@bash scripts/get_data.sh
@@ -16,7 +18,8 @@ data: deps
 run: build
 	@bash scripts/run_main.sh $(BUILD)
 
-test: build
+test: configure
+	@cmake --build $(BUILD) -j $(JOBS)
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 bench: build
