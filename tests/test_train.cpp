@@ -140,9 +140,12 @@ TEST(Train, NonFiniteLossStopsAndKeepsTheLastCheckpoint) {
   // every checkpoint left behind holds finite weights
   for (int64_t step : list_checkpoints(out)) {
     auto file = safetensors::Reader::open(checkpoint_model_path(out, step));
-    for (const auto& name : file.names())
-      if (file.info(name).dtype == safetensors::DType::F32)
-        for (float x : file.read_f32(name)) ASSERT_TRUE(std::isfinite(x)) << name << " at step " << step;
+    for (const auto& name : file.names()) {
+      if (file.info(name).dtype != safetensors::DType::F32) continue;
+      for (float x : file.read_f32(name)) {
+        ASSERT_TRUE(std::isfinite(x)) << name << " at step " << step;
+      }
+    }
   }
 }
 
