@@ -235,8 +235,8 @@ TEST(ThreeMoonsModel, GradientsMatchFiniteDifferences) {
 }
 
 TEST(ThreeMoonsModel, WrongGradientIsCaught) {
-  // A typical complex-gradient bug: dW = dy x^T instead of dy conj(x)^T flips the sign of the
-  // x.imag terms; emulate a milder one, a 1% error on one entry of W_psi.
+  // A 1% error on one entry of W_psi's gradient, and (a typical complex-arithmetic slip) the
+  // signs of the imaginary parts of W_phi's gradient flipped: both must fail the check.
   const auto r = check_gradients(3, [](double* g) { g[kPsi * kMatrixReals + 7] *= 1.01; });
   EXPECT_GT(r.worst_error, 100 * testing::kGradTolerance) << r.worst_where;
   std::printf("[ three moons ] corrupted gradients: worst errors %.2e and", r.worst_error);

@@ -14,5 +14,6 @@ void add_prepare_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_sample_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_three_moons_command(CLI::App& app);
 
 }  // namespace mosaic

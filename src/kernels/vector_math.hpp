@@ -1,11 +1,13 @@
 // Vectorisable building blocks for the softmax-heavy loops, without -ffast-math:
-//  - exp_approx<float>: Cody-Waite range reduction and Cephes' degree-6 polynomial, within
-//    2 ulp of expf over the softmax range, written branch-free so loops over it vectorise;
+//  - exp_approx<float>: Cody-Waite range reduction and Cephes' degree-6 polynomial (relative
+//    error < 1e-7 on [-87, 0]; below -87 exactly 0), branch-free and without float-to-int
+//    conversions so that loops over it vectorise;
 //    exp_approx<double> is std::exp (the float64 gradient tests stay exact).
 //  - lane_sum / lane_max: reductions over 16 fixed lanes, so the compiler may vectorise them
 //    (it never reassociates a plain `sum +=` loop) and the order stays the same on every run.
 #pragma once
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -19,20 +21,22 @@ inline F exp_approx(F x) {
 
 template <>
 inline float exp_approx<float>(float x) {
-  x = std::min(std::max(x, -87.0f), 88.0f);  // keeps 2^n a normal float; e^-87 ~ 1.6e-38
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round(x / ln 2)
-  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;             // x - n ln 2, in two parts
+  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  x = std::min(x, 88.0f);                // expf overflows above anyway; NaN passes through
+  const float t = x * 1.44269504088896341f + kMagic;
+  const uint32_t n_bits = std::bit_cast<uint32_t>(t) - std::bit_cast<uint32_t>(kMagic);  // round(x / ln 2)
+  const float n = t - kMagic;
+  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;  // x - n ln 2, in two parts
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  const float y = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;  // 2^n
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return y * scale;
+  const float y = (p * r * r + r + 1.0f) * std::bit_cast<float>((n_bits + 127u) << 23);  // times 2^n
+  // Underflow (and -inf) to exactly 0 by a bit mask, not a branch; NaN is kept.
+  const uint32_t keep = 0u - static_cast<uint32_t>(!(x < -87.0f));
+  return std::bit_cast<float>(std::bit_cast<uint32_t>(y) & keep);
 }
 
 constexpr int kLanes = 16;

@@ -104,11 +104,66 @@ std::string summary_text(const ExperimentConfig& cfg, const MoonsData& data, con
   return o.str();
 }
 
+// Evaluates run r on both period sets: the full curve (figures 4-5) when `full`, else only the
+// two marked context lengths. Fills r's errors and s.repeat_last; appends full curves to curve_csv.
+void evaluate_run(const ExperimentConfig& cfg, const MoonsData& data, bool full, RunResult& r, ExperimentSummary& s,
+                  std::ofstream& curve_csv) {
+  const ModelConfig mcfg{r.n_head, cfg.beta, 0.5};
+  const auto seed = static_cast<unsigned long long>(r.seed);
+  for (int split = 0; split < 2; ++split) {
+    const std::vector<int> marked = {s.marked_ctx[split][0], s.marked_ctx[split][1]};
+    const std::vector<int> ctx = full ? context_lengths(data, cfg.eval, marked) : marked;
+    const auto te = Clock::now();
+    auto progress = [&](int done, int total) {
+      if (full && done % std::max(1, total / 4) == 0 && done < total)
+        std::fprintf(stderr, "[three-moons] %d-head seed %llu  evaluating %s periods: %d/%d sequences  %.1fs\n",
+                     r.n_head, seed, kSplitName[split], done, total, since(te));
+    };
+    // Every run is evaluated on the same sequences: the evaluation stream of the first seed.
+    const EvalCurve c =
+        evaluate(mcfg, r.train.params.data(), data, split_set(data, split), cfg.eval, ctx, cfg.seed, progress);
+    std::fprintf(stderr, "[three-moons] %d-head seed %llu  evaluated %s periods at %zu context lengths  %.1fs\n",
+                 r.n_head, seed, kSplitName[split], ctx.size(), since(te));
+    for (int j = 0; j < 2; ++j) {
+      r.mean_err[split][j] = c.at(marked[j]);
+      r.median_err[split][j] = c.at(marked[j], true);
+      for (size_t i = 0; i < c.ctx.size(); ++i)
+        if (c.ctx[i] == marked[j]) s.repeat_last[split][j] = c.repeat_last[i];
+    }
+    if (full)
+      for (size_t i = 0; i < c.ctx.size(); ++i)
+        curve_csv << r.n_head << ',' << kSplitName[split] << ',' << c.ctx[i] << ',' << c.mean[i] << ','
+                  << c.median[i] << ',' << c.repeat_last[i] << '\n';
+  }
+}
+
+void write_runs(const std::string& dir, const ExperimentSummary& s) {
+  auto mat_csv = open_csv(dir, "matrices.csv");
+  mat_csv << "heads,seed,matrix,row,col,re,im,abs\n";
+  auto seed_csv = open_csv(dir, "seeds.csv");
+  seed_csv << "heads,seed,final_loss,train_seconds,moon_of_head,purity_phi,purity_psi,purity_z,min_purity,"
+              "disentangled,split,ctx_1.2max,mean_err_1.2max,median_err_1.2max,ctx_1.2lcm,mean_err_1.2lcm,"
+              "median_err_1.2lcm\n";
+  for (const auto& r : s.runs) {
+    write_matrices(mat_csv, r);
+    for (int split = 0; split < 2; ++split)
+      seed_csv << r.n_head << ',' << r.seed << ',' << r.train.loss.back() << ',' << r.train.seconds << ','
+               << r.dis.moon_of_head[0] << r.dis.moon_of_head[1] << r.dis.moon_of_head[2] << ',' << r.dis.purity[0]
+               << ',' << r.dis.purity[1] << ',' << r.dis.purity[2] << ',' << r.dis.min_purity << ','
+               << (r.dis.disentangled ? 1 : 0) << ',' << kSplitName[split] << ',' << s.marked_ctx[split][0] << ','
+               << r.mean_err[split][0] << ',' << r.median_err[split][0] << ',' << s.marked_ctx[split][1] << ','
+               << r.mean_err[split][1] << ',' << r.median_err[split][1] << '\n';
+  }
+}
+
 }  // namespace
 
 ExperimentSummary run_three_moons(const ExperimentConfig& cfg) {
   MOSAIC_CHECK(cfg.seeds >= 1 && cfg.seeds_1head >= 1, "three moons: --seeds and --seeds-1head must be at least 1",
                "the acceptance run uses --seeds 5");
+  MOSAIC_CHECK(cfg.eval.gen_steps >= 1 && cfg.eval.gen_steps < cfg.data.seq_len,
+               "three moons: --gen-steps must be in [1, " + std::to_string(cfg.data.seq_len - 1) + "]",
+               "the paper generates 25 steps");
   const auto t0 = Clock::now();
   std::error_code ec;
   std::filesystem::create_directories(cfg.out_dir, ec);
@@ -125,38 +180,12 @@ ExperimentSummary run_three_moons(const ExperimentConfig& cfg) {
   loss_csv << "heads,seed,step,lr,loss\n";
   auto curve_csv = open_csv(cfg.out_dir, "error_vs_context.csv");
   curve_csv << "heads,split,ctx,mean_err,median_err,repeat_last\n";
-  const uint64_t eval_seed = cfg.seed;  // every run is evaluated on the same sequences
   for (int n_head : {1, 3}) {
     for (int k = 0; k < (n_head == 1 ? cfg.seeds_1head : cfg.seeds); ++k) {
       RunResult r = train_one(cfg, data, n_head, cfg.seed + k);
-      const ModelConfig mcfg{n_head, cfg.beta, 0.5};
       for (size_t i = 0; i < r.train.loss.size(); ++i)
         loss_csv << n_head << ',' << r.seed << ',' << i << ',' << r.train.lr[i] << ',' << r.train.loss[i] << '\n';
-      for (int split = 0; split < 2; ++split) {
-        const std::vector<int> marked = {s.marked_ctx[split][0], s.marked_ctx[split][1]};
-        // The first seed gets the full curve (figures 4-5); the others only the marked contexts.
-        const std::vector<int> ctx = k == 0 ? context_lengths(data, cfg.eval, marked) : marked;
-        const auto te = Clock::now();
-        auto progress = [&](int done, int total) {
-          if (k == 0 && done % std::max(1, total / 4) == 0 && done < total)
-            std::fprintf(stderr, "[three-moons] %d-head seed %llu  evaluating %s periods: %d/%d sequences  %.1fs\n",
-                         n_head, static_cast<unsigned long long>(r.seed), kSplitName[split], done, total, since(te));
-        };
-        const EvalCurve c = evaluate(mcfg, r.train.params.data(), data, split_set(data, split), cfg.eval, ctx,
-                                     eval_seed, progress);
-        std::fprintf(stderr, "[three-moons] %d-head seed %llu  evaluated %s periods at %zu context lengths  %.1fs\n",
-                     n_head, static_cast<unsigned long long>(r.seed), kSplitName[split], ctx.size(), since(te));
-        for (int j = 0; j < 2; ++j) {
-          r.mean_err[split][j] = c.at(marked[j]);
-          r.median_err[split][j] = c.at(marked[j], true);
-          for (size_t i = 0; i < c.ctx.size(); ++i)
-            if (c.ctx[i] == marked[j]) s.repeat_last[split][j] = c.repeat_last[i];
-        }
-        if (k == 0)
-          for (size_t i = 0; i < c.ctx.size(); ++i)
-            curve_csv << n_head << ',' << kSplitName[split] << ',' << c.ctx[i] << ',' << c.mean[i] << ','
-                      << c.median[i] << ',' << c.repeat_last[i] << '\n';
-      }
+      evaluate_run(cfg, data, /*full=*/k == 0, r, s, curve_csv);
       if (n_head == 3) {
         s.seeds_3head++;
         s.disentangled_3head += r.dis.disentangled ? 1 : 0;
@@ -164,22 +193,7 @@ ExperimentSummary run_three_moons(const ExperimentConfig& cfg) {
       s.runs.push_back(std::move(r));
     }
   }
-  auto mat_csv = open_csv(cfg.out_dir, "matrices.csv");
-  mat_csv << "heads,seed,matrix,row,col,re,im,abs\n";
-  auto seed_csv = open_csv(cfg.out_dir, "seeds.csv");
-  seed_csv << "heads,seed,final_loss,train_seconds,moon_of_head,purity_phi,purity_psi,purity_z,min_purity,"
-              "disentangled,split,ctx_1.2max,mean_err_1.2max,median_err_1.2max,ctx_1.2lcm,mean_err_1.2lcm,"
-              "median_err_1.2lcm\n";
-  for (const auto& r : s.runs) {
-    write_matrices(mat_csv, r);
-    for (int split = 0; split < 2; ++split)
-      seed_csv << r.n_head << ',' << r.seed << ',' << r.train.loss.back() << ',' << r.train.seconds << ','
-               << r.dis.moon_of_head[0] << r.dis.moon_of_head[1] << r.dis.moon_of_head[2] << ',' << r.dis.purity[0]
-               << ',' << r.dis.purity[1] << ',' << r.dis.purity[2] << ',' << r.dis.min_purity << ','
-               << (r.dis.disentangled ? 1 : 0) << ',' << kSplitName[split] << ',' << s.marked_ctx[split][0] << ','
-               << r.mean_err[split][0] << ',' << r.median_err[split][0] << ',' << s.marked_ctx[split][1] << ','
-               << r.mean_err[split][1] << ',' << r.median_err[split][1] << '\n';
-  }
+  write_runs(cfg.out_dir, s);
   s.seconds = since(t0);
   s.text = summary_text(cfg, data, s);
   std::ofstream(cfg.out_dir + "/summary.txt") << s.text;

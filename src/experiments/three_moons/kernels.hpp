@@ -9,30 +9,12 @@
 #include <limits>
 #include <utility>
 
+#include "kernels/vector_math.hpp"
+
 namespace mosaic::three_moons {
 
-// exp for the softmax: float uses a Cephes-style polynomial (relative error < 1e-7 on
-// [-87, 0]) written so that GCC vectorizes it inside `omp simd` loops without -ffast-math: no
-// std::floor, no float-to-int conversion, no branch before arithmetic (each of those stops the
-// vectorizer), rounding by the 1.5 * 2^23 trick and the underflow cut as a bit mask. Domain
-// x <= 88; x < -87 gives exactly 0. Double (the gradient tests) uses std::exp.
-inline float exp_approx(float x) {
-  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  const float t = x * 1.44269504088896341f + kMagic;
-  const uint32_t n_bits = std::bit_cast<uint32_t>(t) - std::bit_cast<uint32_t>(kMagic);  // round(x / ln 2)
-  const float n = t - kMagic;
-  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;  // x - n ln 2 in two parts
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float y = (p * r * r + r + 1.0f) * std::bit_cast<float>((n_bits + 127u) << 23);
-  const uint32_t keep = 0u - static_cast<uint32_t>(x >= -87.0f);
-  return std::bit_cast<float>(std::bit_cast<uint32_t>(y) & keep);
-}
-inline double exp_approx(double x) { return std::exp(x); }
+// exp for the softmax: the project's vectorisable exp_approx (kernels/vector_math.hpp).
+using ::mosaic::exp_approx;
 
 // ---- 3x3 complex matrices, stored [row][col][re, im]; vectors [3][re, im] ----------------
 

@@ -48,9 +48,11 @@ double sequence_loss_h(const ModelConfig& cfg, const F* params, const F* seq, in
   for (int t = 0; t < T; ++t) {
     cmatvec(Wphi, seq + 6 * t, tmp);
     for (int c = 0; c < 6; ++c) K[c * T + t] = tmp[c];
-    if (t + 1 < T) cmatvec(Wpsi, seq + 6 * (t + 1), tmp);
-    else
+    if (t + 1 < T) {
+      cmatvec(Wpsi, seq + 6 * (t + 1), tmp);
+    } else {
       for (int c = 0; c < 6; ++c) tmp[c] = 0;
+    }
     for (int c = 0; c < 6; ++c) V[c * T + t] = tmp[c];
   }
   // ---- forward: memory read y_t over pairs j < t ------------------------------------------
