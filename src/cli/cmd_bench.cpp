@@ -33,12 +33,6 @@ struct GenerateBenchOptions {
   uint64_t seed = 7;
 };
 
-void set_threads(int threads) {
-  if (threads <= 0) return;
-  omp_set_num_threads(threads);
-  set_blas_threads(threads);
-}
-
 // A random model of the named bench config; the GPT's window covers the longest measurement
 // so that its column shows the KV cache, not the sliding window.
 std::unique_ptr<LanguageModel<float>> random_model(const std::string& name, uint64_t seed, int min_block) {

@@ -101,10 +101,7 @@ void add_sample_command(CLI::App& app) {
     o->prompt_given = cmd->count("--prompt") > 0;
     MOSAIC_CHECK(o->sampler.top_p > 0 && o->sampler.top_p <= 1, "--top-p must be in (0, 1]", "1 turns it off");
     o->stream.memory.policy = parse_eviction(o->evict);
-    if (o->threads > 0) {
-      omp_set_num_threads(o->threads);
-      set_blas_threads(o->threads);
-    }
+    set_threads(o->threads);
     o->stream.threads = o->threads;
     const std::string path = resolve_model_path(o->model);
     auto model = load_model(path);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cli/commands.hpp"
+#include "kernels/gemm.hpp"
 #include "core/error.hpp"
 #include "experiments/three_moons/experiment.hpp"
 
@@ -75,7 +76,7 @@ void run(ThreeMoonsOptions& o, const CLI::App& cmd) {
     set("--eval-stride", c.eval.ctx_stride, 32);
   }
   MOSAIC_CHECK(o.threads >= 0, "--threads must be >= 0", "0 uses every core");
-  if (o.threads > 0) omp_set_num_threads(o.threads);
+  set_threads(o.threads);
   std::fprintf(stderr, "[three-moons] %s run into %s: %d x 1-head + %d x 3-head, %d steps of batch %d, %d threads\n",
                o.quick ? "quick" : "full", c.out_dir.c_str(), c.seeds_1head, c.seeds, c.train.iters, c.train.batch,
                omp_get_max_threads());

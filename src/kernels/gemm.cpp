@@ -2,6 +2,7 @@
 #include "kernels/gemm.hpp"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <cassert>
 
@@ -25,6 +26,10 @@ void gemm<double>(Op op_a, Op op_b, int m, int n, int k, double alpha, const dou
   cblas_dgemm(CblasRowMajor, cblas_op(op_a), cblas_op(op_b), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-void set_blas_threads(int n) { openblas_set_num_threads(n); }
+void set_threads(int n) {
+  if (n <= 0) return;
+  omp_set_num_threads(n);
+  openblas_set_num_threads(n);
+}
 
 }  // namespace mosaic

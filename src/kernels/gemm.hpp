@@ -11,7 +11,8 @@ template <class F>
 void gemm(Op op_a, Op op_b, int m, int n, int k, F alpha, const F* a, int lda, const F* b, int ldb,
           F beta, F* c, int ldc);
 
-// Number of BLAS threads, set once by the CLI's -t flag.
-void set_blas_threads(int n);
+// Thread count for our OpenMP loops and OpenBLAS together (they must agree, or one
+// oversubscribes the cores); n <= 0 leaves the defaults (all cores). Set once by -t flags.
+void set_threads(int n);
 
 }  // namespace mosaic

@@ -256,10 +256,7 @@ TrainResult Run::loop() {
 }  // namespace
 
 TrainResult train(TrainConfig config, bool resume) {
-  if (config.threads > 0) {
-    omp_set_num_threads(config.threads);
-    set_blas_threads(config.threads);
-  }
+  set_threads(config.threads);
   Run run(std::move(config), resume);
   return run.loop();
 }
