@@ -2,8 +2,10 @@
 // input, plus both full models; and a check that a deliberately wrong gradient fails.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 
+#include "core/error.hpp"
 #include "gradcheck.hpp"
 #include "layers/causal_self_attention.hpp"
 #include "layers/contextual_memory.hpp"
@@ -117,15 +119,19 @@ TEST(Gradients, TiedLmHeadCrossEntropy) {
   ParamTable<double> table;
   wte.register_params(table, "wte");
   std::vector<int32_t> targets = {1, 10, -1, 0, 5, 5, 2, 9, -1, 3, 4, 7};  // -1 is ignored
-  // A scalar layer: forward returns a pointer to the loss, dy is the loss weight.
-  double loss_value = 0;
-  EXPECT_GRADS_MATCH(check_layer(
-      table, N * C, 1,
-      [&](const double* x) {
-        loss_value = head.forward(x, N, targets.data());
-        return &loss_value;
-      },
-      [&](const double* dy, double* dx) { head.backward(dy[0], dx); }));
+  // A scalar layer: forward returns a pointer to the loss, dy is the loss weight. All rows in
+  // one chunk, then chunks of 5, 5 and 2 rows (the gradient gemms accumulate across chunks).
+  for (int64_t chunk : {0, 5}) {
+    head.rows_per_chunk = chunk;
+    double loss_value = 0;
+    EXPECT_GRADS_MATCH(check_layer(
+        table, N * C, 1,
+        [&](const double* x) {
+          loss_value = head.forward(x, N, targets.data(), true);
+          return &loss_value;
+        },
+        [&](const double* dy, double* dx) { head.backward(dy[0], dx); }));
+  }
 }
 
 TEST(Gradients, MlpWithGelu) {
@@ -272,6 +278,42 @@ TEST(Gradients, CheckerCatchesWrongGradient) {
         keys.leaky_key_beta.grad[1] = 0;  // as if the decay's gradient were forgotten
       });
   EXPECT_GT(no_beta.worst_error, kGradTolerance);
+}
+
+// The three passes agree: a training forward, evaluate, and the cross-entropy recomputed from
+// the logits of a pass without targets; only the last keeps logits, only the first backward.
+TEST(Model, TrainingEvaluateAndLogitsPassesAgree) {
+  for (const std::string arch : {"mosaic", "gpt"}) {
+    const ModelConfig config = tiny(arch, false);
+    auto model = make_model<double>(config);
+    Rng rng(11);
+    init_parameters(model->params(), config, rng);
+    std::vector<int32_t> idx(N), targets(N);
+    for (size_t i = 0; i < N; ++i) {
+      idx[i] = static_cast<int32_t>(rng.below(config.vocab_size));
+      targets[i] = i == 2 ? -1 : static_cast<int32_t>(rng.below(config.vocab_size));
+    }
+    model->forward(idx.data(), nullptr, B, T);
+    const int V = config.vocab_size;
+    double expected = 0;
+    int counted = 0;
+    for (size_t i = 0; i < N; ++i) {
+      if (targets[i] < 0) continue;
+      const double* z = model->logits() + i * V;
+      double sum = 0;
+      for (int j = 0; j < V; ++j) sum += std::exp(z[j]);
+      expected += std::log(sum) - z[targets[i]];
+      ++counted;
+    }
+    expected /= counted;
+    EXPECT_NEAR(model->evaluate(idx.data(), targets.data(), B, T), expected, 1e-12) << arch;
+    EXPECT_THROW(model->logits(), Error) << arch;
+    EXPECT_THROW(model->backward(1.0), Error) << arch << ": evaluate prepares no gradient";
+    EXPECT_NEAR(model->forward(idx.data(), targets.data(), B, T), expected, 1e-12) << arch;
+    EXPECT_THROW(model->logits(), Error) << arch;
+    model->backward(1.0);
+    EXPECT_THROW(model->backward(1.0), Error) << arch << ": one backward per training forward";
+  }
 }
 
 }  // namespace

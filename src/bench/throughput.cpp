@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <string>
 
 #include "core/buffer.hpp"
 #include "core/error.hpp"
@@ -40,6 +42,21 @@ GemmResult time_gemm(int m, int n, int k, int repeats) {
     if (i > 0) r.gflops = std::max(r.gflops, 2.0 * m * n * k / s / 1e9);
   }
   return r;
+}
+
+constexpr const char* kOptimizerPart = "AdamW + zero_grad";
+
+// Linux: writing 5 to clear_refs resets the peak RSS (VmHWM), so that each configuration's
+// peak is its own, not the gemm ceiling's or an earlier configuration's.
+void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
+double peak_rss_mb() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // in kB
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);  // no procfs: the process's peak
+  return usage.ru_maxrss / 1024.0;
 }
 
 }  // namespace
@@ -85,6 +102,7 @@ TrainBenchConfig train_bench_config(const std::string& name) {
 }
 
 TrainBenchResult measure_training(const TrainBenchConfig& config, int warmup_steps, int steps) {
+  reset_peak_rss();
   auto model = make_model<float>(config.model);
   Rng rng(7);
   init_parameters(model->params(), config.model, rng);
@@ -95,35 +113,39 @@ TrainBenchResult measure_training(const TrainBenchConfig& config, int warmup_ste
     idx[i] = static_cast<int32_t>(rng.below(50257));
     targets[i] = static_cast<int32_t>(rng.below(50257));
   }
-  std::vector<double> total, fwd, bwd, opt;
+  StepProfile profile;
+  std::vector<double> total;
   for (int s = 0; s < warmup_steps + steps; ++s) {
+    if (s == warmup_steps) model->set_profile(&profile);
+    StepProfile* timed = s < warmup_steps ? nullptr : &profile;
     const auto t0 = Clock::now();
-    model->params().zero_grad();
+    {
+      ProfileScope timer(timed, kOptimizerPart, true);
+      model->params().zero_grad();
+    }
     model->forward(idx.data(), targets.data(), B, T);
-    const double f = ms_since(t0);
     model->backward(1.0f);
-    const double b = ms_since(t0) - f;
-    optimizer.update(model->params(), 1e-4);
-    const double all = ms_since(t0);
-    if (s < warmup_steps) continue;
-    total.push_back(all);
-    fwd.push_back(f);
-    bwd.push_back(b);
-    opt.push_back(all - f - b);
+    {
+      ProfileScope timer(timed, kOptimizerPart, true);
+      optimizer.update(model->params(), 1e-4);
+    }
+    if (s >= warmup_steps) total.push_back(ms_since(t0));
   }
   TrainBenchResult r;
   r.parameters = model->params().count();
   r.median_ms = median(total);
-  r.forward_ms = median(fwd);
-  r.backward_ms = median(bwd);
-  r.optimizer_ms = median(opt);
+  for (auto part : profile.parts()) {
+    part.forward_ms /= steps;
+    part.backward_ms /= steps;
+    (part.name == kOptimizerPart ? r.optimizer_ms : r.forward_ms) += part.forward_ms;
+    (part.name == kOptimizerPart ? r.optimizer_ms : r.backward_ms) += part.backward_ms;
+    r.parts.push_back(part);
+  }
   r.tokens_per_s = B * T / (r.median_ms / 1000);
   const auto& m = config.model;
   r.flops_per_token = 6.0 * r.parameters + 12.0 * m.n_layer * m.n_embd * T;
   r.gflops = r.flops_per_token * r.tokens_per_s / 1e9;
-  struct rusage usage {};
-  getrusage(RUSAGE_SELF, &usage);
-  r.peak_rss_mb = usage.ru_maxrss / 1024.0;
+  r.peak_rss_mb = peak_rss_mb();
   return r;
 }
 

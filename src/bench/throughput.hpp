@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/step_profile.hpp"
 #include "models/config.hpp"
 
 namespace mosaic {
@@ -29,11 +30,13 @@ struct TrainBenchConfig {
 TrainBenchConfig train_bench_config(const std::string& name);
 
 struct TrainBenchResult {
-  double median_ms = 0, forward_ms = 0, backward_ms = 0, optimizer_ms = 0;  // medians per step
+  double median_ms = 0;                                   // whole steps, median
+  double forward_ms = 0, backward_ms = 0, optimizer_ms = 0;  // means per step, from the parts
+  std::vector<StepProfile::Part> parts;                   // per layer kind, mean ms per step
   double tokens_per_s = 0;
   double flops_per_token = 0;  // 6 N + 12 L C T, the reference's estimate
   double gflops = 0;
-  double peak_rss_mb = 0;
+  double peak_rss_mb = 0;      // of this configuration alone (the high-water mark is reset first)
   size_t parameters = 0;
 };
 

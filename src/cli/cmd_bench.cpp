@@ -178,10 +178,25 @@ void add_gemm_bench(CLI::App& bench) {
   });
 }
 
+// Mean ms per step by layer kind (summed over blocks). The head's gradient gemms run inside
+// the forward pass (fused, chunked) but count as backward.
+void print_breakdown(const std::string& name, const TrainBenchResult& r) {
+  std::printf("\n%s per layer (ms per step, all blocks together)\n%-22s %9s %9s %9s %7s\n", name.c_str(), "part",
+              "forward", "backward", "total", "share");
+  double sum = 0;
+  for (const auto& p : r.parts) sum += p.forward_ms + p.backward_ms;
+  for (const auto& p : r.parts)
+    std::printf("%-22s %9.1f %9.1f %9.1f %6.1f%%\n", p.name.c_str(), p.forward_ms, p.backward_ms,
+                p.forward_ms + p.backward_ms, 100 * (p.forward_ms + p.backward_ms) / sum);
+  std::printf("%-22s %9.1f %9.1f %9.1f  (whole step, median: %.1f)\n", "sum", r.forward_ms, r.backward_ms + r.optimizer_ms, sum,
+              r.median_ms);
+}
+
 void add_train_bench(CLI::App& bench) {
   struct Options {
     std::vector<std::string> configs{"d128", "d128-gpt"};
     int threads = 0, warmup = 2, steps = 8;
+    bool breakdown = true;
     std::string json;
   };
   auto o = std::make_shared<Options>();
@@ -191,6 +206,7 @@ void add_train_bench(CLI::App& bench) {
   cmd->add_option("--warmup", o->warmup, "untimed steps first");
   cmd->add_option("--steps", o->steps, "timed steps (the median is reported)")->check(CLI::PositiveNumber);
   cmd->add_option("--json", o->json, "also write the results as JSON");
+  cmd->add_flag("!--no-breakdown", o->breakdown, "skip the per-layer forward/backward table");
   cmd->callback([o] {
     set_threads(o->threads);
     const double ceiling = gemm_ceiling(measure_gemm(3));
@@ -198,6 +214,7 @@ void add_train_bench(CLI::App& bench) {
     std::printf("%-10s %8s %9s %9s %9s %9s %10s %11s %9s %8s %9s\n", "config", "params", "step ms", "fwd ms",
                 "bwd ms", "adamw ms", "tok/s", "MFLOP/tok", "GFLOP/s", "ceiling", "RSS MiB");
     nlohmann::json j = {{"threads", omp_get_max_threads()}, {"ceiling_gflops", ceiling}};
+    std::vector<TrainBenchResult> results;
     for (const auto& name : o->configs) {
       const auto config = train_bench_config(name);
       const auto r = measure_training(config, o->warmup, o->steps);
@@ -205,12 +222,18 @@ void add_train_bench(CLI::App& bench) {
                   r.parameters / 1e6, r.median_ms, r.forward_ms, r.backward_ms, r.optimizer_ms, r.tokens_per_s,
                   r.flops_per_token / 1e6, r.gflops, 100 * r.gflops / ceiling, r.peak_rss_mb);
       std::fflush(stdout);
+      nlohmann::json parts = nlohmann::json::array();
+      for (const auto& p : r.parts)
+        parts.push_back({{"part", p.name}, {"forward_ms", p.forward_ms}, {"backward_ms", p.backward_ms}});
       j["runs"].push_back({{"config", name}, {"parameters", r.parameters}, {"step_ms", r.median_ms},
                            {"forward_ms", r.forward_ms}, {"backward_ms", r.backward_ms}, {"adamw_ms", r.optimizer_ms},
                            {"tokens_per_s", r.tokens_per_s}, {"flops_per_token", r.flops_per_token},
                            {"gflops", r.gflops}, {"fraction_of_ceiling", r.gflops / ceiling},
-                           {"peak_rss_mb", r.peak_rss_mb}});
+                           {"peak_rss_mb", r.peak_rss_mb}, {"parts", parts}});
+      results.push_back(r);
     }
+    if (o->breakdown)
+      for (size_t i = 0; i < results.size(); ++i) print_breakdown(o->configs[i], results[i]);
     if (!o->json.empty()) write_json_file(o->json, j);
   });
 }

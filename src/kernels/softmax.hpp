@@ -32,44 +32,30 @@ void softmax_prefix_backward(F* dp, const F* p, int n, int len) {
   for (int j = n; j < len; ++j) dp[j] = F(0);
 }
 
-// Cross-entropy over rows whose target is not -1 (PyTorch's ignore_index). Writes per-row
-// losses (0 for ignored rows) and each row's max and exp-sum for the backward pass (so the
-// exponentials run once per pass); returns the number of counted rows. scratch: V per thread.
+// Cross-entropy over rows whose target is not -1 (PyTorch's ignore_index), in place on the
+// logits: writes each row's loss (0 for ignored rows) and, with grad_scale != 0, overwrites the
+// row with grad_scale * (softmax(z) - onehot(target)) (zeros for ignored rows); without, the
+// row is left as exp(z - max). One exponential pass per row either way.
 template <class F>
-int64_t cross_entropy_forward(F* row_loss, F* row_max, F* row_sum, F* scratch, const F* logits, const int32_t* targets,
-                              int64_t N, int V) {
-  int64_t counted = 0;
-#pragma omp parallel for schedule(static) reduction(+ : counted)
-  for (int64_t i = 0; i < N; ++i) {
-    const F* z = logits + i * V;
-    F* e = scratch + static_cast<int64_t>(omp_get_thread_num()) * V;
-    const F mx = lane_max(z, V);
-    exp_shifted(e, z, V, mx);
-    const double sum = lane_sum(e, V);
-    row_max[i] = mx;
-    row_sum[i] = static_cast<F>(sum);
-    row_loss[i] = targets[i] < 0 ? F(0) : static_cast<F>(std::log(sum) + mx - z[targets[i]]);
-    counted += targets[i] >= 0;
-  }
-  return counted;
-}
-
-// dlogits = scale * (softmax(logits) - onehot(target)) for counted rows, 0 for ignored ones.
-// Overwrites dlogits (it may alias logits).
-template <class F>
-void cross_entropy_backward(F* dlogits, const F* logits, const F* row_max, const F* row_sum, const int32_t* targets,
-                            int64_t N, int V, F scale) {
+void cross_entropy_rows(F* logits, F* row_loss, const int32_t* targets, int64_t rows, int V, F grad_scale) {
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < N; ++i) {
-    const F* z = logits + i * V;
-    F* dz = dlogits + i * V;
-    if (targets[i] < 0) {
-      std::fill(dz, dz + V, F(0));
+  for (int64_t i = 0; i < rows; ++i) {
+    F* z = logits + i * V;
+    const int32_t t = targets[i];
+    if (t < 0) {
+      row_loss[i] = F(0);
+      if (grad_scale != F(0)) std::fill(z, z + V, F(0));
       continue;
     }
-    const F mx = row_max[i], factor = scale / row_sum[i];
-    for (int j = 0; j < V; ++j) dz[j] = exp_approx(z[j] - mx) * factor;
-    dz[targets[i]] -= scale;
+    const F mx = lane_max(z, V);
+    const F zt = z[t];
+    exp_shifted(z, z, V, mx);
+    const double sum = lane_sum(z, V);
+    row_loss[i] = static_cast<F>(std::log(sum) + mx - zt);
+    if (grad_scale == F(0)) continue;
+    const F factor = static_cast<F>(grad_scale / sum);
+    for (int j = 0; j < V; ++j) z[j] *= factor;
+    z[t] -= grad_scale;
   }
 }
 

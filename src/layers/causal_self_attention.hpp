@@ -12,6 +12,7 @@ namespace mosaic {
 
 template <class F>
 struct CausalSelfAttention {
+  static constexpr const char* kName = "self-attention";  // in per-layer timings
   int C = 0, H = 0;
   Linear<F> c_attn, c_proj;
 

@@ -16,6 +16,7 @@ namespace mosaic {
 
 template <class F>
 struct ContextualMemory {
+  static constexpr const char* kName = "contextual memory";  // in per-layer timings
   int C = 0, H = 0;
   KeyExtractor<F> k_featurizer;
   ValueExtractor<F> v_featurizer;

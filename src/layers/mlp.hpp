@@ -11,6 +11,7 @@ namespace mosaic {
 
 template <class F>
 struct Mlp {
+  static constexpr const char* kName = "mlp";  // in per-layer timings
   Linear<F> c_fc, c_proj;
 
   // cache

@@ -16,6 +16,7 @@ namespace mosaic {
 
 template <class F>
 struct PersistentMemory {
+  static constexpr const char* kName = "persistent memory";  // in per-layer timings
   int C = 0, H = 0, P = 0, count = 1;
   KeyExtractor<F> k_featurizer;
   Linear<F> c_proj;

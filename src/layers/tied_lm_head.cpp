@@ -1,28 +1,63 @@
-// Tied LM head + cross-entropy: one gemm each way, softmax loops in kernels/softmax.hpp.
+// Tied LM head + cross-entropy in row chunks: per chunk, one gemm for the logits, the
+// softmax loop of kernels/softmax.hpp in place, and the gemms of both gradients.
 #include "layers/tied_lm_head.hpp"
 
-#include <omp.h>
+#include <algorithm>
 
+#include "core/error.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/softmax.hpp"
 
 namespace mosaic {
 
+namespace {
+
+// Rows per chunk: ~16M logits (64 MB in fp32), a multiple of 32 rows. Smaller chunks make
+// thinner gemms (slower per flop, and more passes over dwte); larger ones only cost memory.
+int64_t chunk_rows(int64_t N, int V) { return std::min<int64_t>(N, std::max<int64_t>(32, (int64_t{1} << 24) / V / 32 * 32)); }
+
+}  // namespace
+
 template <class F>
-F TiedLmHead<F>::forward(const F* input, int64_t rows, const int32_t* target_ids) {
-  x = input;
+F TiedLmHead<F>::forward(const F* x, int64_t rows, const int32_t* targets, bool want_grad) {
   N = rows;
-  targets = target_ids;
   const int V = wte->V, C = wte->C;
-  logits.resize(N * V);
-  gemm<F>(Op::N, Op::T, static_cast<int>(N), V, C, F(1), x, C, wte->weight.value, C, F(0), logits.data(), V);
-  if (!targets) return F(0);
+  const F* W = wte->weight.value;
+  logits_kept = !targets;
+  grads_ready = false;
+  if (!targets) {
+    ProfileScope timer(profile, "lm head (gemm)", false);
+    logits.resize(N * V);
+    gemm<F>(Op::N, Op::T, static_cast<int>(N), V, C, F(1), x, C, W, C, F(0), logits.data(), V);
+    return F(0);
+  }
+  int64_t counted = 0;
+  for (int64_t i = 0; i < N; ++i) counted += targets[i] >= 0;
+  const F grad_scale = want_grad && counted ? F(1) / static_cast<F>(counted) : F(0);
+  const int64_t R = rows_per_chunk > 0 ? std::min(rows_per_chunk, N) : chunk_rows(N, V);
+  logits.resize(R * V);
   row_loss.resize(N);
-  row_max.resize(N);
-  row_sum.resize(N);
-  scratch.resize(static_cast<size_t>(omp_get_max_threads()) * V);
-  counted = cross_entropy_forward(row_loss.data(), row_max.data(), row_sum.data(), scratch.data(), logits.data(),
-                                  targets, N, V);
+  if (want_grad) {
+    dx_unscaled.resize(N * C);
+    dwte_unscaled.resize(static_cast<size_t>(V) * C);
+  }
+  for (int64_t r0 = 0; r0 < N; r0 += R) {
+    const int rows_here = static_cast<int>(std::min(R, N - r0));
+    const F* xc = x + r0 * C;
+    {
+      ProfileScope timer(profile, "lm head (gemm)", false);
+      gemm<F>(Op::N, Op::T, rows_here, V, C, F(1), xc, C, W, C, F(0), logits.data(), V);
+    }
+    {
+      ProfileScope timer(profile, "cross-entropy", false);
+      cross_entropy_rows(logits.data(), row_loss.data() + r0, targets + r0, rows_here, V, grad_scale);
+    }
+    if (!want_grad) continue;
+    ProfileScope timer(profile, "lm head (gemm)", true);
+    gemm<F>(Op::N, Op::N, rows_here, C, V, F(1), logits.data(), V, W, C, F(0), dx_unscaled.data() + r0 * C, C);
+    gemm<F>(Op::T, Op::N, V, C, rows_here, F(1), logits.data(), V, xc, C, r0 ? F(1) : F(0), dwte_unscaled.data(), C);
+  }
+  grads_ready = want_grad;
   double sum = 0;
   for (int64_t i = 0; i < N; ++i) sum += row_loss[i];
   return counted ? static_cast<F>(sum / counted) : F(0);
@@ -30,12 +65,18 @@ F TiedLmHead<F>::forward(const F* input, int64_t rows, const int32_t* target_ids
 
 template <class F>
 void TiedLmHead<F>::backward(F loss_scale, F* dx) {
-  const int V = wte->V, C = wte->C;
-  F* dlogits = logits.data();
-  cross_entropy_backward(dlogits, logits.data(), row_max.data(), row_sum.data(), targets, N, V,
-                         counted ? loss_scale / F(counted) : F(0));
-  gemm<F>(Op::T, Op::N, V, C, static_cast<int>(N), F(1), dlogits, V, x, C, F(1), wte->weight.grad, C);
-  gemm<F>(Op::N, Op::N, static_cast<int>(N), C, V, F(1), dlogits, V, wte->weight.value, C, F(1), dx, C);
+  MOSAIC_CHECK(grads_ready, "backward without a preceding training forward",
+               "call forward with targets (not evaluate, not without targets) before backward, once per backward");
+  grads_ready = false;
+  ProfileScope timer(profile, "lm head (gemm)", true);
+  const int C = wte->C;
+  const int64_t n = N * C, vc = static_cast<int64_t>(wte->V) * C;
+  const F* dxu = dx_unscaled.data();
+  const F* dwu = dwte_unscaled.data();
+  F* dw = wte->weight.grad;
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < vc; ++i) dw[i] += loss_scale * dwu[i];
+  for (int64_t i = 0; i < n; ++i) dx[i] += loss_scale * dxu[i];
 }
 
 template struct TiedLmHead<float>;

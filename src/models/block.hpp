@@ -7,6 +7,7 @@
 
 #include "core/buffer.hpp"
 #include "core/param_table.hpp"
+#include "core/step_profile.hpp"
 #include "layers/layernorm.hpp"
 
 namespace mosaic {
@@ -16,6 +17,7 @@ struct Block {
   LayerNorm<F> ln_1, ln_2;
   Mixer attn;   // reference name: attn
   Memory mlp;   // reference name: mlp
+  StepProfile* profile = nullptr;
 
   // cache
   int B = 0, T = 0, C = 0;
@@ -36,12 +38,16 @@ struct Block {
     B = batch;
     T = time;
     const int64_t n = static_cast<int64_t>(B) * T * C;
+    const int64_t rows = static_cast<int64_t>(B) * T;
     mid.resize(n);
     out.resize(n);
-    const F* a = attn.forward(ln_1.forward(x, static_cast<int64_t>(B) * T), B, T);
-    for (int64_t i = 0; i < n; ++i) mid[i] = x[i] + a[i];
-    const F* m = mlp.forward(ln_2.forward(mid.data(), static_cast<int64_t>(B) * T), B, T);
-    for (int64_t i = 0; i < n; ++i) out[i] = mid[i] + m[i];
+    const F *h, *a, *m;
+    timed("ln_1", false, [&] { h = ln_1.forward(x, rows); });
+    timed(Mixer::kName, false, [&] { a = attn.forward(h, B, T); });
+    timed("residual", false, [&] { for (int64_t i = 0; i < n; ++i) mid[i] = x[i] + a[i]; });
+    timed("ln_2", false, [&] { h = ln_2.forward(mid.data(), rows); });
+    timed(Memory::kName, false, [&] { m = mlp.forward(h, B, T); });
+    timed("residual", false, [&] { for (int64_t i = 0; i < n; ++i) out[i] = mid[i] + m[i]; });
     return out.data();
   }
 
@@ -49,14 +55,21 @@ struct Block {
   void backward(const F* dy, F* dx) {
     const int64_t n = static_cast<int64_t>(B) * T * C;
     dmid.resize(n);
-    std::memcpy(dmid.data(), dy, n * sizeof(F));
     dnorm.resize(n);
-    mlp.backward(dy, dnorm.data());
-    ln_2.backward(dnorm.data(), dmid.data());
+    timed("residual", true, [&] { std::memcpy(dmid.data(), dy, n * sizeof(F)); });
+    timed(Memory::kName, true, [&] { mlp.backward(dy, dnorm.data()); });
+    timed("ln_2", true, [&] { ln_2.backward(dnorm.data(), dmid.data()); });
     dnorm.zero();
-    attn.backward(dmid.data(), dnorm.data());
-    ln_1.backward(dnorm.data(), dx);
-    for (int64_t i = 0; i < n; ++i) dx[i] += dmid[i];
+    timed(Mixer::kName, true, [&] { attn.backward(dmid.data(), dnorm.data()); });
+    timed("ln_1", true, [&] { ln_1.backward(dnorm.data(), dx); });
+    timed("residual", true, [&] { for (int64_t i = 0; i < n; ++i) dx[i] += dmid[i]; });
+  }
+
+ private:
+  template <class Fn>
+  void timed(const char* part, bool backward, Fn&& fn) {
+    ProfileScope timer(profile, part, backward);
+    fn();
   }
 };
 

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "core/buffer.hpp"
+#include "core/error.hpp"
+#include "core/step_profile.hpp"
 #include "layers/embedding.hpp"
 #include "layers/layernorm.hpp"
 #include "layers/tied_lm_head.hpp"
@@ -38,37 +40,59 @@ class Decoder : public LanguageModel<F> {
     const int64_t n = static_cast<int64_t>(B_) * T_ * C;
     dx_.resize(n);
     dnext_.resize(n);
+    head_.profile = this->profile_;
     head_.backward(loss_scale, dnext_.data());
-    ln_f_.backward(dnext_.data(), dx_.data());
+    {
+      ProfileScope timer(this->profile_, "ln_f", true);
+      ln_f_.backward(dnext_.data(), dx_.data());
+    }
     for (size_t l = blocks_.size(); l-- > 0;) {
       std::swap(dx_, dnext_);  // dnext_ = gradient wrt block l's output
       dx_.zero();
+      blocks_[l].profile = this->profile_;
       blocks_[l].backward(dnext_.data(), dx_.data());
     }
+    ProfileScope timer(this->profile_, "embedding", true);
     wte_.backward(dx_.data());
     if (wpe_.V) wpe_.backward(dx_.data());
   }
 
-  const F* logits() const override { return head_.logits.data(); }
+  const F* logits() const override {
+    MOSAIC_CHECK(head_.logits_kept, "no logits to read", "run forward without targets first: a training forward or evaluate does not keep them");
+    return head_.logits.data();
+  }
 
  protected:
-  F forward_checked(const int32_t* idx, const int32_t* targets, int B, int T) override {
+  F forward_checked(const int32_t* idx, const int32_t* targets, int B, int T, typename LanguageModel<F>::Pass pass) override {
+    using Pass = typename LanguageModel<F>::Pass;
     B_ = B;
     T_ = T;
     const int C = this->config_.n_embd;
     const int64_t N = static_cast<int64_t>(B) * T;
-    x0_.resize(N * C);
-    const F* tok = wte_.forward(idx, N);
-    for (int64_t i = 0; i < N * C; ++i) x0_[i] = tok[i];
-    if (wpe_.V) {
-      positions_.resize(N);
-      for (int64_t i = 0; i < N; ++i) positions_[i] = static_cast<int32_t>(i % T);
-      const F* pos = wpe_.forward(positions_.data(), N);
-      for (int64_t i = 0; i < N * C; ++i) x0_[i] += pos[i];
+    StepProfile* profile = this->profile_;
+    {
+      ProfileScope timer(profile, "embedding", false);
+      x0_.resize(N * C);
+      const F* tok = wte_.forward(idx, N);
+      for (int64_t i = 0; i < N * C; ++i) x0_[i] = tok[i];
+      if (wpe_.V) {
+        positions_.resize(N);
+        for (int64_t i = 0; i < N; ++i) positions_[i] = static_cast<int32_t>(i % T);
+        const F* pos = wpe_.forward(positions_.data(), N);
+        for (int64_t i = 0; i < N * C; ++i) x0_[i] += pos[i];
+      }
     }
     const F* x = x0_.data();
-    for (auto& block : blocks_) x = block.forward(x, B, T);
-    return head_.forward(ln_f_.forward(x, N), N, targets);
+    for (auto& block : blocks_) {
+      block.profile = profile;
+      x = block.forward(x, B, T);
+    }
+    {
+      ProfileScope timer(profile, "ln_f", false);
+      x = ln_f_.forward(x, N);
+    }
+    head_.profile = profile;
+    return head_.forward(x, N, pass == Pass::Logits ? nullptr : targets, pass == Pass::Train);
   }
 
  private:

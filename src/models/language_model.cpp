@@ -9,6 +9,19 @@ namespace mosaic {
 
 template <class F>
 F LanguageModel<F>::forward(const int32_t* idx, const int32_t* targets, int B, int T) {
+  check_inputs(idx, targets, B, T);
+  return forward_checked(idx, targets, B, T, targets ? Pass::Train : Pass::Logits);
+}
+
+template <class F>
+F LanguageModel<F>::evaluate(const int32_t* idx, const int32_t* targets, int B, int T) {
+  MOSAIC_CHECK(targets, "evaluate needs targets", "pass the next-token ids (-1 to ignore a position)");
+  check_inputs(idx, targets, B, T);
+  return forward_checked(idx, targets, B, T, Pass::Evaluate);
+}
+
+template <class F>
+void LanguageModel<F>::check_inputs(const int32_t* idx, const int32_t* targets, int B, int T) const {
   MOSAIC_CHECK(B > 0 && T > 0, "empty batch", "pass at least one token");
   MOSAIC_CHECK(T <= config_.block_size,
                "sequence of " + std::to_string(T) + " tokens exceeds block_size " + std::to_string(config_.block_size),
@@ -21,7 +34,6 @@ F LanguageModel<F>::forward(const int32_t* idx, const int32_t* targets, int B, i
     MOSAIC_CHECK(!targets || (targets[i] >= -1 && targets[i] < config_.vocab_size),
                  "target id " + std::to_string(targets[i]) + " outside the vocabulary", "use -1 to ignore a position");
   }
-  return forward_checked(idx, targets, B, T);
 }
 
 template <class F>

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "core/param_table.hpp"
+#include "core/step_profile.hpp"
 #include "models/config.hpp"
 
 namespace mosaic {
@@ -22,19 +23,31 @@ class LanguageModel {
   ParamTable<F>& params() { return params_; }
   const ParamTable<F>& params() const { return params_; }
 
-  // Full forward over B sequences of T <= block_size tokens. With targets (-1 = ignore)
-  // returns the mean cross-entropy, without returns 0. Throws Error on bad ids or T.
+  // Full forward over B sequences of T <= block_size tokens. With targets (-1 = ignore):
+  // a training forward, returns the mean cross-entropy and prepares backward (the head makes
+  // its gradients as it goes; logits are not kept). Without targets: keeps the logits,
+  // returns 0. Throws Error on bad ids or T.
   F forward(const int32_t* idx, const int32_t* targets, int B, int T);
+  // The mean cross-entropy only (validation): no gradient work, logits not kept.
+  F evaluate(const int32_t* idx, const int32_t* targets, int B, int T);
   // After a forward with targets: accumulates d(loss_scale * loss)/d param into the grads
-  // (loss_scale = 1 / accumulation steps for gradient accumulation). Consumes the logits.
+  // (loss_scale = 1 / accumulation steps for gradient accumulation).
   virtual void backward(F loss_scale = F(1)) = 0;
-  // (B, T, V) logits of the last forward (invalid after backward).
+  // (B, T, V) logits of the last forward without targets; throws after any other pass.
   virtual const F* logits() const = 0;
 
+  // Per-layer wall times of every later pass go to profile (null: off). Not owned.
+  void set_profile(StepProfile* profile) { profile_ = profile; }
+
  protected:
-  virtual F forward_checked(const int32_t* idx, const int32_t* targets, int B, int T) = 0;
+  enum class Pass { Logits, Train, Evaluate };
+  virtual F forward_checked(const int32_t* idx, const int32_t* targets, int B, int T, Pass pass) = 0;
   ModelConfig config_;
   ParamTable<F> params_;
+  StepProfile* profile_ = nullptr;
+
+ private:
+  void check_inputs(const int32_t* idx, const int32_t* targets, int B, int T) const;
 };
 
 // Builds the model the config names (arch "mosaic" or "gpt") with parameters allocated

@@ -160,7 +160,7 @@ double Run::evaluate() {
   double sum = 0;
   for (int i = 0; i < c_.eval_iters; ++i) {
     sample_batch(val_tokens_, c_.batch_size, c_.model.block_size, eval_rng, b);
-    sum += model_->forward(b.idx.data(), b.targets.data(), b.B, b.T);
+    sum += model_->evaluate(b.idx.data(), b.targets.data(), b.B, b.T);
   }
   return sum / c_.eval_iters;
 }
