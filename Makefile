@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build data run test bench clean
+.PHONY: deps configure build data run test bench microbench clean
 deps:
 	@bash scripts/setup.sh
 
@@ -24,6 +24,11 @@ test: configure
 
 bench: build
 	@$(BUILD)/mosaic bench gemm
+
+# Kernel microbenchmarks (bench/); ARGS go to Google Benchmark, e.g. ARGS=--benchmark_filter=Vocab
+microbench: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target mosaic_microbench
+	@$(BUILD)/mosaic_microbench $(ARGS)
 
 clean:
 	rm -rf $(BUILD)
