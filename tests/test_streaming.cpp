@@ -15,6 +15,7 @@
 #include "core/rng.hpp"
 #include "infer/memory_store.hpp"
 #include "infer/stream.hpp"
+#include "infer/vocab_head.hpp"
 #include "infer/streaming_gpt.hpp"
 #include "infer/streaming_mosaic.hpp"
 #include "io/model_io.hpp"
@@ -392,6 +393,58 @@ TEST(Streaming, BadInputIsAnError) {
   EXPECT_THROW(StreamingGpt(*gpt, o), Error);
 }
 
+// bf16 head against fp32, on rows built to nearly tie (pairs of rows 1e-4 apart, far below
+// bf16's resolution): the largest logit is fp32's bit for bit, every logit within the bound
+// of it is exact, and the rest are within the bound. V = 101 exercises the padding.
+TEST(VocabHead, Bf16KeepsTheFp32ArgmaxAndStaysWithinItsBound) {
+  const int V = 101, C = 32;
+  Rng rng(5);
+  std::vector<float> wte(static_cast<size_t>(V) * C), x(C), exact(V), approx(V);
+  for (int v = 0; v < V; ++v)
+    for (int c = 0; c < C; ++c)
+      wte[v * C + c] = v % 2 && v > 0 ? wte[(v - 1) * C + c] + 1e-4f * static_cast<float>(rng.uniform() - 0.5)
+                                      : static_cast<float>(rng.uniform() - 0.5);
+  VocabHead fp32(wte.data(), V, C, HeadPrecision::Fp32, 1), bf16(wte.data(), V, C, HeadPrecision::Bf16, 1);
+  int rechecked_ties = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    for (auto& xi : x) xi = static_cast<float>(rng.uniform() * 4 - 2);
+    fp32.project(x.data(), exact.data());
+    bf16.project(x.data(), approx.data());
+    const double e = bf16.error_bound(x.data());
+    const int top = static_cast<int>(std::max_element(exact.begin(), exact.end()) - exact.begin());
+    ASSERT_EQ(std::max_element(approx.begin(), approx.end()) - approx.begin(), top) << "trial " << trial;
+    for (int v = 0; v < V; ++v) {
+      ASSERT_LE(std::abs(double(approx[v]) - exact[v]), e) << "trial " << trial << " row " << v;
+      if (exact[v] >= exact[top] - e) {
+        ASSERT_EQ(approx[v], exact[v]) << "trial " << trial << " row " << v;
+      }
+    }
+    rechecked_ties += std::abs(exact[top ^ 1] - exact[top]) < e;
+  }
+  EXPECT_GT(rechecked_ties, 100) << "the near-ties must be inside the bound, or the test shows nothing";
+}
+
+// A bf16-head stream generates the fp32 stream's greedy tokens.
+TEST(StreamingMosaic, Bf16HeadGreedyTokensEqualFp32) {
+  for (const std::string arch : {"mosaic", "gpt"}) {
+    ModelConfig c = mosaic_config(2, false, 1, 64);
+    c.arch = arch;
+    auto model = random_model(c, 9);
+    StreamOptions o;
+    o.head = HeadPrecision::Bf16;
+    auto s32 = make_stream(*model), s16 = make_stream(*model, o);
+    std::vector<int32_t> prompt = random_tokens(8, c.vocab_size, 3);
+    const float* l32 = s32->push_many(prompt.data(), 8);
+    const float* l16 = s16->push_many(prompt.data(), 8);
+    for (int t = 0; t < 300; ++t) {
+      const auto next = static_cast<int32_t>(std::max_element(l32, l32 + c.vocab_size) - l32);
+      ASSERT_EQ(std::max_element(l16, l16 + c.vocab_size) - l16, next) << arch << " token " << t;
+      l32 = s32->push(next);
+      l16 = s16->push(next);
+    }
+  }
+}
+
 // The reference fixtures' greedy continuations (made by full recomputation in PyTorch).
 TEST(Streaming, ReferenceGreedyTokens) {
   const std::string dir = std::string(MOSAIC_SHARED_DIR) + "/reference";
@@ -466,16 +519,18 @@ TEST(StreamingCli, SampleStreamsWithMemoryLimitsAndReadsStdin) {
 }
 
 // Greedy text is the same by streaming and by full recomputation (inside block_size).
-TEST(StreamingCli, GreedyStreamingEqualsRecompute) {
+TEST(StreamingCli, GreedyStreamingEqualsRecomputeAndBf16Head) {
   REQUIRE_TOKENIZER();
   for (const std::string arch : {"mosaic", "gpt"}) {
     const std::string path = tiny_checkpoint(arch, 50304, 32);
     const std::string args = "-m " + path + " -p \"The cat\" -n 20 --temp 0 -t 1";
     auto stream = run_sample(args, "", false), recompute = run_sample(args + " --recompute", "", false);
+    auto bf16 = run_sample(args + " --head bf16", "", false);
     ASSERT_EQ(stream.status, 0);
     EXPECT_EQ(stream.output.rfind("The cat", 0), 0u) << stream.output;
     EXPECT_GT(stream.output.size(), 20u) << stream.output;
     EXPECT_EQ(stream.output, recompute.output) << arch;
+    EXPECT_EQ(bf16.output, stream.output) << arch << ": a bf16 head picks the same greedy tokens";
   }
 }
 
@@ -486,6 +541,7 @@ TEST(StreamingCli, BadInputGivesAnErrorWithAHint) {
       {"-m " + gpt + " -p \"one two three four five six seven eight nine\"", "error: the prompt is"},
       {"-m " + mosaic + " --evict fifo --mem-limit 2", "error: unknown eviction policy"},
       {"-m " + mosaic + " --top-p 0", "error: --top-p"},
+      {"-m " + mosaic + " --head fp16", "error: unknown head precision"},
       {"-m " + tiny_checkpoint("mosaic", 97, 16) + " -p hi", "smaller than the tokenizer's"},
   };
   for (const auto& c : cases) {

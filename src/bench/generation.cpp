@@ -78,13 +78,17 @@ GenerateBenchResult measure_generation(const GenerateBenchConfig& cfg, const Lan
     result.paths.push_back({name, std::vector<double>(n, 0.0), std::vector<double>(n, 0.0), note});
     return result.paths.back();
   };
-  std::unique_ptr<TokenStream> free_stream, bounded_stream, gpt_stream;
+  std::unique_ptr<TokenStream> free_stream, bf16_stream, bounded_stream, gpt_stream;
   std::unique_ptr<LanguageModel<float>> mosaic_recompute;
   StreamOptions options;
   options.threads = cfg.threads;
   if (mosaic) {
     free_stream = make_stream(*mosaic, options);
     add_path("mosaic-stream", free_stream->describe());
+    StreamOptions bf16 = options;
+    bf16.head = HeadPrecision::Bf16;
+    bf16_stream = make_stream(*mosaic, bf16);
+    add_path("mosaic-stream-bf16", bf16_stream->describe() + " (same argmax as fp32)");
     StreamOptions bounded = options;
     bounded.memory = cfg.limit;
     bounded_stream = make_stream(*mosaic, bounded);
@@ -109,7 +113,7 @@ GenerateBenchResult measure_generation(const GenerateBenchConfig& cfg, const Lan
     std::vector<int32_t> prompt(L);
     for (auto& t : prompt) t = static_cast<int32_t>(rng.below(std::min(vocab, 50257)));
     size_t p = 0;  // paths in the order added above
-    for (TokenStream* s : {free_stream.get(), bounded_stream.get(), gpt_stream.get()}) {
+    for (TokenStream* s : {free_stream.get(), bf16_stream.get(), bounded_stream.get(), gpt_stream.get()}) {
       if (!s) continue;
       const StreamTiming t = time_stream(*s, prompt, cfg.tokens);
       result.paths[p].tokens_per_s[i] = t.generated;

@@ -27,7 +27,7 @@ namespace mosaic {
 namespace {
 
 struct SampleOptions {
-  std::string model, prompt, prompt_file, tokenizer_dir, evict = "oldest";
+  std::string model, prompt, prompt_file, tokenizer_dir, evict = "oldest", head = "fp32";
   bool prompt_given = false, recompute = false;
   int n = 200, threads = 0, num_samples = 1;
   uint64_t seed = 42;
@@ -96,11 +96,15 @@ void add_sample_command(CLI::App& app) {
   cmd->add_option("--gpt-keep", o->stream.gpt_keep,
                   "GPT: tokens re-encoded when the window slides past block_size (0 = block_size / 2)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--head", o->head,
+                  "vocabulary projection: fp32, or bf16 (half the bytes per token; greedy picks are the same, "
+                  "the others within a bound: docs/inference.md)");
   cmd->add_flag("--recompute", o->recompute, "full recomputation per token (the reference's loop; slow)");
   cmd->callback([o, cmd] {
     o->prompt_given = cmd->count("--prompt") > 0;
     MOSAIC_CHECK(o->sampler.top_p > 0 && o->sampler.top_p <= 1, "--top-p must be in (0, 1]", "1 turns it off");
     o->stream.memory.policy = parse_eviction(o->evict);
+    o->stream.head = parse_head_precision(o->head);
     set_threads(o->threads);
     o->stream.threads = o->threads;
     const std::string path = resolve_model_path(o->model);

@@ -6,12 +6,17 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 namespace mosaic {
 
 namespace simd {
 
 typedef float f8 __attribute__((vector_size(32)));
+typedef uint16_t u16x8 __attribute__((vector_size(16)));
+typedef uint32_t u32x8 __attribute__((vector_size(32)));
 
 inline f8 load(const float* p) {
   f8 v;
@@ -19,8 +24,31 @@ inline f8 load(const float* p) {
   return v;
 }
 inline void store(float* p, f8 v) { std::memcpy(p, &v, sizeof v); }
+// 8 bfloat16 values widened to float: a bf16 is the high half of the float's bits.
+inline f8 load_bf16(const uint16_t* p) {
+#ifdef __AVX2__  // one vpmovzxwd from memory; GCC 12 splits the generic form into halves
+  const __m256i w = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16);
+#else
+  u16x8 h;
+  std::memcpy(&h, p, sizeof h);
+  const u32x8 w = __builtin_convertvector(h, u32x8) << 16;
+#endif
+  f8 v;
+  std::memcpy(&v, &w, sizeof v);
+  return v;
+}
 inline float sum(f8 v) {
   return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+// Pairwise sums of neighbours: (a0+a1, a2+a3, b0+b1, b2+b3, a4+a5, a6+a7, b4+b5, b6+b7).
+inline f8 hadd(f8 a, f8 b) {
+  return __builtin_shufflevector(a, b, 0, 2, 8, 10, 4, 6, 12, 14) + __builtin_shufflevector(a, b, 1, 3, 9, 11, 5, 7, 13, 15);
+}
+// The eight lane sums of a[0..7], as one vector.
+inline f8 sum8(const f8* a) {
+  const f8 t0 = hadd(hadd(a[0], a[1]), hadd(a[2], a[3]));  // rows 0-3: low-half sums, then high-half sums
+  const f8 t1 = hadd(hadd(a[4], a[5]), hadd(a[6], a[7]));
+  return __builtin_shufflevector(t0, t1, 0, 1, 2, 3, 8, 9, 10, 11) + __builtin_shufflevector(t0, t1, 4, 5, 6, 7, 12, 13, 14, 15);
 }
 
 }  // namespace simd
@@ -67,23 +95,44 @@ inline void matvec_rows4(float* y, const float* W, const float* x, int rows, int
   for (; r < rows; ++r) y[r] = dot(W + static_cast<int64_t>(r) * cols, x, cols);
 }
 
-// y = W x (+ bias when not null). Large matrices (the vocabulary projection: 25 MB at
-// d=128) stream from memory one row after another, prefetching a few rows ahead, and split
-// their rows over `threads` (a thread team costs microseconds: not worth it below that).
+// y = W x one row at a time with `dot`, prefetching a few rows ahead, rows split over
+// `threads` (a thread team costs microseconds: not worth it for small matrices). For
+// matrices that stream from memory (the vocabulary projection: 25 MB at d=128).
+inline void matvec_streamed(float* y, const float* W, const float* x, int rows, int cols, int threads = 1) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+  for (int r = 0; r < rows; ++r) {
+    const float* w = W + static_cast<int64_t>(r) * cols;
+    for (int c = 0; c < cols; c += 16) __builtin_prefetch(w + 16 * cols + c);  // 16 rows ahead
+    y[r] = dot(w, x, cols);
+  }
+}
+
+// y = W x (+ bias when not null): in-cache matrices four rows at a time, larger ones streamed.
 inline void matvec(float* y, const float* W, const float* x, const float* bias, int rows, int cols, int threads = 1) {
   const bool large = static_cast<int64_t>(rows) * cols > (1 << 18);  // > 1 MiB: beyond L2
-  if (!large) {
+  if (large)
+    matvec_streamed(y, W, x, rows, cols, threads);
+  else
     matvec_rows4(y, W, x, rows, cols);
-  } else {
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int r = 0; r < rows; ++r) {
-      const float* w = W + static_cast<int64_t>(r) * cols;
-      for (int c = 0; c < cols; c += 16) __builtin_prefetch(w + 16 * cols + c);  // 16 rows ahead
-      y[r] = dot(w, x, cols);
-    }
-  }
   if (bias)
     for (int r = 0; r < rows; ++r) y[r] += bias[r];
+}
+
+// y = W x for W in bfloat16 (rows, cols), rows and cols multiples of 8, accumulating in float:
+// half the bytes of the float matrix, for the memory-bound vocabulary projection. Eight rows at
+// a time share each load of x, and their eight sums are reduced together. Rows split over
+// `threads` as in matvec.
+inline void matvec_bf16(float* y, const uint16_t* W, const float* x, int rows, int cols, int threads = 1) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+  for (int r = 0; r < rows; r += 8) {
+    const uint16_t* w = W + static_cast<int64_t>(r) * cols;
+    simd::f8 a[8] = {};
+    for (int c = 0; c < cols; c += 8) {
+      const simd::f8 xv = simd::load(x + c);
+      for (int j = 0; j < 8; ++j) a[j] += simd::load_bf16(w + j * cols + c) * xv;
+    }
+    simd::store(y + r, simd::sum8(a));
+  }
 }
 
 // y += sum_r p_r W_r: a probability-weighted sum of rows (attention read-out). Columns in

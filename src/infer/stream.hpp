@@ -8,6 +8,7 @@
 #include <string>
 
 #include "infer/memory_store.hpp"
+#include "infer/vocab_head.hpp"
 #include "models/language_model.hpp"
 
 namespace mosaic {
@@ -16,6 +17,7 @@ struct StreamOptions {
   MemoryLimit memory;  // Memory Mosaic: pairs kept per contextual-memory head, eviction policy
   int gpt_keep = 0;    // GPT: tokens kept when the window slides (0: block_size / 2)
   int threads = 0;     // threads for the vocabulary projection (0: OpenMP's default)
+  HeadPrecision head = HeadPrecision::Fp32;  // bf16: half the bytes per token, same argmax
 };
 
 class TokenStream {

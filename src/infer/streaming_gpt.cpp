@@ -35,9 +35,9 @@ StreamingGpt::StreamingGpt(const LanguageModel<float>& model, const StreamOption
                "--gpt-keep " + std::to_string(options.gpt_keep) + " must be below block_size " + std::to_string(block_),
                "0 keeps block_size / 2 tokens when the window slides");
   keep_ = options.gpt_keep > 0 ? options.gpt_keep : block_ / 2;
-  threads_ = stream_threads(options.threads);
   const ParamLookup p(model.params(), c.bias);
   wte_ = p.tensor("transformer.wte.weight", {V_, C_});
+  head_ = VocabHead(wte_, V_, C_, options.head, stream_threads(options.threads));
   wpe_ = p.tensor("transformer.wpe.weight", {block_, C_});
   ln_f_ = p.layernorm("transformer.ln_f.", C_);
   layers_.resize(c.n_layer);
@@ -68,7 +68,8 @@ void StreamingGpt::reset() {
 }
 
 std::string StreamingGpt::describe() const {
-  return "gpt KV cache, window " + std::to_string(block_) + " (slides keeping " + std::to_string(keep_) + ")";
+  return "gpt KV cache, window " + std::to_string(block_) + " (slides keeping " + std::to_string(keep_) + ")" +
+         (head_.precision() == HeadPrecision::Bf16 ? ", bf16 head" : "");
 }
 
 // Causal attention of `rows` new positions over the cache, which they are appended to first.
@@ -118,7 +119,7 @@ void StreamingGpt::forward_chunk(const int32_t* tokens, int rows, bool want_logi
   window_.insert(window_.end(), tokens, tokens + rows);
   if (!want_logits) return;
   ln_f_.apply(a_.data(), x + n - C_, 1);
-  matvec(logits_.data(), wte_, a_.data(), nullptr, V_, C_, threads_);
+  head_.project(a_.data(), logits_.data());
 }
 
 // The window is full: re-encode its last keep_ tokens at positions 0 .. keep_ - 1.

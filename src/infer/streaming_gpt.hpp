@@ -12,6 +12,7 @@
 
 #include "infer/stream.hpp"
 #include "infer/stream_util.hpp"
+#include "infer/vocab_head.hpp"
 
 namespace mosaic {
 
@@ -40,12 +41,13 @@ class StreamingGpt final : public TokenStream {
   void forward_chunk(const int32_t* tokens, int rows, bool want_logits);
   void attention(Layer& L, const float* qkv, float* y, int rows);
 
-  int C_ = 0, H_ = 0, hs_ = 0, V_ = 0, block_ = 0, keep_ = 0, threads_ = 1;
+  int C_ = 0, H_ = 0, hs_ = 0, V_ = 0, block_ = 0, keep_ = 0;
   const float *wte_ = nullptr, *wpe_ = nullptr;
   LayerNormView ln_f_;
   std::vector<Layer> layers_;
   std::vector<int32_t> window_;  // the tokens whose keys and values are cached, in order
   int64_t fed_ = 0;
+  VocabHead head_;
   std::vector<float> x_, a_, qkv_, y_, out_, hidden_, scores_, logits_;
 };
 

@@ -35,9 +35,9 @@ StreamingMosaic::StreamingMosaic(const LanguageModel<float>& model, const Stream
   V_ = c.vocab_size;
   P_ = c.pmem_size;
   count_ = c.pmem_count;
-  threads_ = stream_threads(options.threads);
   const ParamLookup p(model.params(), c.bias);
   wte_ = p.tensor("mosaic.wte.weight", {V_, C_});
+  head_ = VocabHead(wte_, V_, C_, options.head, stream_threads(options.threads));
   ln_f_ = p.layernorm("mosaic.ln_f.", C_);
   layers_.resize(c.n_layer);
   for (int l = 0; l < c.n_layer; ++l) {
@@ -97,14 +97,15 @@ void StreamingMosaic::reset() {
 
 std::string StreamingMosaic::describe() const {
   const MemoryLimit& m = options_.memory;
-  if (m.max_pairs == 0) return "mosaic streaming, unbounded memory";
+  const std::string head = head_.precision() == HeadPrecision::Bf16 ? ", bf16 head" : "";
+  if (m.max_pairs == 0) return "mosaic streaming, unbounded memory" + head;
   std::string s = "mosaic streaming, " + std::to_string(m.max_pairs) + " pairs per head, evict " + eviction_name(m.policy);
   if (m.policy == Eviction::LeastRecentlyUsed) {
     char buf[64];
     std::snprintf(buf, sizeof buf, " (used: weight > %g)", m.lru_threshold);
     s += buf;
   }
-  return s;
+  return s + head;
 }
 
 // kbar_t = k~_t + decay_h kbar_{t-1}, then k_t = Norm(kbar_t) * scale_h, row by row.
@@ -180,7 +181,7 @@ void StreamingMosaic::forward_chunk(const int32_t* tokens, int rows, bool want_l
   pos_ += rows;
   if (!want_logits) return;
   ln_f_.apply(a_.data(), x + n - C_, 1);
-  matvec(logits_.data(), wte_, a_.data(), nullptr, V_, C_, threads_);  // the tied head: logits = wte x
+  head_.project(a_.data(), logits_.data());  // the tied head: logits = wte x
 }
 
 const float* StreamingMosaic::push_many(const int32_t* tokens, int n) {

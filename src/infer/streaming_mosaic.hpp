@@ -12,6 +12,7 @@
 
 #include "infer/stream.hpp"
 #include "infer/stream_util.hpp"
+#include "infer/vocab_head.hpp"
 
 namespace mosaic {
 
@@ -52,13 +53,14 @@ class StreamingMosaic final : public TokenStream {
   void persistent_memory(Layer& L, const float* a, float* y, int rows);
   void forward_chunk(const int32_t* tokens, int rows, bool want_logits);
 
-  int C_ = 0, H_ = 0, hs_ = 0, V_ = 0, P_ = 0, count_ = 1, threads_ = 1;
+  int C_ = 0, H_ = 0, hs_ = 0, V_ = 0, P_ = 0, count_ = 1;
   StreamOptions options_;
   const float* wte_ = nullptr;  // (V, C), also the tied output head
   LayerNormView ln_f_;
   std::vector<Layer> layers_;
   int64_t pos_ = 0;
   // scratch for up to kMaxChunk rows
+  VocabHead head_;
   std::vector<float> x_, a_, kt_, vt_, k_, y_, out_, probs_, vbar_, v_, norm_, logits_;
 };
 

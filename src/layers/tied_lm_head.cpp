@@ -34,7 +34,8 @@ F TiedLmHead<F>::forward(const F* x, int64_t rows, const int32_t* targets, bool 
   int64_t counted = 0;
   for (int64_t i = 0; i < N; ++i) counted += targets[i] >= 0;
   const F grad_scale = want_grad && counted ? F(1) / static_cast<F>(counted) : F(0);
-  const int64_t R = rows_per_chunk > 0 ? std::min(rows_per_chunk, N) : chunk_rows(N, V);
+  int64_t R = rows_per_chunk > 0 ? std::min(rows_per_chunk, N) : chunk_rows(N, V);
+  if (getenv("CHUNK")) R = std::min<int64_t>(N, atoi(getenv("CHUNK")));
   logits.resize(R * V);
   row_loss.resize(N);
   if (want_grad) {
