@@ -8,12 +8,14 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "bench/generation.hpp"
+#include "bench/reference.hpp"
 #include "bench/throughput.hpp"
 #include "cli/commands.hpp"
 #include "io/atomic_file.hpp"
@@ -197,7 +199,7 @@ void add_train_bench(CLI::App& bench) {
     std::vector<std::string> configs{"d128", "d128-gpt"};
     int threads = 0, warmup = 2, steps = 8;
     bool breakdown = true;
-    std::string json;
+    std::string json, reference_dir, reference_script = default_reference_script();
   };
   auto o = std::make_shared<Options>();
   auto* cmd = bench.add_subcommand("train", "training throughput of full steps as a fraction of the sgemm ceiling");
@@ -207,7 +209,15 @@ void add_train_bench(CLI::App& bench) {
   cmd->add_option("--steps", o->steps, "timed steps (the median is reported)")->check(CLI::PositiveNumber);
   cmd->add_option("--json", o->json, "also write the results as JSON");
   cmd->add_flag("!--no-breakdown", o->breakdown, "skip the per-layer forward/backward table");
+  cmd->add_option("--reference", o->reference_dir,
+                  "also time the official PyTorch code (a MemoryMosaics checkout) on each config, right after ours, "
+                  "and report ours / reference");
+  cmd->add_option("--reference-script", o->reference_script, "tools/bench_reference.py (default: next to the build)");
   cmd->callback([o] {
+    if (!o->reference_dir.empty())  // fail before minutes of our own measurements, not after
+      MOSAIC_CHECK(std::filesystem::is_directory(o->reference_dir) && std::filesystem::exists(o->reference_script),
+                   "--reference " + o->reference_dir + " is not a folder, or " + o->reference_script + " is missing",
+                   "git clone https://github.com/facebookresearch/MemoryMosaics and pass its root");
     set_threads(o->threads);
     const double ceiling = gemm_ceiling(measure_gemm(3));
     std::printf("sgemm ceiling %.1f GFLOP/s (%d threads), measured in this run\n", ceiling, omp_get_max_threads());
@@ -231,6 +241,19 @@ void add_train_bench(CLI::App& bench) {
                            {"gflops", r.gflops}, {"fraction_of_ceiling", r.gflops / ceiling},
                            {"peak_rss_mb", r.peak_rss_mb}, {"parts", parts}});
       results.push_back(r);
+      if (!o->reference_dir.empty()) {
+        const ReferenceResult ref =
+            measure_reference(o->reference_script, o->reference_dir, name, omp_get_max_threads(), o->warmup, o->steps);
+        std::printf("%-10s %8s %9.1f %9s %9s %9s %10.0f %11s %9.1f %7.1f%% %9.0f  reference (torch %s)\n", "",
+                    "", ref.median_ms, "", "", "", ref.tokens_per_s, "", r.flops_per_token * ref.tokens_per_s / 1e9,
+                    100 * r.flops_per_token * ref.tokens_per_s / 1e9 / ceiling, ref.peak_rss_mb, ref.torch_version.c_str());
+        std::printf("%-10s ours / reference: %.2fx tokens/s, %.2fx less memory\n", "", r.tokens_per_s / ref.tokens_per_s,
+                    ref.peak_rss_mb / r.peak_rss_mb);
+        std::fflush(stdout);
+        j["runs"].back()["reference"] = {{"tokens_per_s", ref.tokens_per_s}, {"step_ms", ref.median_ms},
+                                         {"peak_rss_mb", ref.peak_rss_mb}, {"torch_version", ref.torch_version},
+                                         {"blas", ref.blas}, {"speedup", r.tokens_per_s / ref.tokens_per_s}};
+      }
     }
     if (o->breakdown)
       for (size_t i = 0; i < results.size(); ++i) print_breakdown(o->configs[i], results[i]);
