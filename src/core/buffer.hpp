@@ -31,6 +31,12 @@ class Buffer {
   // Reallocates only when growing, so a step with the same shapes never allocates.
   // Contents are zeroed either way: callers treat a resized buffer as fresh.
   void resize(size_t n) {
+    resize_for_overwrite(n);
+    zero();
+  }
+  // The same without zeroing, for buffers the caller writes in full before reading (a gemm
+  // with beta 0, say): zeroing the 64 MB logits chunk every step is a pass over memory.
+  void resize_for_overwrite(size_t n) {
     if (n > capacity_) {
       std::free(data_);
       size_t bytes = ((n * sizeof(T) + 63) / 64) * 64;
@@ -39,7 +45,6 @@ class Buffer {
       capacity_ = n;
     }
     size_ = n;
-    zero();
   }
   void zero() {
     if (size_) std::memset(static_cast<void*>(data_), 0, size_ * sizeof(T));

@@ -26,9 +26,8 @@ void softmax_prefix(F* row, int n, int len) {
 // Given p = softmax(s) and dp = dL/dp over the first n entries, overwrites dp with dL/ds.
 template <class F>
 void softmax_prefix_backward(F* dp, const F* p, int n, int len) {
-  double dot = 0;
-  for (int j = 0; j < n; ++j) dot += static_cast<double>(dp[j]) * p[j];
-  for (int j = 0; j < n; ++j) dp[j] = p[j] * (dp[j] - static_cast<F>(dot));
+  const F dot = static_cast<F>(lane_dot(dp, p, n));
+  for (int j = 0; j < n; ++j) dp[j] = p[j] * (dp[j] - dot);
   for (int j = n; j < len; ++j) dp[j] = F(0);
 }
 
@@ -49,8 +48,7 @@ void cross_entropy_rows(F* logits, F* row_loss, const int32_t* targets, int64_t 
     }
     const F mx = lane_max(z, V);
     const F zt = z[t];
-    exp_shifted(z, z, V, mx);
-    const double sum = lane_sum(z, V);
+    const double sum = exp_shifted_sum(z, z, V, mx);
     row_loss[i] = static_cast<F>(std::log(sum) + mx - zt);
     if (grad_scale == F(0)) continue;
     const F factor = static_cast<F>(grad_scale / sum);

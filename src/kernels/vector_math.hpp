@@ -67,6 +67,36 @@ inline double lane_sum(const F* x, int n) {
   return s;
 }
 
+// sum of a[j] * b[j], per lane in F, lanes added in double.
+template <class F>
+inline double lane_dot(const F* a, const F* b, int n) {
+  F lanes[kLanes] = {};
+  int j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) lanes[l] += a[j + l] * b[j + l];
+  double s = 0;
+  for (int l = 0; l < kLanes; ++l) s += lanes[l];
+  for (; j < n; ++j) s += static_cast<double>(a[j]) * b[j];
+  return s;
+}
+
+// out[j] = exp(x[j] - shift), returning their sum (as lane_sum would): one pass instead of two.
+template <class F>
+inline double exp_shifted_sum(F* out, const F* x, int n, F shift) {
+  F lanes[kLanes] = {};
+  int j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const F e = exp_approx(x[j + l] - shift);
+      out[j + l] = e;
+      lanes[l] += e;
+    }
+  double s = 0;
+  for (int l = 0; l < kLanes; ++l) s += lanes[l];
+  for (; j < n; ++j) s += out[j] = exp_approx(x[j] - shift);
+  return s;
+}
+
 // out[j] = exp(x[j] - shift): a plain loop, which is what vectorises best.
 template <class F>
 inline void exp_shifted(F* out, const F* x, int n, F shift) {

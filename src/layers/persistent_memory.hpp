@@ -24,8 +24,9 @@ struct PersistentMemory {
 
   // cache
   int64_t N = 0;
-  Buffer<F> probs, retrieved, scale;  // (count, H, N, P); (N, C) after scaling; (H)
-  Buffer<F> dretrieved, dk, dprobs;   // backward scratch
+  Buffer<F> probs, retrieved, scale;  // (count, H, N, P), softmax scores, then (after backward)
+                                      // their gradients; (N, C) after scaling; (H)
+  Buffer<F> dretrieved, dk, dprobs;   // backward scratch; dprobs: (threads, kRows, P)
 
   PersistentMemory() = default;
   PersistentMemory(int n_embd, int n_head, int pmem_size, int pmem_count, bool bias)
@@ -34,7 +35,7 @@ struct PersistentMemory {
   void register_params(ParamTable<F>& table, const std::string& prefix);
 
   const F* forward(const F* x, int batch, int time);
-  // Accumulates into dx and the parameter grads.
+  // Accumulates into dx and the parameter grads. Once per forward: it overwrites probs.
   void backward(const F* dy, F* dx);
 };
 

@@ -27,7 +27,7 @@ F TiedLmHead<F>::forward(const F* x, int64_t rows, const int32_t* targets, bool 
   grads_ready = false;
   if (!targets) {
     ProfileScope timer(profile, "lm head (gemm)", false);
-    logits.resize(N * V);
+    logits.resize_for_overwrite(N * V);
     gemm<F>(Op::N, Op::T, static_cast<int>(N), V, C, F(1), x, C, W, C, F(0), logits.data(), V);
     return F(0);
   }
@@ -36,11 +36,11 @@ F TiedLmHead<F>::forward(const F* x, int64_t rows, const int32_t* targets, bool 
   const F grad_scale = want_grad && counted ? F(1) / static_cast<F>(counted) : F(0);
   int64_t R = rows_per_chunk > 0 ? std::min(rows_per_chunk, N) : chunk_rows(N, V);
   if (getenv("CHUNK")) R = std::min<int64_t>(N, atoi(getenv("CHUNK")));
-  logits.resize(R * V);
-  row_loss.resize(N);
+  logits.resize_for_overwrite(R * V);
+  row_loss.resize_for_overwrite(N);
   if (want_grad) {
-    dx_unscaled.resize(N * C);
-    dwte_unscaled.resize(static_cast<size_t>(V) * C);
+    dx_unscaled.resize_for_overwrite(N * C);
+    dwte_unscaled.resize_for_overwrite(static_cast<size_t>(V) * C);
   }
   for (int64_t r0 = 0; r0 < N; r0 += R) {
     const int rows_here = static_cast<int>(std::min(R, N - r0));
