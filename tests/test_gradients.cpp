@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "gradcheck.hpp"
+#include "kernels/attention.hpp"
 #include "layers/causal_self_attention.hpp"
 #include "layers/contextual_memory.hpp"
 #include "layers/embedding.hpp"
@@ -314,6 +315,35 @@ TEST(Model, TrainingEvaluateAndLogitsPassesAgree) {
     model->backward(1.0);
     EXPECT_THROW(model->backward(1.0), Error) << arch << ": one backward per training forward";
   }
+}
+
+
+// Tiled attention (tiles of 2 query rows, each stopping at its last visible key) gives the
+// untiled result (one tile), forward and backward, for both masks and with dq aliasing dk.
+TEST(Attention, TilesSkipTheMaskedTriangleWithoutChangingTheResult) {
+  const int T = 7, hs = 3, ld = 5;  // row stride wider than hs, T not a multiple of the tile
+  Rng rng(13);
+  std::vector<double> q(T * ld), k(T * ld), v(T * ld), dy(T * hs);
+  for (auto* a : {&q, &k, &v, &dy}) fill_normal(a->data(), a->size(), rng, 1.0);
+  for (Visible mask : {Visible::UpToSelf, Visible::BeforeSelf})
+    for (bool alias : {false, true}) {
+      std::vector<double> y[2], dq[2], dk[2], dv[2];
+      for (int run = 0; run < 2; ++run) {
+        const int tile = run ? 2 : T;
+        std::vector<double> probs(T * T), scratch(T * T);
+        y[run].assign(T * hs, 0);
+        dq[run].assign(T * ld, 0);
+        dk[run].assign(T * ld, 0);
+        dv[run].assign(T * ld, 0);
+        const double* keys = alias ? q.data() : k.data();
+        attention_forward(y[run].data(), hs, probs.data(), q.data(), keys, v.data(), ld, T, hs, 0.7, mask, tile);
+        attention_backward(dq[run].data(), alias ? dq[run].data() : dk[run].data(), dv[run].data(), scratch.data(),
+                           dy.data(), hs, probs.data(), q.data(), keys, v.data(), ld, T, hs, 0.7, mask, tile);
+      }
+      for (auto* pair : {y, dq, dk, dv})
+        for (size_t i = 0; i < pair[0].size(); ++i) ASSERT_NEAR(pair[0][i], pair[1][i], 1e-12) << i;
+      EXPECT_EQ(y[1][0] == 0.0, mask == Visible::BeforeSelf) << "the first row sees no key when the diagonal is excluded";
+    }
 }
 
 }  // namespace

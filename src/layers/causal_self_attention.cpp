@@ -19,8 +19,8 @@ const F* CausalSelfAttention<F>::forward(const F* x, int batch, int time) {
   T = time;
   const int hs = C / H;
   const F* qkv = c_attn.forward(x, static_cast<int64_t>(B) * T);
-  heads.resize(static_cast<size_t>(B) * T * C);
-  probs.resize(static_cast<size_t>(B) * H * T * T);
+  heads.resize_for_overwrite(static_cast<size_t>(B) * T * C);
+  probs.resize_for_overwrite(static_cast<size_t>(B) * H * T * T);
   const F scale = F(1) / std::sqrt(F(hs));
 #pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < B; ++b)
@@ -40,7 +40,7 @@ void CausalSelfAttention<F>::backward(const F* dy, F* dx) {
   dheads.resize(N * C);
   c_proj.backward(dy, dheads.data());
   dqkv.resize(N * 3 * C);
-  scratch.resize(static_cast<size_t>(B) * H * T * T);
+  scratch.resize_for_overwrite(static_cast<size_t>(B) * H * T * T);
   const F* qkv = c_attn.y.data();
   const F scale = F(1) / std::sqrt(F(hs));
 #pragma omp parallel for collapse(2) schedule(static)

@@ -20,8 +20,8 @@ const F* ContextualMemory<F>::forward(const F* x, int batch, int time) {
   const int hs = C / H;
   const F* k = k_featurizer.forward(x, B, T);
   const F* v = v_featurizer.forward(x, B, T);
-  retrieved.resize(static_cast<size_t>(B) * T * C);
-  probs.resize(static_cast<size_t>(B) * H * T * T);
+  retrieved.resize_for_overwrite(static_cast<size_t>(B) * T * C);
+  probs.resize_for_overwrite(static_cast<size_t>(B) * H * T * T);
 #pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < B; ++b)
     for (int h = 0; h < H; ++h) {
@@ -40,7 +40,7 @@ void ContextualMemory<F>::backward(const F* dy, F* dx) {
   c_proj.backward(dy, dretrieved.data());
   dk.resize(N * C);
   dv.resize(N * C);
-  scratch.resize(static_cast<size_t>(B) * H * T * T);
+  scratch.resize_for_overwrite(static_cast<size_t>(B) * H * T * T);
   const F* k = k_featurizer.k.data();
   const F* v = v_featurizer.v.data();
 #pragma omp parallel for collapse(2) schedule(static)
