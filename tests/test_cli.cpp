@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace {
@@ -117,3 +118,22 @@ TEST(Cli, InterruptWritesACheckpointAndResumeFinishes) {
 }
 
 }  // namespace
+
+// The benchmarks run end to end on a tiny model and write what they print as JSON (figures
+// are not checked: they are measurements, not results).
+TEST(Cli, BenchTrainReportsPartsAndAFractionOfTheCeiling) {
+  const auto json = std::filesystem::temp_directory_path() / "mosaic_bench_train_test.json";
+  auto r = run("bench train --config d128 --n-layer 1 --n-embd 16 --n-head 2 --block-size 8 --batch-size 2 --steps 1 "
+               "--warmup 0 -t 1 --json " + json.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("of the ceiling"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("persistent memory"), std::string::npos) << r.output;
+  std::ifstream in(json);
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(text.find("\"fraction_of_ceiling\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"lm head (gemm)\""), std::string::npos) << text;
+  std::filesystem::remove(json);
+  auto bad = run("bench train --config d128 --n-layer 1 --reference /nonexistent");
+  EXPECT_EQ(bad.status, 1) << bad.output;
+  EXPECT_NE(bad.output.find("hint: "), std::string::npos) << bad.output;
+}

@@ -198,6 +198,7 @@ void add_train_bench(CLI::App& bench) {
   struct Options {
     std::vector<std::string> configs{"d128", "d128-gpt"};
     int threads = 0, warmup = 2, steps = 8;
+    int n_layer = 0, n_embd = 0, n_head = 0, block_size = 0, batch_size = 0;  // 0: the config's own
     bool breakdown = true;
     std::string json, reference_dir, reference_script = default_reference_script();
   };
@@ -213,60 +214,76 @@ void add_train_bench(CLI::App& bench) {
                   "also time the official PyTorch code (a MemoryMosaics checkout) on each config, right after ours, "
                   "and report ours / reference");
   cmd->add_option("--reference-script", o->reference_script, "tools/bench_reference.py (default: next to the build)");
+  for (auto [flag, field] : {std::pair{"--n-layer", &Options::n_layer}, {"--n-embd", &Options::n_embd},
+                             {"--n-head", &Options::n_head}, {"--block-size", &Options::block_size},
+                             {"--batch-size", &Options::batch_size}})
+    cmd->add_option(flag, (*o).*field, "override the configs' value (for scaling studies)")->check(CLI::PositiveNumber);
   cmd->callback([o] {
+    const bool overridden = o->n_layer || o->n_embd || o->n_head || o->block_size || o->batch_size;
+    MOSAIC_CHECK(o->reference_dir.empty() || !overridden, "--reference times the named configs only",
+                 "drop the size overrides, or --reference");
     if (!o->reference_dir.empty())  // fail before minutes of our own measurements, not after
       MOSAIC_CHECK(std::filesystem::is_directory(o->reference_dir) && std::filesystem::exists(o->reference_script),
                    "--reference " + o->reference_dir + " is not a folder, or " + o->reference_script + " is missing",
                    "git clone https://github.com/facebookresearch/MemoryMosaics and pass its root");
     set_threads(o->threads);
-    // The ceiling is measured again after the training runs and the higher figure kept, so a
-    // neighbour's burst during the first measurement cannot flatter the fractions.
-    const double first_ceiling = gemm_ceiling(measure_gemm(3));
-    double ceiling = first_ceiling;
-    std::printf("sgemm ceiling %.1f GFLOP/s (%d threads), measured in this run (again at the end)\n", ceiling,
-                omp_get_max_threads());
-    std::printf("%-10s %8s %9s %9s %9s %9s %10s %11s %9s %8s %9s\n", "config", "params", "step ms", "fwd ms",
-                "bwd ms", "adamw ms", "tok/s", "MFLOP/tok", "GFLOP/s", "ceiling", "RSS MiB");
-    nlohmann::json j = {{"threads", omp_get_max_threads()}, {"ceiling_gflops", ceiling}};
+    const int threads = omp_get_max_threads();
+    // The ceiling is measured before and after the training runs and the higher figure kept,
+    // so that a neighbour's burst during one measurement cannot flatter the fractions.
+    double ceiling = gemm_ceiling(measure_gemm(3));
+    std::printf("%-10s %8s %9s %9s %9s %9s %10s %11s %9s %9s\n", "config", "params", "step ms", "fwd ms", "bwd ms",
+                "adamw ms", "tok/s", "MFLOP/tok", "GFLOP/s", "RSS MiB");
     std::vector<TrainBenchResult> results;
+    std::vector<ReferenceResult> references;
     for (const auto& name : o->configs) {
-      const auto config = train_bench_config(name);
+      auto config = train_bench_config(name);
+      if (o->n_layer) config.model.n_layer = o->n_layer;
+      if (o->n_embd) config.model.n_embd = o->n_embd;
+      if (o->n_head) config.model.n_head = o->n_head;
+      if (o->block_size) config.model.block_size = o->block_size;
+      if (o->batch_size) config.batch_size = o->batch_size;
       const auto r = measure_training(config, o->warmup, o->steps);
-      std::printf("%-10s %7.2fM %9.1f %9.1f %9.1f %9.1f %10.0f %11.1f %9.1f %7.1f%% %9.0f\n", name.c_str(),
-                  r.parameters / 1e6, r.median_ms, r.forward_ms, r.backward_ms, r.optimizer_ms, r.tokens_per_s,
-                  r.flops_per_token / 1e6, r.gflops, 100 * r.gflops / ceiling, r.peak_rss_mb);
+      std::printf("%-10s %7.2fM %9.1f %9.1f %9.1f %9.1f %10.0f %11.1f %9.1f %9.0f\n", name.c_str(), r.parameters / 1e6,
+                  r.median_ms, r.forward_ms, r.backward_ms, r.optimizer_ms, r.tokens_per_s, r.flops_per_token / 1e6,
+                  r.gflops, r.peak_rss_mb);
       std::fflush(stdout);
+      results.push_back(r);
+      if (o->reference_dir.empty()) continue;
+      references.push_back(measure_reference(o->reference_script, o->reference_dir, name, threads, o->warmup, o->steps));
+      const auto& ref = references.back();
+      std::printf("%-10s %8s %9.1f %9s %9s %9s %10.0f %11s %9.1f %9.0f  (reference, torch %s)\n", "", "", ref.median_ms,
+                  "", "", "", ref.tokens_per_s, "", r.flops_per_token * ref.tokens_per_s / 1e9, ref.peak_rss_mb,
+                  ref.torch_version.c_str());
+      std::fflush(stdout);
+    }
+    const double first_ceiling = ceiling;
+    ceiling = std::max(ceiling, gemm_ceiling(measure_gemm(3)));
+    std::printf("\nsgemm ceiling %.1f GFLOP/s (%d threads; best of a measurement before, %.1f, and after)\n", ceiling,
+                threads, first_ceiling);
+    nlohmann::json j = {{"threads", threads}, {"ceiling_gflops", ceiling}, {"ceiling_gflops_before", first_ceiling}};
+    for (size_t i = 0; i < results.size(); ++i) {
+      const auto& r = results[i];
+      std::printf("%-10s %6.1f%% of the ceiling", o->configs[i].c_str(), 100 * r.gflops / ceiling);
       nlohmann::json parts = nlohmann::json::array();
       for (const auto& p : r.parts)
         parts.push_back({{"part", p.name}, {"forward_ms", p.forward_ms}, {"backward_ms", p.backward_ms}});
-      j["runs"].push_back({{"config", name}, {"parameters", r.parameters}, {"step_ms", r.median_ms},
+      j["runs"].push_back({{"config", o->configs[i]}, {"parameters", r.parameters}, {"step_ms", r.median_ms},
                            {"forward_ms", r.forward_ms}, {"backward_ms", r.backward_ms}, {"adamw_ms", r.optimizer_ms},
                            {"tokens_per_s", r.tokens_per_s}, {"flops_per_token", r.flops_per_token},
                            {"gflops", r.gflops}, {"fraction_of_ceiling", r.gflops / ceiling},
                            {"peak_rss_mb", r.peak_rss_mb}, {"parts", parts}});
-      results.push_back(r);
-      if (!o->reference_dir.empty()) {
-        const ReferenceResult ref =
-            measure_reference(o->reference_script, o->reference_dir, name, omp_get_max_threads(), o->warmup, o->steps);
-        std::printf("%-10s %8s %9.1f %9s %9s %9s %10.0f %11s %9.1f %7.1f%% %9.0f  reference (torch %s)\n", "",
-                    "", ref.median_ms, "", "", "", ref.tokens_per_s, "", r.flops_per_token * ref.tokens_per_s / 1e9,
-                    100 * r.flops_per_token * ref.tokens_per_s / 1e9 / ceiling, ref.peak_rss_mb, ref.torch_version.c_str());
-        std::printf("%-10s ours / reference: %.2fx tokens/s, %.2fx less memory\n", "", r.tokens_per_s / ref.tokens_per_s,
-                    ref.peak_rss_mb / r.peak_rss_mb);
-        std::fflush(stdout);
+      if (i < references.size()) {
+        const auto& ref = references[i];
+        const double ref_gflops = r.flops_per_token * ref.tokens_per_s / 1e9;
+        std::printf("; reference %.1f%%; ours / reference %.2fx tokens/s, %.2fx less memory", 100 * ref_gflops / ceiling,
+                    r.tokens_per_s / ref.tokens_per_s, ref.peak_rss_mb / r.peak_rss_mb);
         j["runs"].back()["reference"] = {{"tokens_per_s", ref.tokens_per_s}, {"step_ms", ref.median_ms},
+                                         {"fraction_of_ceiling", ref_gflops / ceiling},
                                          {"peak_rss_mb", ref.peak_rss_mb}, {"torch_version", ref.torch_version},
                                          {"blas", ref.blas}, {"speedup", r.tokens_per_s / ref.tokens_per_s}};
       }
+      std::printf("\n");
     }
-    ceiling = std::max(ceiling, gemm_ceiling(measure_gemm(3)));
-    std::printf("sgemm ceiling at the end: %.1f GFLOP/s; with the higher of the two measurements:\n", ceiling);
-    for (size_t i = 0; i < results.size(); ++i) {
-      std::printf("  %-10s %.1f%% of the ceiling\n", o->configs[i].c_str(), 100 * results[i].gflops / ceiling);
-      j["runs"][i]["fraction_of_ceiling"] = results[i].gflops / ceiling;
-    }
-    j["ceiling_gflops"] = ceiling;
-    j["ceiling_gflops_first"] = first_ceiling;
     if (o->breakdown)
       for (size_t i = 0; i < results.size(); ++i) print_breakdown(o->configs[i], results[i]);
     if (!o->json.empty()) write_json_file(o->json, j);
