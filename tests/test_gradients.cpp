@@ -212,6 +212,15 @@ TEST(Gradients, PersistentMemory) {
         table, N * C, N * C, [&](const double* x) { return layer.forward(x, B, T); },
         [&](const double* dy, double* dx) { layer.backward(dy, dx); }));
   }
+  // 300 rows: five row blocks, the last one partial, whose slot-gradient sums are kept per
+  // group and added at the end (with 12 rows above there is one group only).
+  constexpr int kLongT = 150;
+  PersistentMemory<double> layer(C, H, 5, 2, false);
+  ParamTable<double> table;
+  layer.register_params(table, "");
+  EXPECT_GRADS_MATCH(check_layer(
+      table, B * kLongT * C, B * kLongT * C, [&](const double* x) { return layer.forward(x, B, kLongT); },
+      [&](const double* dy, double* dx) { layer.backward(dy, dx); }));
 }
 
 // Whole models through the real loss: every parameter, including the tied embedding.

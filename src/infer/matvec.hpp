@@ -1,57 +1,15 @@
 // One-row linear algebra for streaming inference, the single-token counterpart of gemm:
 // dot, y = W x, y += W^T p. Not BLAS: OpenBLAS's sgemm with one row is ~3x slower than these
-// loops here, and sgemv would be a second BLAS entry point. Written with GCC/Clang vector
-// extensions (8 floats, compiled to AVX2 or NEON), in a fixed order, so results are the same
-// on every run. Shapes: W (rows, cols) row-major; x (cols); y (rows); p (rows).
+// loops here, and sgemv would be a second BLAS entry point. Written on kernels/simd.hpp's
+// 8-float vectors, in a fixed order, so results are the same on every run. Shapes: W (rows, cols) row-major; x (cols); y (rows); p (rows).
 #pragma once
 #include <cstdint>
 #include <cstring>
-#ifdef __AVX2__
-#include <immintrin.h>
-#endif
+
+#include "kernels/simd.hpp"
 
 namespace mosaic {
 
-namespace simd {
-
-typedef float f8 __attribute__((vector_size(32)));
-typedef uint16_t u16x8 __attribute__((vector_size(16)));
-typedef uint32_t u32x8 __attribute__((vector_size(32)));
-
-inline f8 load(const float* p) {
-  f8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store(float* p, f8 v) { std::memcpy(p, &v, sizeof v); }
-// 8 bfloat16 values widened to float: a bf16 is the high half of the float's bits.
-inline f8 load_bf16(const uint16_t* p) {
-#ifdef __AVX2__  // one vpmovzxwd from memory; GCC 12 splits the generic form into halves
-  const __m256i w = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16);
-#else
-  u16x8 h;
-  std::memcpy(&h, p, sizeof h);
-  const u32x8 w = __builtin_convertvector(h, u32x8) << 16;
-#endif
-  f8 v;
-  std::memcpy(&v, &w, sizeof v);
-  return v;
-}
-inline float sum(f8 v) {
-  return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
-}
-// Pairwise sums of neighbours: (a0+a1, a2+a3, b0+b1, b2+b3, a4+a5, a6+a7, b4+b5, b6+b7).
-inline f8 hadd(f8 a, f8 b) {
-  return __builtin_shufflevector(a, b, 0, 2, 8, 10, 4, 6, 12, 14) + __builtin_shufflevector(a, b, 1, 3, 9, 11, 5, 7, 13, 15);
-}
-// The eight lane sums of a[0..7], as one vector.
-inline f8 sum8(const f8* a) {
-  const f8 t0 = hadd(hadd(a[0], a[1]), hadd(a[2], a[3]));  // rows 0-3: low-half sums, then high-half sums
-  const f8 t1 = hadd(hadd(a[4], a[5]), hadd(a[6], a[7]));
-  return __builtin_shufflevector(t0, t1, 0, 1, 2, 3, 8, 9, 10, 11) + __builtin_shufflevector(t0, t1, 4, 5, 6, 7, 12, 13, 14, 15);
-}
-
-}  // namespace simd
 
 // Two accumulators, so consecutive adds do not wait on each other.
 inline float dot(const float* a, const float* b, int n) {
@@ -144,7 +102,7 @@ inline void add_weighted_rows(float* y, const float* W, const float* p, int rows
              a3 = simd::load(y + c0 + 24);
     for (int r = 0; r < rows; ++r) {
       const float* w = W + static_cast<int64_t>(r) * cols + c0;
-      const simd::f8 pr = {p[r], p[r], p[r], p[r], p[r], p[r], p[r], p[r]};
+      const simd::f8 pr = simd::splat(p[r]);
       a0 += pr * simd::load(w);
       a1 += pr * simd::load(w + 8);
       a2 += pr * simd::load(w + 16);

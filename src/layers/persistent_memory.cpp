@@ -1,8 +1,8 @@
-// Persistent memory. Per (block of kRows rows, head) task, in parallel: scores gemm, softmax,
-// read-out gemm, each block's (kRows, P) scores still in cache for the next step (OpenBLAS
-// runs single-threaded inside the parallel loop). Parameter gradients sum over all rows, so
-// they are whole-N gemms outside it, which also keeps every sum's order independent of the
-// thread count.
+// Persistent memory. Per (block of kRows rows, head) task, in parallel: scores product,
+// softmax, read-out product (kernels/small_gemm.hpp), each block's (kRows, P) scores still in
+// cache for the next step. The slot gradients (P_k, P_v) sum over all rows: each of kGroups
+// fixed row groups sums its own part, and the parts are added in group order, so every sum's
+// order is independent of the thread count.
 #include "layers/persistent_memory.hpp"
 
 #include <omp.h>
@@ -12,12 +12,14 @@
 #include <vector>
 
 #include "kernels/gemm.hpp"
+#include "kernels/small_gemm.hpp"
 #include "kernels/softmax.hpp"
 
 namespace mosaic {
 
 constexpr double kOutExpScaling = 10;  // the reference's exp_scaling
 constexpr int kRows = 64;              // rows per task: a (64, P) block of scores stays in L2
+constexpr int kGroups = 8;             // backward: row groups whose slot-gradient sums are kept apart
 
 template <class F>
 void PersistentMemory<F>::register_params(ParamTable<F>& table, const std::string& prefix) {
@@ -29,6 +31,16 @@ void PersistentMemory<F>::register_params(ParamTable<F>& table, const std::strin
   c_proj.register_params(table, prefix + "c_proj.");
 }
 
+// slots_t = every (bank, head) slot matrix (P, hs) of `slots` transposed to (hs, P), so that
+// the products with it read B row-major.
+template <class F>
+void PersistentMemory<F>::transpose_slots(const F* slots) {
+  const int hs = C / H;
+  slots_t.resize_for_overwrite(static_cast<size_t>(count) * H * P * hs);
+  for (int s = 0; s < count * H; ++s)
+    pack_transposed(slots_t.data() + static_cast<int64_t>(s) * P * hs, slots + static_cast<int64_t>(s) * P * hs, P, hs, hs);
+}
+
 template <class F>
 const F* PersistentMemory<F>::forward(const F* x, int batch, int time) {
   N = static_cast<int64_t>(batch) * time;
@@ -38,6 +50,7 @@ const F* PersistentMemory<F>::forward(const F* x, int batch, int time) {
   retrieved.resize_for_overwrite(N * C);
   scale.resize(H);
   for (int h = 0; h < H; ++h) scale[h] = static_cast<F>(std::exp(kOutExpScaling * out_scale.value[h]) / count);
+  transpose_slots(P_k.value);
   const int64_t blocks = (N + kRows - 1) / kRows;
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t blk = 0; blk < blocks; ++blk)
@@ -48,9 +61,9 @@ const F* PersistentMemory<F>::forward(const F* x, int batch, int time) {
       for (int i = 0; i < count; ++i) {
         const int64_t slot = (static_cast<int64_t>(i) * H + h) * P * hs;
         F* a = probs.data() + ((static_cast<int64_t>(i) * H + h) * N + r0) * P;
-        gemm<F>(Op::N, Op::T, rows, P, hs, F(1), k + r0 * C + h * hs, C, P_k.value + slot, hs, F(0), a, P);
+        small_gemm<F>(rows, P, hs, F(1), k + r0 * C + h * hs, C, slots_t.data() + slot, P, false, a, P);
         for (int r = 0; r < rows; ++r) softmax_prefix(a + static_cast<int64_t>(r) * P, P, P);
-        gemm<F>(Op::N, Op::N, rows, hs, P, F(1), a, P, P_v.value + slot, hs, i ? F(1) : F(0), z, C);
+        small_gemm<F>(rows, hs, P, F(1), a, P, P_v.value + slot, hs, i > 0, z, C);
       }
       for (int r = 0; r < rows; ++r)
         for (int c = 0; c < hs; ++c) z[static_cast<int64_t>(r) * C + c] *= scale[h];
@@ -60,7 +73,7 @@ const F* PersistentMemory<F>::forward(const F* x, int batch, int time) {
 
 template <class F>
 void PersistentMemory<F>::backward(const F* dy, F* dx) {
-  const int hs = C / H, n = static_cast<int>(N);
+  const int hs = C / H;
   dretrieved.resize(N * C);
   c_proj.backward(dy, dretrieved.data());
   // y = z * scale_h: d out_scale_h = 10 * sum(dy . y); then dz = dy * scale_h, in place.
@@ -73,39 +86,50 @@ void PersistentMemory<F>::backward(const F* dy, F* dx) {
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < N; ++r)
     for (int c = 0; c < C; ++c) dretrieved[r * C + c] *= scale[c / hs];
-  for (int i = 0; i < count; ++i)  // dP_v += A^T dz, before the scores are overwritten
-    for (int h = 0; h < H; ++h) {
-      const int64_t slot = (static_cast<int64_t>(i) * H + h) * P * hs;
-      const F* a = probs.data() + (static_cast<int64_t>(i) * H + h) * N * P;
-      gemm<F>(Op::T, Op::N, P, hs, n, F(1), a, P, dretrieved.data() + h * hs, C, F(1), P_v.grad + slot, hs);
-    }
   dk.resize_for_overwrite(N * C);
-  dprobs.resize_for_overwrite(static_cast<size_t>(omp_get_max_threads()) * kRows * P);
+  transpose_slots(P_v.value);
   const int64_t blocks = (N + kRows - 1) / kRows;
+  const int groups = static_cast<int>(std::min<int64_t>(kGroups, blocks));
+  const int64_t slot_size = static_cast<int64_t>(P) * hs, per_thread = static_cast<int64_t>(kRows) * P + hs * kRows;
+  partial.resize_for_overwrite(static_cast<size_t>(groups) * count * H * 2 * slot_size);  // [g][bank, h][v | k] (hs, P)
+  dprobs.resize_for_overwrite(static_cast<size_t>(omp_get_max_threads()) * per_thread);
+  const F* k = k_featurizer.k.data();
 #pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t blk = 0; blk < blocks; ++blk)
+  for (int g = 0; g < groups; ++g)
     for (int h = 0; h < H; ++h) {
-      const int64_t r0 = blk * kRows;
-      const int rows = static_cast<int>(std::min<int64_t>(kRows, N - r0));
-      F* da = dprobs.data() + static_cast<int64_t>(omp_get_thread_num()) * kRows * P;
-      const F* dz = dretrieved.data() + r0 * C + h * hs;
-      for (int i = 0; i < count; ++i) {
-        const int64_t slot = (static_cast<int64_t>(i) * H + h) * P * hs;
-        F* a = probs.data() + ((static_cast<int64_t>(i) * H + h) * N + r0) * P;
-        gemm<F>(Op::N, Op::T, rows, P, hs, F(1), dz, C, P_v.value + slot, hs, F(0), da, P);  // dA = dz P_v^T
-        for (int r = 0; r < rows; ++r) {  // dS = softmax backward, stored over A for the dP_k gemm
-          softmax_prefix_backward(da + static_cast<int64_t>(r) * P, a + static_cast<int64_t>(r) * P, P, P);
-          std::copy(da + static_cast<int64_t>(r) * P, da + static_cast<int64_t>(r + 1) * P, a + static_cast<int64_t>(r) * P);
+      F* da = dprobs.data() + omp_get_thread_num() * per_thread;  // (kRows, P)
+      F* t = da + static_cast<int64_t>(kRows) * P;                // a (rows, hs) block transposed
+      const int64_t first = g * blocks / groups, last = (g + 1) * blocks / groups;
+      for (int64_t blk = first; blk < last; ++blk) {
+        const int64_t r0 = blk * kRows;
+        const int rows = static_cast<int>(std::min<int64_t>(kRows, N - r0));
+        const F* dz = dretrieved.data() + r0 * C + h * hs;
+        for (int i = 0; i < count; ++i) {
+          const int64_t slot = (static_cast<int64_t>(i) * H + h) * slot_size;
+          const F* a = probs.data() + ((static_cast<int64_t>(i) * H + h) * N + r0) * P;
+          F* dpv = partial.data() + ((static_cast<int64_t>(g) * count * H + i * H + h) * 2) * slot_size;
+          F* dpk = dpv + slot_size;
+          pack_transposed(t, dz, rows, hs, C);  // dP_v^T += dz^T A
+          small_gemm<F>(hs, P, rows, F(1), t, rows, a, P, blk > first, dpv, P);
+          small_gemm<F>(rows, P, hs, F(1), dz, C, slots_t.data() + slot, P, false, da, P);  // dA = dz P_v^T
+          for (int r = 0; r < rows; ++r)  // dS, in place
+            softmax_prefix_backward(da + static_cast<int64_t>(r) * P, a + static_cast<int64_t>(r) * P, P, P);
+          small_gemm<F>(rows, hs, P, F(1), da, P, P_k.value + slot, hs, i > 0, dk.data() + r0 * C + h * hs, C);
+          pack_transposed(t, k + r0 * C + h * hs, rows, hs, C);  // dP_k^T += k^T dS
+          small_gemm<F>(hs, P, rows, F(1), t, rows, da, P, blk > first, dpk, P);
         }
-        gemm<F>(Op::N, Op::N, rows, hs, P, F(1), a, P, P_k.value + slot, hs, i ? F(1) : F(0), dk.data() + r0 * C + h * hs, C);
       }
     }
-  const F* k = k_featurizer.k.data();
-  for (int i = 0; i < count; ++i)  // dP_k += dS^T k
-    for (int h = 0; h < H; ++h) {
-      const int64_t slot = (static_cast<int64_t>(i) * H + h) * P * hs;
-      const F* ds = probs.data() + (static_cast<int64_t>(i) * H + h) * N * P;
-      gemm<F>(Op::T, Op::N, P, hs, n, F(1), ds, P, k + h * hs, C, F(1), P_k.grad + slot, hs);
+  // The groups' partial sums, in group order (the same for every thread count), transposed back.
+  for (int s = 0; s < count * H; ++s)
+    for (int which = 0; which < 2; ++which) {
+      F* grad = (which ? P_k.grad : P_v.grad) + s * slot_size;
+      for (int c = 0; c < hs; ++c)
+        for (int p = 0; p < P; ++p) {
+          F sum = 0;
+          for (int g = 0; g < groups; ++g) sum += partial[((static_cast<int64_t>(g) * count * H + s) * 2 + which) * slot_size + c * P + p];
+          grad[static_cast<int64_t>(p) * hs + c] += sum;
+        }
     }
   k_featurizer.backward(dk.data(), dx);
 }

@@ -24,9 +24,10 @@ struct PersistentMemory {
 
   // cache
   int64_t N = 0;
-  Buffer<F> probs, retrieved, scale;  // (count, H, N, P), softmax scores, then (after backward)
-                                      // their gradients; (N, C) after scaling; (H)
-  Buffer<F> dretrieved, dk, dprobs;   // backward scratch; dprobs: (threads, kRows, P)
+  Buffer<F> probs, retrieved, scale;  // (count, H, N, P) softmax scores; (N, C) after scaling; (H)
+  Buffer<F> dretrieved, dk, dprobs;   // backward scratch; dprobs: per thread (kRows, P) + (hs, kRows)
+  Buffer<F> partial;                  // backward: slot-gradient sums per row group
+  Buffer<F> slots_t;                  // P_k (forward) or P_v (backward) transposed: (count, H, hs, P)
 
   PersistentMemory() = default;
   PersistentMemory(int n_embd, int n_head, int pmem_size, int pmem_count, bool bias)
@@ -35,8 +36,11 @@ struct PersistentMemory {
   void register_params(ParamTable<F>& table, const std::string& prefix);
 
   const F* forward(const F* x, int batch, int time);
-  // Accumulates into dx and the parameter grads. Once per forward: it overwrites probs.
+  // Accumulates into dx and the parameter grads.
   void backward(const F* dy, F* dx);
+
+ private:
+  void transpose_slots(const F* slots);
 };
 
 }  // namespace mosaic
