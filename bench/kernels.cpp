@@ -7,6 +7,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 
 #include "core/buffer.hpp"
@@ -16,6 +17,7 @@
 #include "kernels/gemm.hpp"
 #include "kernels/layernorm.hpp"
 #include "kernels/memory_features.hpp"
+#include "kernels/small_gemm.hpp"
 #include "kernels/softmax.hpp"
 #include "kernels/vector_math.hpp"
 
@@ -374,6 +376,52 @@ void BM_VocabMatvec(benchmark::State& state) {
   set_bytes(state, static_cast<int64_t>(s.V) * s.C * 4);  // W read; x and y are negligible
 }
 BENCHMARK(BM_VocabMatvec)->Apply(model_threads)->Unit(benchmark::kMicrosecond);
+
+// The same projection from a bfloat16 copy of W (`--head bf16`): half the bytes.
+void BM_VocabMatvecBf16(benchmark::State& state) {
+  const Shape s = shape_of(state.range(0));
+  const int threads = static_cast<int>(state.range(1));
+  auto w = random_buffer(static_cast<int64_t>(s.V) * s.C, 1), x = random_buffer(s.C, 2);
+  Buffer<uint16_t> wb(w.size());
+  for (size_t i = 0; i < w.size(); ++i) {
+    uint32_t u;
+    std::memcpy(&u, &w[i], sizeof u);
+    wb[i] = static_cast<uint16_t>(u >> 16);
+  }
+  Buffer<float> y(s.V);
+  for (auto _ : state) {
+    mosaic::matvec_bf16(y.data(), wb.data(), x.data(), s.V, s.C, threads);
+    keep(y.data());
+  }
+  set_items(state, s.V);
+  set_bytes(state, static_cast<int64_t>(s.V) * s.C * 2);
+}
+BENCHMARK(BM_VocabMatvecBf16)->Apply(model_threads)->Unit(benchmark::kMicrosecond);
+
+// The persistent memory's thin products for one (64-row block, head) task, single-threaded:
+// scores (64 x P, depth 32) and read-out (64 x 32, depth P), ours (small_gemm) against sgemm.
+// Args: d (P = 448 at d128, 896 at d256), ours (1) or OpenBLAS (0).
+void BM_PmemBlockProducts(benchmark::State& state) {
+  const int P = state.range(0) == 256 ? 896 : 448, hs = 32, rows = 64;
+  const bool ours = state.range(1) != 0;
+  mosaic::set_threads(1);
+  auto k = random_buffer(rows * hs, 1), pk = random_buffer(static_cast<int64_t>(P) * hs, 2),
+       pv = random_buffer(static_cast<int64_t>(P) * hs, 3);
+  Buffer<float> pk_t(pk.size()), a(static_cast<size_t>(rows) * P), z(static_cast<size_t>(rows) * hs);
+  mosaic::pack_transposed(pk_t.data(), pk.data(), P, hs, hs);
+  for (auto _ : state) {
+    if (ours) {
+      mosaic::small_gemm<float>(rows, P, hs, 1.0f, k.data(), hs, pk_t.data(), P, false, a.data(), P);
+      mosaic::small_gemm<float>(rows, hs, P, 1.0f, a.data(), P, pv.data(), hs, false, z.data(), hs);
+    } else {
+      mosaic::gemm<float>(Op::N, Op::T, rows, P, hs, 1.0f, k.data(), hs, pk.data(), hs, 0.0f, a.data(), P);
+      mosaic::gemm<float>(Op::N, Op::N, rows, hs, P, 1.0f, a.data(), P, pv.data(), hs, 0.0f, z.data(), hs);
+    }
+    keep(a.data(), z.data());
+  }
+  set_flops(state, 2.0 * 2.0 * rows * P * hs);
+}
+BENCHMARK(BM_PmemBlockProducts)->ArgsProduct({{128, 256}, {0, 1}})->ArgNames({"d", "ours"})->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

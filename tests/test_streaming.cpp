@@ -4,6 +4,7 @@
 // (oldest first = a window, checked on a naive float64 model; LRU on a hand-built store);
 // the reference fixtures' greedy tokens. Shapes: logits (T, V).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -498,7 +499,9 @@ std::string tiny_checkpoint(const std::string& arch, int vocab, int block) {
   c.pmem_size = 8;
   c.vocab_size = vocab;
   auto model = random_model(c, 42);
-  const std::string path = ::testing::TempDir() + "/stream_" + arch + std::to_string(vocab) + ".safetensors";
+  // Per process and shape: ctest runs tests as parallel processes that must not share a file.
+  const std::string path = ::testing::TempDir() + "/stream_" + arch + "_" + std::to_string(vocab) + "_" +
+                           std::to_string(block) + "_" + std::to_string(::getpid()) + ".safetensors";
   save_model(path, *model);
   return path;
 }
