@@ -4,70 +4,98 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 namespace mosaic {
+
+// A per-head value spread over that head's channels, so the channel loops below index it
+// directly (no c / hs in the loop, which keeps them vectorised).
+template <class F>
+std::vector<F> channel_values(const F* per_head, int C, int hs) {
+  std::vector<F> out(C);
+  for (int c = 0; c < C; ++c) out[c] = per_head[c / hs];
+  return out;
+}
 
 // Leaky average as a linear scan: y_t = x_t + decay_h * y_{t-1}, y_{-1} = 0.
 // O(T C), where the reference builds a T x T matrix of decay^(t-j).
 template <class F>
 void leaky_average_forward(F* y, const F* x, const F* decay, int T, int C, int hs) {
+  const std::vector<F> per_channel = channel_values(decay, C, hs);
+  const F* __restrict d = per_channel.data();
   for (int c = 0; c < C; ++c) y[c] = x[c];
   for (int t = 1; t < T; ++t) {
-    const F* xt = x + static_cast<int64_t>(t) * C;
-    const F* prev = y + static_cast<int64_t>(t - 1) * C;
-    F* yt = y + static_cast<int64_t>(t) * C;
-    for (int c = 0; c < C; ++c) yt[c] = xt[c] + decay[c / hs] * prev[c];
+    const F* __restrict xt = x + static_cast<int64_t>(t) * C;
+    const F* __restrict prev = y + static_cast<int64_t>(t - 1) * C;
+    F* __restrict yt = y + static_cast<int64_t>(t) * C;
+    for (int c = 0; c < C; ++c) yt[c] = xt[c] + d[c] * prev[c];
   }
 }
 
 // Reverse scan g_t = dy_t + decay * g_{t+1}; dx_t = g_t; d decay_h = sum_t g_t . y_{t-1}.
-// g is a T x C scratch (it may be dx itself when dx starts at zero, but need not).
+// g is a T x C scratch, not dx (the loops assume no aliasing); y in the forward is not x.
 template <class F>
 void leaky_average_backward(F* dx, F* ddecay, F* g, const F* dy, const F* y, const F* decay, int T, int C,
                             int hs) {
-  for (int t = T - 1; t >= 0; --t) {
-    const F* dyt = dy + static_cast<int64_t>(t) * C;
-    F* gt = g + static_cast<int64_t>(t) * C;
-    const F* gnext = gt + C;
-    for (int c = 0; c < C; ++c) gt[c] = dyt[c] + (t + 1 < T ? decay[c / hs] * gnext[c] : F(0));
+  const std::vector<F> per_channel = channel_values(decay, C, hs);
+  const F* __restrict d = per_channel.data();
+  for (int c = 0; c < C; ++c) g[static_cast<int64_t>(T - 1) * C + c] = dy[static_cast<int64_t>(T - 1) * C + c];
+  for (int t = T - 2; t >= 0; --t) {
+    const F* __restrict dyt = dy + static_cast<int64_t>(t) * C;
+    const F* __restrict gnext = g + static_cast<int64_t>(t + 1) * C;
+    F* __restrict gt = g + static_cast<int64_t>(t) * C;
+    for (int c = 0; c < C; ++c) gt[c] = dyt[c] + d[c] * gnext[c];
   }
+  std::vector<F> channel_ddecay(C, F(0));  // per channel first: the loop over t vectorises over c
+  F* __restrict acc = channel_ddecay.data();
   for (int t = 0; t < T; ++t) {
-    const F* gt = g + static_cast<int64_t>(t) * C;
-    F* dxt = dx + static_cast<int64_t>(t) * C;
+    const F* __restrict gt = g + static_cast<int64_t>(t) * C;
+    F* __restrict dxt = dx + static_cast<int64_t>(t) * C;
     for (int c = 0; c < C; ++c) dxt[c] += gt[c];
     if (t == 0) continue;
-    const F* prev = y + static_cast<int64_t>(t - 1) * C;
-    for (int c = 0; c < C; ++c) ddecay[c / hs] += gt[c] * prev[c];
+    const F* __restrict prev = y + static_cast<int64_t>(t - 1) * C;
+    for (int c = 0; c < C; ++c) acc[c] += gt[c] * prev[c];
   }
+  for (int c = 0; c < C; ++c) ddecay[c / hs] += acc[c];
 }
 
-// One-step look-ahead: y_t = (1 - mix_h) x_{t+1} + mix_h x_t, with x_T = 0.
+// One-step look-ahead: y_t = (1 - mix_h) x_{t+1} + mix_h x_t, with x_T = 0. y is not x.
 template <class F>
 void lookahead_forward(F* y, const F* x, const F* mix, int T, int C, int hs) {
+  const std::vector<F> per_channel = channel_values(mix, C, hs);
+  const F* __restrict m = per_channel.data();
   for (int t = 0; t < T; ++t) {
-    const F* xt = x + static_cast<int64_t>(t) * C;
-    F* yt = y + static_cast<int64_t>(t) * C;
-    for (int c = 0; c < C; ++c) {
-      F next = t + 1 < T ? xt[C + c] : F(0);
-      yt[c] = (F(1) - mix[c / hs]) * next + mix[c / hs] * xt[c];
-    }
+    const F* __restrict xt = x + static_cast<int64_t>(t) * C;
+    F* __restrict yt = y + static_cast<int64_t>(t) * C;
+    if (t + 1 < T)
+      for (int c = 0; c < C; ++c) yt[c] = (F(1) - m[c]) * xt[C + c] + m[c] * xt[c];
+    else
+      for (int c = 0; c < C; ++c) yt[c] = m[c] * xt[c];
   }
 }
 
+// dx is not dy or x.
 template <class F>
 void lookahead_backward(F* dx, F* dmix, const F* dy, const F* x, const F* mix, int T, int C, int hs) {
+  const std::vector<F> per_channel = channel_values(mix, C, hs);
+  const F* __restrict m = per_channel.data();
+  std::vector<F> channel_dmix(C, F(0));  // per channel first, then per head
+  F* __restrict acc = channel_dmix.data();
   for (int t = 0; t < T; ++t) {
-    const F* xt = x + static_cast<int64_t>(t) * C;
-    const F* dyt = dy + static_cast<int64_t>(t) * C;
-    F* dxt = dx + static_cast<int64_t>(t) * C;
-    for (int c = 0; c < C; ++c) {
-      F m = mix[c / hs];
-      F next = t + 1 < T ? xt[C + c] : F(0);
-      dmix[c / hs] += dyt[c] * (xt[c] - next);
-      dxt[c] += m * dyt[c];
-      if (t + 1 < T) dxt[C + c] += (F(1) - m) * dyt[c];
+    const F* __restrict xt = x + static_cast<int64_t>(t) * C;
+    const F* __restrict dyt = dy + static_cast<int64_t>(t) * C;
+    F* __restrict dxt = dx + static_cast<int64_t>(t) * C;
+    for (int c = 0; c < C; ++c) dxt[c] += m[c] * dyt[c];
+    if (t + 1 < T) {
+      for (int c = 0; c < C; ++c) {
+        acc[c] += dyt[c] * (xt[c] - xt[C + c]);
+        dxt[C + c] += (F(1) - m[c]) * dyt[c];
+      }
+    } else {
+      for (int c = 0; c < C; ++c) acc[c] += dyt[c] * xt[c];
     }
   }
+  for (int c = 0; c < C; ++c) dmix[c / hs] += acc[c];
 }
 
 // Per head: y = x / (|x| + 1e-10) * scale_h. Saves |x| per (row, head) in norm (T x H).
