@@ -26,6 +26,7 @@ struct TiedLmHead {
   Buffer<F> row_loss;          // (N)
   Buffer<F> dx_unscaled;       // d loss / d x (N, C), made by a forward with want_grad
   Buffer<F> dwte_unscaled;     // d loss / d wte (V, C), idem
+  Buffer<F> dx_slabs;          // (slabs, chunk rows, C): the vocabulary slabs' shares of dx
 
   // Without targets (null): keeps the logits and returns 0. With targets: returns the mean
   // loss and, if want_grad, prepares backward.
