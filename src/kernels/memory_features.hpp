@@ -2,18 +2,31 @@
 // channels (head h owns channels [h*hs, (h+1)*hs)). Per-head scalar inputs are arrays of H.
 // Each backward accumulates into its outputs. Not layers: no parameters, no caches.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <vector>
+
+#include "core/scratch.hpp"
 
 namespace mosaic {
 
+struct ChannelValues;  // scratch tags (core/scratch.hpp)
+struct ChannelSums;
+
 // A per-head value spread over that head's channels, so the channel loops below index it
-// directly (no c / hs in the loop, which keeps them vectorised).
+// directly (no c / hs in the loop, which keeps them vectorised). In this thread's scratch.
 template <class F>
-std::vector<F> channel_values(const F* per_head, int C, int hs) {
-  std::vector<F> out(C);
+const F* channel_values(const F* per_head, int C, int hs) {
+  F* out = thread_scratch<F, ChannelValues>(C);
   for (int c = 0; c < C; ++c) out[c] = per_head[c / hs];
+  return out;
+}
+
+// C zeros in this thread's scratch, for per-channel sums.
+template <class F>
+F* channel_sums(int C) {
+  F* out = thread_scratch<F, ChannelSums>(C);
+  std::fill(out, out + C, F(0));
   return out;
 }
 
@@ -21,8 +34,7 @@ std::vector<F> channel_values(const F* per_head, int C, int hs) {
 // O(T C), where the reference builds a T x T matrix of decay^(t-j).
 template <class F>
 void leaky_average_forward(F* y, const F* x, const F* decay, int T, int C, int hs) {
-  const std::vector<F> per_channel = channel_values(decay, C, hs);
-  const F* __restrict d = per_channel.data();
+  const F* __restrict d = channel_values(decay, C, hs);
   for (int c = 0; c < C; ++c) y[c] = x[c];
   for (int t = 1; t < T; ++t) {
     const F* __restrict xt = x + static_cast<int64_t>(t) * C;
@@ -37,8 +49,7 @@ void leaky_average_forward(F* y, const F* x, const F* decay, int T, int C, int h
 template <class F>
 void leaky_average_backward(F* dx, F* ddecay, F* g, const F* dy, const F* y, const F* decay, int T, int C,
                             int hs) {
-  const std::vector<F> per_channel = channel_values(decay, C, hs);
-  const F* __restrict d = per_channel.data();
+  const F* __restrict d = channel_values(decay, C, hs);
   for (int c = 0; c < C; ++c) g[static_cast<int64_t>(T - 1) * C + c] = dy[static_cast<int64_t>(T - 1) * C + c];
   for (int t = T - 2; t >= 0; --t) {
     const F* __restrict dyt = dy + static_cast<int64_t>(t) * C;
@@ -46,8 +57,7 @@ void leaky_average_backward(F* dx, F* ddecay, F* g, const F* dy, const F* y, con
     F* __restrict gt = g + static_cast<int64_t>(t) * C;
     for (int c = 0; c < C; ++c) gt[c] = dyt[c] + d[c] * gnext[c];
   }
-  std::vector<F> channel_ddecay(C, F(0));  // per channel first: the loop over t vectorises over c
-  F* __restrict acc = channel_ddecay.data();
+  F* __restrict acc = channel_sums<F>(C);  // per channel first: the loop over t vectorises over c
   for (int t = 0; t < T; ++t) {
     const F* __restrict gt = g + static_cast<int64_t>(t) * C;
     F* __restrict dxt = dx + static_cast<int64_t>(t) * C;
@@ -62,8 +72,7 @@ void leaky_average_backward(F* dx, F* ddecay, F* g, const F* dy, const F* y, con
 // One-step look-ahead: y_t = (1 - mix_h) x_{t+1} + mix_h x_t, with x_T = 0. y is not x.
 template <class F>
 void lookahead_forward(F* y, const F* x, const F* mix, int T, int C, int hs) {
-  const std::vector<F> per_channel = channel_values(mix, C, hs);
-  const F* __restrict m = per_channel.data();
+  const F* __restrict m = channel_values(mix, C, hs);
   for (int t = 0; t < T; ++t) {
     const F* __restrict xt = x + static_cast<int64_t>(t) * C;
     F* __restrict yt = y + static_cast<int64_t>(t) * C;
@@ -77,10 +86,8 @@ void lookahead_forward(F* y, const F* x, const F* mix, int T, int C, int hs) {
 // dx is not dy or x.
 template <class F>
 void lookahead_backward(F* dx, F* dmix, const F* dy, const F* x, const F* mix, int T, int C, int hs) {
-  const std::vector<F> per_channel = channel_values(mix, C, hs);
-  const F* __restrict m = per_channel.data();
-  std::vector<F> channel_dmix(C, F(0));  // per channel first, then per head
-  F* __restrict acc = channel_dmix.data();
+  const F* __restrict m = channel_values(mix, C, hs);
+  F* __restrict acc = channel_sums<F>(C);  // per channel first, then per head
   for (int t = 0; t < T; ++t) {
     const F* __restrict xt = x + static_cast<int64_t>(t) * C;
     const F* __restrict dyt = dy + static_cast<int64_t>(t) * C;

@@ -9,9 +9,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "kernels/gemm.hpp"
+#include "kernels/memory_features.hpp"
 #include "kernels/small_gemm.hpp"
 #include "kernels/softmax.hpp"
 
@@ -78,7 +78,7 @@ void PersistentMemory<F>::backward(const F* dy, F* dx) {
   c_proj.backward(dy, dretrieved.data());
   // y = z * scale_h: d out_scale_h = 10 * sum(dy . y); then dz = dy * scale_h, in place.
   {
-    std::vector<F> column(C, F(0));  // per-column sums first: the row loop vectorises over columns
+    F* column = channel_sums<F>(C);  // per-column sums first: the row loop vectorises over columns
     for (int64_t r = 0; r < N; ++r)
       for (int c = 0; c < C; ++c) column[c] += dretrieved[r * C + c] * retrieved[r * C + c];
     for (int c = 0; c < C; ++c) out_scale.grad[c / hs] += static_cast<F>(kOutExpScaling) * column[c];
