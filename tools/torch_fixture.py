@@ -12,6 +12,7 @@ error here), and `mosaic check` is the second: logits, loss, every gradient, ten
 and a greedy continuation, ours against the reference's on the model's trained weights."""
 
 import argparse
+import contextlib
 import json
 import os
 import struct
@@ -65,7 +66,7 @@ def write_safetensors(path, tensors, metadata):
 def build_model(ref, arch, config):
     """The reference model of this arch and config (a dict of the reference's field names)."""
     fields = {k: v for k, v in config.items() if k != "arch"}
-    with ref_tools.contextlib.redirect_stdout(sys.stderr):  # the reference prints parameter counts
+    with contextlib.redirect_stdout(sys.stderr):  # the reference prints parameter counts
         if arch == "gpt":
             fields = {k: v for k, v in fields.items() if k not in ("pmem_size", "pmem_count")}
             return ref.gpt_model.GPT(ref.gpt_model.GPTConfig(**fields))
