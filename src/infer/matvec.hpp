@@ -1,7 +1,8 @@
 // One-row linear algebra for streaming inference, the single-token counterpart of gemm:
 // dot, y = W x, y += W^T p. Not BLAS: OpenBLAS's sgemm with one row is ~3x slower than these
 // loops here, and sgemv would be a second BLAS entry point. Written on kernels/simd.hpp's
-// 8-float vectors, in a fixed order, so results are the same on every run. Shapes: W (rows, cols) row-major; x (cols); y (rows); p (rows).
+// 8-float vectors, in a fixed order, so results are the same on every run.
+// Shapes: W (rows, cols) row-major; x (cols); y (rows); p (rows).
 #pragma once
 #include <cstdint>
 #include <cstring>
