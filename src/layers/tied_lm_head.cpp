@@ -35,6 +35,14 @@ void for_each_slab(int V, Fn&& fn) {
   }
 }
 
+// logits (rows, V) = x (rows, C) W^T, W (V, C): one gemm per slab of W.
+template <class F>
+void logits_gemm(F* logits, const F* x, const F* W, int rows, int V, int C) {
+  for_each_slab(V, [&](int, int v0, int vn) {
+    gemm<F>(Op::N, Op::T, rows, vn, C, F(1), x, C, W + static_cast<int64_t>(v0) * C, C, F(0), logits + v0, V);
+  });
+}
+
 }  // namespace
 
 template <class F>
@@ -47,10 +55,7 @@ F TiedLmHead<F>::forward(const F* x, int64_t rows, const int32_t* targets, bool 
   if (!targets) {
     ProfileScope timer(profile, "lm head (gemm)", false);
     logits.resize_for_overwrite(N * V);
-    for_each_slab(V, [&](int, int v0, int vn) {
-      gemm<F>(Op::N, Op::T, static_cast<int>(N), vn, C, F(1), x, C, W + static_cast<int64_t>(v0) * C, C, F(0),
-              logits.data() + v0, V);
-    });
+    logits_gemm(logits.data(), x, W, static_cast<int>(N), V, C);
     return F(0);
   }
   int64_t counted = 0;
@@ -69,9 +74,7 @@ F TiedLmHead<F>::forward(const F* x, int64_t rows, const int32_t* targets, bool 
     const F* xc = x + r0 * C;
     {
       ProfileScope timer(profile, "lm head (gemm)", false);
-      for_each_slab(V, [&](int, int v0, int vn) {
-        gemm<F>(Op::N, Op::T, rows_here, vn, C, F(1), xc, C, W + static_cast<int64_t>(v0) * C, C, F(0), logits.data() + v0, V);
-      });
+      logits_gemm(logits.data(), xc, W, rows_here, V, C);
     }
     {
       ProfileScope timer(profile, "cross-entropy", false);
