@@ -1,5 +1,5 @@
-// Our own float kernels against OpenBLAS's sgemm (the float64 gradient tests route around
-// them, so this is where their arithmetic is checked).
+// Our own float kernels against OpenBLAS's sgemm or the float64 path (the float64 gradient
+// tests route around them, so this is where their arithmetic is checked).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,6 +8,8 @@
 #include "core/rng.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/small_gemm.hpp"
+#include "layers/embedding.hpp"
+#include "layers/tied_lm_head.hpp"
 
 namespace mosaic {
 namespace {
@@ -46,6 +48,84 @@ TEST(SmallGemm, MatchesSgemmOnTilesAndRemainders) {
     gemm<float>(Op::N, Op::T, s.m, s.n, s.K, 1.0f, a.data(), lda, b2.data(), s.K + 1, 0.0f, blas.data(), s.n);
     for (size_t i = 0; i < ours.size(); ++i) ASSERT_NEAR(ours[i], blas[i], 1e-6 * s.K + 1e-6) << i;
   }
+}
+
+// The float head's fused kernel (kernels/vocab_softmax.hpp) against the float64 gemm + softmax
+// path, which tests/test_gradients.cpp checks by finite differences: loss, d x, d wte.
+struct HeadRun {
+  double loss = 0;
+  std::vector<double> dx, dwte;
+  int64_t rows_redone = 0;
+};
+
+template <class F>
+HeadRun run_head(const std::vector<double>& w, const std::vector<double>& x, const std::vector<int32_t>& targets, int V,
+                 int C, int64_t chunk, bool want_grad, bool* fused = nullptr) {
+  Embedding<F> wte(V, C);
+  ParamTable<F> table;
+  wte.register_params(table, "wte");
+  table.allocate();
+  for (size_t i = 0; i < w.size(); ++i) wte.weight.value[i] = static_cast<F>(w[i]);
+  TiedLmHead<F> head;
+  head.wte = &wte;
+  head.rows_per_chunk = chunk;
+  const int64_t N = static_cast<int64_t>(targets.size());
+  std::vector<F> xf(x.begin(), x.end()), dx(x.size(), F(0));
+  HeadRun run;
+  run.loss = head.forward(xf.data(), N, targets.data(), want_grad);
+  if (fused) *fused = head.uses_fused_kernel();
+  run.rows_redone = head.rows_redone;
+  if (!want_grad) return run;
+  head.backward(F(0.5), dx.data());
+  run.dx.assign(dx.begin(), dx.end());
+  run.dwte.assign(wte.weight.grad, wte.weight.grad + w.size());
+  return run;
+}
+
+TEST(TiedLmHead, FusedKernelMatchesTheFloat64Path) {
+  Rng rng(5);
+  struct Shape {
+    int V, C, N;
+    int64_t chunk;
+  };
+  // a vocabulary of whole 16-word groups and one with a partial last group and fewer groups
+  // than slabs; rows in whole 6-row tiles and not; one chunk and several
+  for (const Shape s : {Shape{320, 32, 12, 0}, Shape{37, 16, 13, 0}, Shape{301, 48, 17, 5}, Shape{1000, 64, 30, 7}})
+    for (bool loose_bound : {false, true}) {
+      std::vector<double> w(static_cast<size_t>(s.V) * s.C), x(static_cast<size_t>(s.N) * s.C);
+      for (auto& v : w) v = 0.5 * (rng.uniform() - 0.5);
+      for (auto& v : x) v = 4.0 * (rng.uniform() - 0.5);
+      // A long word vector orthogonal to row 0: row 0's bound on its logits, |x| max |w|, is
+      // then ~1000 above its largest logit, its exponentials underflow, and the row must be
+      // redone with its true max (other rows may be too).
+      if (loose_bound)
+        for (int k = 0; k < s.C; ++k) {
+          x[k] = k == 0 ? 3.0 : 0.0;
+          w[static_cast<size_t>(s.V - 1) * s.C + k] = k == 1 ? 400.0 : 0.0;
+        }
+      std::vector<int32_t> targets(s.N);
+      for (int i = 0; i < s.N; ++i) targets[i] = i % 5 == 2 ? -1 : static_cast<int32_t>(rng.uniform() * s.V);
+      targets[1] = s.V - 1;  // a target in the partial group
+      for (bool want_grad : {true, false}) {
+        bool fused = false;
+        const HeadRun ours = run_head<float>(w, x, targets, s.V, s.C, s.chunk, want_grad, &fused);
+        const HeadRun exact = run_head<double>(w, x, targets, s.V, s.C, s.chunk, want_grad);
+        ASSERT_TRUE(fused);
+        if (loose_bound)
+          EXPECT_GE(ours.rows_redone, 1) << "V " << s.V;
+        else
+          EXPECT_EQ(ours.rows_redone, 0) << "V " << s.V;
+        EXPECT_NEAR(ours.loss, exact.loss, 1e-5 * std::abs(exact.loss)) << "V " << s.V;
+        if (!want_grad) continue;
+        double scale = 0;
+        for (double v : exact.dwte) scale = std::max(scale, std::abs(v));
+        for (size_t i = 0; i < exact.dwte.size(); ++i)
+          ASSERT_NEAR(ours.dwte[i], exact.dwte[i], 1e-5 * scale) << "dwte " << i;
+        scale = 0;
+        for (double v : exact.dx) scale = std::max(scale, std::abs(v));
+        for (size_t i = 0; i < exact.dx.size(); ++i) ASSERT_NEAR(ours.dx[i], exact.dx[i], 1e-5 * scale) << "dx " << i;
+      }
+    }
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // Vectorisable building blocks for the softmax-heavy loops, without -ffast-math:
-//  - exp_approx<float>: Cody-Waite range reduction and Cephes' degree-6 polynomial (relative
+//  - exp_approx<float> (exp_float_lanes): Cody-Waite range reduction and Cephes' degree-6 polynomial (relative
 //    error < 1e-7 on [-87, 0]; below -87 exactly 0), branch-free and without float-to-int
 //    conversions so that loops over it vectorise;
 //    exp_approx<double> is std::exp (the float64 gradient tests stay exact).
@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace mosaic {
 
@@ -19,24 +20,34 @@ inline F exp_approx(F x) {
   return std::exp(x);
 }
 
-template <>
-inline float exp_approx<float>(float x) {
+// The float exponential on one float or on a vector of floats (V = float, U = uint32_t; or
+// GCC vector types of 8 floats and 8 uint32_t for the kernels that hold values in registers).
+template <class V, class U>
+inline V exp_float_lanes(V x) {
   constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  x = std::min(x, 88.0f);                // expf overflows above anyway; NaN passes through
-  const float t = x * 1.44269504088896341f + kMagic;
-  const uint32_t n_bits = std::bit_cast<uint32_t>(t) - std::bit_cast<uint32_t>(kMagic);  // round(x / ln 2)
-  const float n = t - kMagic;
-  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;  // x - n ln 2, in two parts
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
+  constexpr bool kScalar = std::is_same_v<V, float>;
+  if constexpr (kScalar) x = std::min(x, 88.0f);  // expf overflows above anyway; NaN passes through
+  else x = x > 88.0f ? V{} + 88.0f : x;
+  const V t = x * 1.44269504088896341f + kMagic;
+  const U n_bits = std::bit_cast<U>(t) - std::bit_cast<uint32_t>(kMagic);  // round(x / ln 2)
+  const V n = t - kMagic;
+  const V r = (x - n * 0.693359375f) + n * 2.12194440e-4f;  // x - n ln 2, in two parts
+  V p = r * 1.9875691500e-4f + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  const float y = (p * r * r + r + 1.0f) * std::bit_cast<float>((n_bits + 127u) << 23);  // times 2^n
+  const V y = (p * r * r + r + 1.0f) * std::bit_cast<V>((n_bits + 127u) << 23);  // times 2^n
   // Underflow (and -inf) to exactly 0 by a bit mask, not a branch; NaN is kept.
-  const uint32_t keep = 0u - static_cast<uint32_t>(!(x < -87.0f));
-  return std::bit_cast<float>(std::bit_cast<uint32_t>(y) & keep);
+  U keep;
+  if constexpr (kScalar) keep = 0u - static_cast<uint32_t>(!(x < -87.0f));
+  else keep = ~reinterpret_cast<U>(x < -87.0f);
+  return std::bit_cast<V>(std::bit_cast<U>(y) & keep);
+}
+
+template <>
+inline float exp_approx<float>(float x) {
+  return exp_float_lanes<float, uint32_t>(x);
 }
 
 constexpr int kLanes = 16;

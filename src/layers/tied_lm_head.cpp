@@ -1,15 +1,25 @@
-// Tied LM head + cross-entropy in row chunks: per chunk, the logits gemm, the softmax loop of
-// kernels/softmax.hpp in place, and the gemms of both gradients. The three gemms are split
-// into kSlabs fixed slabs of the vocabulary, one single-threaded gemm per slab in a parallel
-// loop: ~10% faster than OpenBLAS's own threading on these shapes (measured), and since the
-// slabs do not depend on the thread count, neither does any sum.
+// Tied LM head + cross-entropy in row chunks. Two paths, the same function:
+//  - float with C a multiple of 16 (every model we train): kernels/vocab_softmax.hpp makes,
+//    per vocabulary slab, E = exp(logits - shift) with shift_i = |x_i| max_v |w_v| (a bound on
+//    row i's logits, so no max pass), the row sums, and E W for dx, in one pass; the softmax's
+//    1 / sum is applied afterwards (to dx, and to x before d wte = E^T x), and the one-hot part
+//    of the gradient is a row of wte per target. A row whose bound is so loose that its
+//    exponentials underflow (sum < 2^-100) is redone exactly with its true max.
+//  - otherwise (the float64 gradient tests): the logits gemm, the softmax loop of
+//    kernels/softmax.hpp in place, and the gemms of both gradients.
+// Either way the vocabulary is split into kSlabs fixed slabs, one single-threaded kernel or
+// gemm per slab in a parallel loop: faster than OpenBLAS's own threading on these shapes
+// (measured), and since the slabs do not depend on the thread count, neither does any sum.
 #include "layers/tied_lm_head.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <type_traits>
 
 #include "core/error.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/softmax.hpp"
+#include "kernels/vocab_softmax.hpp"
 
 namespace mosaic {
 
@@ -17,33 +27,51 @@ namespace {
 
 // Rows per chunk: ~16M logits (64 MB in fp32), a multiple of 32 rows. Smaller chunks make
 // thinner gemms (slower per flop, and more passes over dwte); larger ones only cost memory.
-int64_t chunk_rows(int64_t N, int V) { return std::min<int64_t>(N, std::max<int64_t>(32, (int64_t{1} << 24) / V / 32 * 32)); }
+int64_t chunk_rows(int64_t N, int V) {
+  return std::min<int64_t>(N, std::max<int64_t>(32, (int64_t{1} << 24) / V / 32 * 32));
+}
 
 constexpr int kSlabs = 8;
 
-// Slabs of a vocabulary of V rows: kSlabs, or V when smaller (no slab is empty).
-int slab_count(int V) { return std::min(kSlabs, V); }
+// Slabs of n items (vocabulary rows, or groups of 16 of them): kSlabs, or n when smaller.
+int slab_count(int64_t n) { return static_cast<int>(std::min<int64_t>(kSlabs, n)); }
 
-// fn(slab, first vocabulary row, rows) for each slab, in parallel.
+// fn(slab, first item, items) for each slab of n items, in parallel.
 template <class Fn>
-void for_each_slab(int V, Fn&& fn) {
-  const int slabs = slab_count(V);
+void for_each_slab(int64_t n, Fn&& fn) {
+  const int slabs = slab_count(n);
 #pragma omp parallel for schedule(static)
   for (int s = 0; s < slabs; ++s) {
-    const int v0 = static_cast<int>(static_cast<int64_t>(V) * s / slabs);
-    fn(s, v0, static_cast<int>(static_cast<int64_t>(V) * (s + 1) / slabs) - v0);
+    const int64_t first = n * s / slabs;
+    fn(s, first, n * (s + 1) / slabs - first);
   }
 }
 
 // logits (rows, V) = x (rows, C) W^T, W (V, C): one gemm per slab of W.
 template <class F>
 void logits_gemm(F* logits, const F* x, const F* W, int rows, int V, int C) {
-  for_each_slab(V, [&](int, int v0, int vn) {
-    gemm<F>(Op::N, Op::T, rows, vn, C, F(1), x, C, W + static_cast<int64_t>(v0) * C, C, F(0), logits + v0, V);
+  for_each_slab(V, [&](int, int64_t v0, int64_t vn) {
+    gemm<F>(Op::N, Op::T, rows, static_cast<int>(vn), C, F(1), x, C, W + v0 * C, C, F(0), logits + v0, V);
   });
 }
 
+// out (rows, C) = sum over slabs of parts[s] (rows, C, slab stride), in slab order.
+template <class F>
+void sum_slab_parts(F* out, const F* parts, int64_t slab_stride, int slabs, int64_t n) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    F sum = parts[i];
+    for (int s = 1; s < slabs; ++s) sum += parts[s * slab_stride + i];
+    out[i] = sum;
+  }
+}
+
 }  // namespace
+
+template <class F>
+bool TiedLmHead<F>::uses_fused_kernel() const {
+  return std::is_same_v<F, float> && !generic_path && wte->C % 16 == 0;
+}
 
 template <class F>
 F TiedLmHead<F>::forward(const F* x, int64_t rows, const int32_t* targets, bool want_grad) {
@@ -52,6 +80,7 @@ F TiedLmHead<F>::forward(const F* x, int64_t rows, const int32_t* targets, bool 
   const F* W = wte->weight.value;
   logits_kept = !targets;
   grads_ready = false;
+  rows_redone = 0;
   if (!targets) {
     ProfileScope timer(profile, "lm head (gemm)", false);
     logits.resize_for_overwrite(N * V);
@@ -71,40 +100,140 @@ F TiedLmHead<F>::forward(const F* x, int64_t rows, const int32_t* targets, bool 
   }
   for (int64_t r0 = 0; r0 < N; r0 += R) {
     const int rows_here = static_cast<int>(std::min(R, N - r0));
-    const F* xc = x + r0 * C;
-    {
-      ProfileScope timer(profile, "lm head (gemm)", false);
-      logits_gemm(logits.data(), xc, W, rows_here, V, C);
+    if constexpr (std::is_same_v<F, float>) {
+      if (uses_fused_kernel()) {
+        fused_chunk(x + r0 * C, targets + r0, rows_here, r0, R, grad_scale, want_grad);
+        continue;
+      }
     }
-    {
-      ProfileScope timer(profile, "cross-entropy", false);
-      cross_entropy_rows(logits.data(), row_loss.data() + r0, targets + r0, rows_here, V, grad_scale);
-    }
-    if (!want_grad) continue;
-    ProfileScope timer(profile, "lm head (gemm)", true);
-    // dx = dlogits W: each slab's share of the sum apart, then added in slab order.
-    // dwte = dlogits^T x: each slab owns its rows.
-    F* parts = dx_slabs.data();
-    for_each_slab(V, [&](int s, int v0, int vn) {
-      const F* dz = logits.data() + v0;
-      gemm<F>(Op::N, Op::N, rows_here, C, vn, F(1), dz, V, W + static_cast<int64_t>(v0) * C, C, F(0),
-              parts + static_cast<int64_t>(s) * R * C, C);
-      gemm<F>(Op::T, Op::N, vn, C, rows_here, F(1), dz, V, xc, C, r0 ? F(1) : F(0),
-              dwte_unscaled.data() + static_cast<int64_t>(v0) * C, C);
-    });
-    F* dxc = dx_unscaled.data() + r0 * C;
-    const int64_t n = static_cast<int64_t>(rows_here) * C;
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
-      F sum = parts[i];
-      for (int s = 1; s < slab_count(V); ++s) sum += parts[s * R * C + i];
-      dxc[i] = sum;
-    }
+    generic_chunk(x + r0 * C, targets + r0, rows_here, r0, R, grad_scale, want_grad);
   }
   grads_ready = want_grad;
   double sum = 0;
   for (int64_t i = 0; i < N; ++i) sum += row_loss[i];
   return counted ? static_cast<F>(sum / counted) : F(0);
+}
+
+template <class F>
+void TiedLmHead<F>::generic_chunk(const F* xc, const int32_t* targets, int rows, int64_t r0, int64_t R, F grad_scale,
+                                  bool want_grad) {
+  const int V = wte->V, C = wte->C;
+  const F* W = wte->weight.value;
+  {
+    ProfileScope timer(profile, "lm head (gemm)", false);
+    logits_gemm(logits.data(), xc, W, rows, V, C);
+  }
+  {
+    ProfileScope timer(profile, "cross-entropy", false);
+    cross_entropy_rows(logits.data(), row_loss.data() + r0, targets, rows, V, grad_scale);
+  }
+  if (!want_grad) return;
+  ProfileScope timer(profile, "lm head (gemm)", true);
+  // dx = dlogits W: each slab's share of the sum apart, then added in slab order.
+  // dwte = dlogits^T x: each slab owns its rows.
+  F* parts = dx_slabs.data();
+  for_each_slab(V, [&](int s, int64_t v0, int64_t vn) {
+    const F* dz = logits.data() + v0;
+    gemm<F>(Op::N, Op::N, rows, C, static_cast<int>(vn), F(1), dz, V, W + v0 * C, C, F(0), parts + s * R * C, C);
+    gemm<F>(Op::T, Op::N, static_cast<int>(vn), C, rows, F(1), dz, V, xc, C, r0 ? F(1) : F(0),
+            dwte_unscaled.data() + v0 * C, C);
+  });
+  sum_slab_parts(dx_unscaled.data() + r0 * C, parts, R * C, slab_count(V), static_cast<int64_t>(rows) * C);
+}
+
+template <class F>
+void TiedLmHead<F>::fused_chunk(const F* xc, const int32_t* targets, int rows, int64_t r0, int64_t R, F grad_scale,
+                                bool want_grad) {
+  if constexpr (std::is_same_v<F, float>) {
+    const int V = wte->V, C = wte->C;
+    const float* W = wte->weight.value;
+    const int64_t groups = vocab_groups(V);
+    const int slabs = slab_count(groups);
+    float* E = logits.data();
+    float* parts = dx_slabs.data();
+    row_shift.resize_for_overwrite(R);
+    slab_sums.resize_for_overwrite(static_cast<size_t>(kSlabs) * R);
+    row_factor.resize_for_overwrite(R);
+    {
+      ProfileScope timer(profile, "lm head (gemm)", false);
+      if (r0 == 0) {  // W is the same for every chunk of this forward
+        panels.resize_for_overwrite(groups * C * 16);
+        max_weight_norm = pack_vocab_panels(panels.data(), W, V, C);
+      }
+      for (int i = 0; i < rows; ++i) {
+        double norm2 = 0;
+        for (int k = 0; k < C; ++k) norm2 += static_cast<double>(xc[i * C + k]) * xc[i * C + k];
+        row_shift[i] = static_cast<float>(std::sqrt(norm2) * max_weight_norm);
+      }
+      for_each_slab(groups, [&](int s, int64_t g0, int64_t gn) {
+        float* dx_part = want_grad ? parts + s * R * C : nullptr;
+        if (dx_part) std::fill(dx_part, dx_part + static_cast<int64_t>(rows) * C, 0.0f);
+        exp_logits_slab(E, slab_sums.data() + s * R, dx_part, xc, rows, C, panels.data(), W, V, g0, g0 + gn,
+                        row_shift.data());
+      });
+    }
+    {
+      ProfileScope timer(profile, "cross-entropy", false);
+      for (int i = 0; i < rows; ++i) {
+        const int32_t t = targets[i];
+        if (t < 0) {
+          row_loss[r0 + i] = row_factor[i] = 0.0f;
+          continue;
+        }
+        double sum = 0;
+        for (int s = 0; s < slabs; ++s) sum += slab_sums[s * R + i];
+        if (!(sum >= 0x1p-100)) sum = redo_row_exactly(xc + static_cast<int64_t>(i) * C, i, R, want_grad);
+        row_factor[i] = static_cast<float>(grad_scale / sum);
+        double zt = 0;
+        for (int k = 0; k < C; ++k) zt += static_cast<double>(xc[i * C + k]) * W[static_cast<int64_t>(t) * C + k];
+        row_loss[r0 + i] = static_cast<float>(row_shift[i] + std::log(sum) - zt);
+      }
+    }
+    if (!want_grad) return;
+    ProfileScope grad_timer(profile, "lm head (gemm)", true);
+    // dx_i = (g / sum_i) (E W)_i - g w_target; the factor is 0 for ignored rows.
+    float* dxc = dx_unscaled.data() + r0 * C;
+    sum_slab_parts(dxc, parts, R * C, slabs, static_cast<int64_t>(rows) * C);
+    float* xs = parts;  // the slab parts are consumed: reuse slab 0's for x scaled by the factors
+    for (int i = 0; i < rows; ++i) {
+      const int32_t t = targets[i];
+      const float f = row_factor[i];
+      for (int k = 0; k < C; ++k) {
+        dxc[i * C + k] = f * dxc[i * C + k] - (t < 0 ? 0.0f : grad_scale * W[static_cast<int64_t>(t) * C + k]);
+        xs[i * C + k] = f * xc[i * C + k];
+      }
+    }
+    // dwte_v = sum_i (g / sum_i) E_iv x_i - g (sum of x_i with target v).
+    for_each_slab(groups, [&](int, int64_t g0, int64_t gn) {
+      const int64_t v0 = g0 * 16, vn = std::min<int64_t>((g0 + gn) * 16, V) - v0;
+      gemm<float>(Op::T, Op::N, static_cast<int>(vn), C, rows, 1.0f, E + v0, V, xs, C, r0 ? 1.0f : 0.0f,
+                  dwte_unscaled.data() + v0 * C, C);
+    });
+    for (int i = 0; i < rows; ++i) {
+      if (targets[i] < 0) continue;
+      float* dw = dwte_unscaled.data() + static_cast<int64_t>(targets[i]) * C;
+      for (int k = 0; k < C; ++k) dw[k] -= grad_scale * xc[i * C + k];
+    }
+  }
+}
+
+// Row i of the chunk with its true max as the shift: its logits, exponentials and sum, and (for
+// a gradient) its E W in slab 0's part, the other slabs' parts zeroed. Returns the sum.
+template <class F>
+double TiedLmHead<F>::redo_row_exactly(const F* x_row, int i, int64_t R, bool want_grad) {
+  const int V = wte->V, C = wte->C;
+  const F* W = wte->weight.value;
+  F* z = logits.data() + static_cast<int64_t>(i) * V;
+  gemm<F>(Op::N, Op::T, 1, V, C, F(1), x_row, C, W, C, F(0), z, V);
+  ++rows_redone;
+  const F mx = lane_max(z, V);
+  const double sum = exp_shifted_sum(z, z, V, mx);
+  row_shift[i] = mx;
+  if (want_grad) {
+    for (int s = 1; s < kSlabs; ++s) std::fill_n(dx_slabs.data() + s * R * C + static_cast<int64_t>(i) * C, C, F(0));
+    gemm<F>(Op::N, Op::N, 1, C, V, F(1), z, V, W, C, F(0), dx_slabs.data() + static_cast<int64_t>(i) * C, C);
+  }
+  return sum;
 }
 
 template <class F>

@@ -1,0 +1,159 @@
+// The tied head's forward and half its backward in one pass over a vocabulary slab, for the
+// float training path of layers/tied_lm_head.cpp:
+//   E[i][v]   = exp(x_i . w_v - shift_i)          stored (the softmax's unnormalised numerators)
+//   sums[i]  += sum over the slab of E[i][v]
+//   dx_raw[i] += sum over the slab of E[i][v] w_v   (optional)
+// shift_i is any upper bound of row i's logits (the caller uses |x_i| max_v |w_v|), so no max
+// pass over the row is needed before the exponentials, and the row's normalisation 1 / sum
+// can be applied after the products (to dx_raw, and to x before d wte = E^T x).
+// Why: the logits gemm, the softmax passes and the dx gemm each streamed the (rows x V) chunk
+// through memory; here each 6-row x 128-word block of E is made and used while in L1.
+// Layout: W (V, C) row-major; panels = W packed 16 words at a time as [group][C][16] (zero
+// rows past V), so the logits tile reads 16 words' weights with two contiguous loads per k.
+// C must be a multiple of 16 (the dx tile is 6 rows x 16 columns of x).
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "core/scratch.hpp"
+#include "kernels/simd.hpp"
+#include "kernels/vector_math.hpp"
+
+namespace mosaic {
+
+namespace vocab_softmax_detail {
+
+constexpr int kRows = 6, kWords = 16;  // a 6 x 16 register tile: 12 accumulators
+constexpr int kBlockGroups = 8;        // 128 words per block: panels and W rows of a block stay in L2
+
+using simd::f8;
+
+inline f8 exp8(f8 x) { return exp_float_lanes<f8, simd::u32x8>(x); }
+
+// Rows [0, rows) of a 6-row tile read rows min(r, rows - 1): the missing ones repeat the last
+// row and are never stored.
+struct RowPointers {
+  const float* p[kRows];
+  RowPointers(const float* base, int64_t ld, int rows) {
+    for (int r = 0; r < kRows; ++r) p[r] = base + std::min(r, rows - 1) * ld;
+  }
+};
+
+// E (rows x words of one group) = exp(x panel - shift); lane_sums[r] += the stored values.
+inline void exp_logits_tile(float* e, int64_t lde, const RowPointers& x, int C, const float* panel, const float* shift,
+                            int rows, int words, f8* lane_sums) {
+  f8 acc[kRows][2] = {};
+#pragma GCC unroll 4
+  for (int k = 0; k < C; ++k) {
+    const f8 b0 = simd::load(panel + k * kWords), b1 = simd::load(panel + k * kWords + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < kRows; ++r) {
+      const f8 a = simd::splat(x.p[r][k]);
+      acc[r][0] += a * b0;
+      acc[r][1] += a * b1;
+    }
+  }
+  for (int r = 0; r < rows; ++r) {
+    const f8 s = simd::splat(shift[r]);
+    const f8 e0 = exp8(acc[r][0] - s), e1 = exp8(acc[r][1] - s);
+    float* er = e + r * lde;
+    if (words == kWords) {
+      simd::store(er, e0);
+      simd::store(er + 8, e1);
+      lane_sums[r] += e0 + e1;
+    } else {  // the vocabulary's last, partial group
+      float out[kWords];
+      simd::store(out, e0);
+      simd::store(out + 8, e1);
+      for (int j = 0; j < words; ++j) er[j] = out[j];
+      for (int j = words; j < kWords; ++j) out[j] = 0.0f;
+      lane_sums[r] += simd::load(out) + simd::load(out + 8);
+    }
+  }
+}
+
+// dx (rows x C) += E (rows x words) W (words x C), in 16-column tiles.
+inline void accumulate_dx_tile(float* dx, int C, const RowPointers& e, const float* W, int words, int rows) {
+  for (int c = 0; c < C; c += kWords) {
+    f8 acc[kRows][2] = {};
+#pragma GCC unroll 4
+    for (int k = 0; k < words; ++k) {
+      const float* w = W + static_cast<int64_t>(k) * C + c;
+      const f8 b0 = simd::load(w), b1 = simd::load(w + 8);
+#pragma GCC unroll 6
+      for (int r = 0; r < kRows; ++r) {
+        const f8 a = simd::splat(e.p[r][k]);
+        acc[r][0] += a * b0;
+        acc[r][1] += a * b1;
+      }
+    }
+    for (int r = 0; r < rows; ++r) {
+      float* d = dx + r * C + c;
+      simd::store(d, simd::load(d) + acc[r][0]);
+      simd::store(d + 8, simd::load(d + 8) + acc[r][1]);
+    }
+  }
+}
+
+struct LaneSums {};
+
+}  // namespace vocab_softmax_detail
+
+inline int64_t vocab_groups(int V) { return (V + vocab_softmax_detail::kWords - 1) / vocab_softmax_detail::kWords; }
+
+// panels (vocab_groups(V) * C * 16) from W (V, C); returns max_v |w_v|.
+inline float pack_vocab_panels(float* panels, const float* W, int V, int C) {
+  constexpr int kw = vocab_softmax_detail::kWords;
+  const int64_t groups = vocab_groups(V);
+  float max_norm2 = 0.0f;
+#pragma omp parallel for schedule(static) reduction(max : max_norm2)
+  for (int64_t g = 0; g < groups; ++g) {
+    float* panel = panels + g * C * kw;
+    for (int j = 0; j < kw; ++j) {
+      const int64_t v = g * kw + j;
+      if (v >= V) {
+        for (int k = 0; k < C; ++k) panel[k * kw + j] = 0.0f;
+        continue;
+      }
+      const float* w = W + v * C;
+      float norm2 = 0.0f;
+      for (int k = 0; k < C; ++k) {
+        panel[k * kw + j] = w[k];
+        norm2 += w[k] * w[k];
+      }
+      max_norm2 = std::max(max_norm2, norm2);
+    }
+  }
+  return std::sqrt(max_norm2);
+}
+
+// One slab of vocabulary groups [g0, g1) for rows [0, rows) of x (rows, C): writes E into
+// e (row stride V, columns of the slab only), sets sums[i] to the slab's sum of row i, and
+// adds the slab's E W into dx_raw (rows, C) unless it is null. Single-threaded; the caller
+// runs slabs in parallel. Sums are made in a fixed order, whatever the threads.
+inline void exp_logits_slab(float* e, float* sums, float* dx_raw, const float* x, int rows, int C, const float* panels,
+                            const float* W, int V, int64_t g0, int64_t g1, const float* shift) {
+  using namespace vocab_softmax_detail;
+  f8* lane_sums = thread_scratch<f8, LaneSums>(rows);
+  for (int i = 0; i < rows; ++i) lane_sums[i] = f8{};
+  for (int64_t b0 = g0; b0 < g1; b0 += kBlockGroups) {
+    const int64_t b1 = std::min(g1, b0 + kBlockGroups);
+    const int64_t v0 = b0 * kWords;
+    const int words = static_cast<int>(std::min<int64_t>(b1 * kWords, V) - v0);
+    for (int i = 0; i < rows; i += kRows) {
+      const int n = std::min(kRows, rows - i);
+      const RowPointers xr(x + static_cast<int64_t>(i) * C, C, n);
+      float* ei = e + static_cast<int64_t>(i) * V;
+      for (int64_t g = b0; g < b1; ++g) {
+        const int gw = static_cast<int>(std::min<int64_t>(kWords, V - g * kWords));
+        exp_logits_tile(ei + g * kWords, V, xr, C, panels + g * C * kWords, shift + i, n, gw, lane_sums + i);
+      }
+      if (dx_raw)
+        accumulate_dx_tile(dx_raw + static_cast<int64_t>(i) * C, C, RowPointers(ei + v0, V, n), W + v0 * C, words, n);
+    }
+  }
+  for (int i = 0; i < rows; ++i) sums[i] = simd::sum(lane_sums[i]);
+}
+
+}  // namespace mosaic
