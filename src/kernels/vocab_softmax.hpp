@@ -3,9 +3,9 @@
 //   E[i][v]   = exp(x_i . w_v - shift_i)          stored (the softmax's unnormalised numerators)
 //   sums[i]  += sum over the slab of E[i][v]
 //   dx_raw[i] += sum over the slab of E[i][v] w_v   (optional)
-// shift_i is any upper bound of row i's logits (the caller uses |x_i| max_v |w_v|), so no max
-// pass over the row is needed before the exponentials, and the row's normalisation 1 / sum
-// can be applied after the products (to dx_raw, and to x before d wte = E^T x).
+// shift_i is any value near row i's largest logit (the caller takes the largest of a few), so
+// no max pass over the row is needed before the exponentials, and the row's normalisation
+// 1 / sum can be applied after the products (to dx_raw, and to x before d wte = E^T x).
 // Why: the logits gemm, the softmax passes and the dx gemm each streamed the (rows x V) chunk
 // through memory; here each 6-row x 128-word block of E is made and used while in L1.
 // Layout: W (V, C) row-major; panels = W packed 16 words at a time as [group][C][16] (zero
@@ -13,7 +13,6 @@
 // C must be a multiple of 16 (the dx tile is 6 rows x 16 columns of x).
 #pragma once
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 
 #include "core/scratch.hpp"
@@ -102,30 +101,18 @@ struct LaneSums {};
 
 inline int64_t vocab_groups(int V) { return (V + vocab_softmax_detail::kWords - 1) / vocab_softmax_detail::kWords; }
 
-// panels (vocab_groups(V) * C * 16) from W (V, C); returns max_v |w_v|.
-inline float pack_vocab_panels(float* panels, const float* W, int V, int C) {
+// panels (vocab_groups(V) * C * 16) from W (V, C).
+inline void pack_vocab_panels(float* panels, const float* W, int V, int C) {
   constexpr int kw = vocab_softmax_detail::kWords;
   const int64_t groups = vocab_groups(V);
-  float max_norm2 = 0.0f;
-#pragma omp parallel for schedule(static) reduction(max : max_norm2)
+#pragma omp parallel for schedule(static)
   for (int64_t g = 0; g < groups; ++g) {
     float* panel = panels + g * C * kw;
     for (int j = 0; j < kw; ++j) {
       const int64_t v = g * kw + j;
-      if (v >= V) {
-        for (int k = 0; k < C; ++k) panel[k * kw + j] = 0.0f;
-        continue;
-      }
-      const float* w = W + v * C;
-      float norm2 = 0.0f;
-      for (int k = 0; k < C; ++k) {
-        panel[k * kw + j] = w[k];
-        norm2 += w[k] * w[k];
-      }
-      max_norm2 = std::max(max_norm2, norm2);
+      for (int k = 0; k < C; ++k) panel[k * kw + j] = v < V ? W[v * C + k] : 0.0f;
     }
   }
-  return std::sqrt(max_norm2);
 }
 
 // One slab of vocabulary groups [g0, g1) for rows [0, rows) of x (rows, C): writes E into

@@ -1,10 +1,11 @@
 // Tied LM head + cross-entropy in row chunks. Two paths, the same function:
 //  - float with C a multiple of 16 (every model we train): kernels/vocab_softmax.hpp makes,
-//    per vocabulary slab, E = exp(logits - shift) with shift_i = |x_i| max_v |w_v| (a bound on
-//    row i's logits, so no max pass), the row sums, and E W for dx, in one pass; the softmax's
-//    1 / sum is applied afterwards (to dx, and to x before d wte = E^T x), and the one-hot part
-//    of the gradient is a row of wte per target. A row whose bound is so loose that its
-//    exponentials underflow (sum < 2^-100) is redone exactly with its true max.
+//    per vocabulary slab, E = exp(logits - shift), the row sums, and E W for dx, in one pass;
+//    the softmax's 1 / sum is applied afterwards (to dx, and to x before d wte = E^T x), and the
+//    one-hot part of the gradient is a row of wte per target. The shift is not the row's max
+//    (which would need a pass over the logits first) but the largest of a few of its logits:
+//    the target's and 32 sampled words'. Any shift within ~69 of the max keeps the sum in
+//    float range; a row where that fails (the sum's check) is redone exactly with its max.
 //  - otherwise (the float64 gradient tests): the logits gemm, the softmax loop of
 //    kernels/softmax.hpp in place, and the gemms of both gradients.
 // Either way the vocabulary is split into kSlabs fixed slabs, one single-threaded kernel or
@@ -32,6 +33,7 @@ int64_t chunk_rows(int64_t N, int V) {
 }
 
 constexpr int kSlabs = 8;
+constexpr int kShiftWords = 32;  // words spread over the vocabulary whose logits help set the shift
 
 // Slabs of n items (vocabulary rows, or groups of 16 of them): kSlabs, or n when smaller.
 int slab_count(int64_t n) { return static_cast<int>(std::min<int64_t>(kSlabs, n)); }
@@ -152,18 +154,31 @@ void TiedLmHead<F>::fused_chunk(const F* xc, const int32_t* targets, int rows, i
     float* E = logits.data();
     float* parts = dx_slabs.data();
     row_shift.resize_for_overwrite(R);
+    target_logit.resize_for_overwrite(R);
     slab_sums.resize_for_overwrite(static_cast<size_t>(kSlabs) * R);
     row_factor.resize_for_overwrite(R);
     {
       ProfileScope timer(profile, "lm head (gemm)", false);
+      const int S = std::min(kShiftWords, V);
       if (r0 == 0) {  // W is the same for every chunk of this forward
         panels.resize_for_overwrite(groups * C * 16);
-        max_weight_norm = pack_vocab_panels(panels.data(), W, V, C);
+        pack_vocab_panels(panels.data(), W, V, C);
+        shift_words.resize_for_overwrite(static_cast<size_t>(S) * C);
+        for (int j = 0; j < S; ++j) std::copy_n(W + static_cast<int64_t>(V) * j / S * C, C, shift_words.data() + j * C);
       }
+      // Each row's shift: the largest of its target's logit and the sampled words' logits.
+      shift_logits.resize_for_overwrite(R * S);
+      gemm<float>(Op::N, Op::T, rows, S, C, 1.0f, xc, C, shift_words.data(), C, 0.0f, shift_logits.data(), S);
       for (int i = 0; i < rows; ++i) {
-        double norm2 = 0;
-        for (int k = 0; k < C; ++k) norm2 += static_cast<double>(xc[i * C + k]) * xc[i * C + k];
-        row_shift[i] = static_cast<float>(std::sqrt(norm2) * max_weight_norm);
+        float shift = lane_max(shift_logits.data() + static_cast<int64_t>(i) * S, S);
+        if (targets[i] >= 0) {
+          double zt = 0;
+          for (int k = 0; k < C; ++k)
+            zt += static_cast<double>(xc[i * C + k]) * W[static_cast<int64_t>(targets[i]) * C + k];
+          target_logit[i] = static_cast<float>(zt);
+          shift = std::max(shift, target_logit[i]);
+        }
+        row_shift[i] = shift;
       }
       for_each_slab(groups, [&](int s, int64_t g0, int64_t gn) {
         float* dx_part = want_grad ? parts + s * R * C : nullptr;
@@ -175,18 +190,19 @@ void TiedLmHead<F>::fused_chunk(const F* xc, const int32_t* targets, int rows, i
     {
       ProfileScope timer(profile, "cross-entropy", false);
       for (int i = 0; i < rows; ++i) {
-        const int32_t t = targets[i];
-        if (t < 0) {
+        double sum = 0;
+        for (int s = 0; s < slabs; ++s) sum += slab_sums[s * R + i];
+        // The shift is one of the row's logits, so sum >= 1 unless the largest logit is over
+        // 69 above it (or something is not finite): then the row is redone with its max. Ignored
+        // rows too, as their exponentials meet a factor 0 in the gradient products.
+        if (!(sum >= 0x1p-100 && sum <= 0x1p100))
+          sum = redo_row_exactly(xc + static_cast<int64_t>(i) * C, i, R, want_grad);
+        if (targets[i] < 0) {
           row_loss[r0 + i] = row_factor[i] = 0.0f;
           continue;
         }
-        double sum = 0;
-        for (int s = 0; s < slabs; ++s) sum += slab_sums[s * R + i];
-        if (!(sum >= 0x1p-100)) sum = redo_row_exactly(xc + static_cast<int64_t>(i) * C, i, R, want_grad);
         row_factor[i] = static_cast<float>(grad_scale / sum);
-        double zt = 0;
-        for (int k = 0; k < C; ++k) zt += static_cast<double>(xc[i * C + k]) * W[static_cast<int64_t>(t) * C + k];
-        row_loss[r0 + i] = static_cast<float>(row_shift[i] + std::log(sum) - zt);
+        row_loss[r0 + i] = static_cast<float>(row_shift[i] + std::log(sum) - target_logit[i]);
       }
     }
     if (!want_grad) return;

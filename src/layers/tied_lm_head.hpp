@@ -31,11 +31,13 @@ struct TiedLmHead {
   Buffer<F> dx_slabs;          // (slabs, chunk rows, C): the vocabulary slabs' shares of dx
   // fused kernel only
   Buffer<F> panels;            // wte packed 16 words at a time (kernels/vocab_softmax.hpp)
-  F max_weight_norm = 0;       // max_v |wte_v|
-  Buffer<F> row_shift;         // (chunk rows): the exponentials' shift, a bound on the row's logits
+  Buffer<F> shift_words;       // (32, C): rows of wte spread over the vocabulary
+  Buffer<F> shift_logits;      // (chunk rows, 32): their logits
+  Buffer<F> target_logit;      // (chunk rows)
+  Buffer<F> row_shift;         // (chunk rows): the exponentials' shift, one of the row's logits
   Buffer<F> slab_sums;         // (slabs, chunk rows): each slab's sum of exponentials
   Buffer<F> row_factor;        // (chunk rows): grad scale / row sum, 0 for ignored rows
-  int64_t rows_redone = 0;     // rows of the last forward whose exponentials underflowed (tests)
+  int64_t rows_redone = 0;     // rows of the last forward redone with their max (tests)
 
   // Without targets (null): keeps the logits and returns 0. With targets: returns the mean
   // loss and, if want_grad, prepares backward.
