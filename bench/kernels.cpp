@@ -20,6 +20,7 @@
 #include "kernels/small_gemm.hpp"
 #include "kernels/softmax.hpp"
 #include "kernels/vector_math.hpp"
+#include "kernels/vocab_softmax.hpp"
 
 namespace {
 
@@ -132,6 +133,37 @@ void BM_VocabGradX(benchmark::State& state) {
   run_gemm(state, static_cast<int>(state.range(2)), Op::N, Op::N, rows, s.C, s.V, 0.0f);
 }
 BENCHMARK(BM_VocabGradX)->Apply(vocab_args)->Unit(benchmark::kMillisecond);
+
+// The fused head kernel on one chunk of 320 rows, as layers/tied_lm_head.cpp runs it: 8 slabs of
+// the vocabulary in a parallel loop, exponentials of the logits stored, row sums, and with
+// grad:1 the E W product for d x. FLOPs count the logits (and E W) products only.
+void BM_VocabSoftmaxFused(benchmark::State& state) {
+  const Shape s = shape_of(state.range(0));
+  const bool grad = state.range(1) != 0;
+  const int rows = 320, slabs = 8;
+  mosaic::set_threads(static_cast<int>(state.range(2)));
+  auto x = random_buffer(static_cast<int64_t>(rows) * s.C, 1);
+  auto W = random_buffer(static_cast<int64_t>(s.V) * s.C, 2, -0.05f, 0.05f);
+  const int64_t groups = mosaic::vocab_groups(s.V);
+  Buffer<float> panels(static_cast<size_t>(groups) * s.C * 16), E(static_cast<size_t>(rows) * s.V),
+      sums(static_cast<size_t>(slabs) * rows), dx(static_cast<size_t>(slabs) * rows * s.C), shift(rows);
+  mosaic::pack_vocab_panels(panels.data(), W.data(), s.V, s.C);
+  for (int i = 0; i < rows; ++i) shift[i] = 1.0f;
+  for (auto _ : state) {
+#pragma omp parallel for schedule(static)
+    for (int sl = 0; sl < slabs; ++sl)
+      mosaic::exp_logits_slab(E.data(), sums.data() + sl * rows, grad ? dx.data() + sl * rows * s.C : nullptr,
+                              x.data(), rows, s.C, panels.data(), W.data(), s.V, groups * sl / slabs,
+                              groups * (sl + 1) / slabs, shift.data());
+    keep(E.data(), sums.data(), dx.data());
+  }
+  set_flops(state, 2.0 * rows * s.V * s.C * (grad ? 2 : 1));
+}
+BENCHMARK(BM_VocabSoftmaxFused)
+    ->ArgsProduct({{128, 256}, {0, 1}, {1, 2}})
+    ->ArgNames({"d", "grad", "threads"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 // 1024^3: a shape OpenBLAS runs near its peak, the ceiling to read the others against.
 void BM_GemmSquare1024(benchmark::State& state) {
