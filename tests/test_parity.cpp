@@ -57,38 +57,71 @@ TEST(Parity, Gpt2SmallHasTheReferenceParameterCount) {
   EXPECT_EQ(model->params().count(), 124475904u);
 }
 
-// The check must be able to fail: one gradient entry off by 1% of its tensor's scale.
-TEST(Parity, DoctoredFixtureFails) {
+// A copy of mosaic_0's fixture with one entry of one reference gradient moved by `fraction`
+// of its tensor's scale; returns its path, or "" when the fixtures are missing.
+const std::string kVictim = "mosaic.h.1.attn.v_featurizer.W_v.weight";
+
+std::string doctored_fixture(float fraction, const std::string& name) {
   const std::string source = kReferenceDir + "/mosaic_0.safetensors";
-  if (!std::filesystem::exists(source)) GTEST_SKIP() << "fixture missing";
+  if (!std::filesystem::exists(source)) return "";
   auto file = safetensors::Reader::open(source);
   safetensors::Writer copy;
   for (const auto& [k, v] : file.metadata()) copy.set_metadata(k, v);
-  const std::string victim = "grad.mosaic.h.1.attn.v_featurizer.W_v.weight";
-  for (const auto& name : file.names()) {
-    const auto& info = file.info(name);
-    if (name == victim) {
-      auto data = file.read_f32(name);
+  for (const auto& tensor : file.names()) {
+    const auto& info = file.info(tensor);
+    if (tensor == "grad." + kVictim) {
+      auto data = file.read_f32(tensor);
       float scale = 0;
       for (float x : data) scale = std::max(scale, std::abs(x));
-      data[3] += 0.01f * scale;
-      copy.add_f32(name, info.shape, data.data());
+      data[3] += fraction * scale;
+      copy.add_f32(tensor, info.shape, data.data());
     } else {
-      auto raw = file.raw(name);
-      copy.add(name, info.dtype, info.shape, raw);
+      copy.add(tensor, info.dtype, info.shape, file.raw(tensor));
     }
   }
-  const std::string path = ::testing::TempDir() + "/doctored.safetensors";
+  const std::string path = ::testing::TempDir() + "/" + name;
   copy.write(path);
+  return path;
+}
+
+// The check must be able to fail: one gradient entry off by 1% of its tensor's scale, which our
+// float64 gradient does not excuse either.
+TEST(Parity, DoctoredFixtureFails) {
+  const std::string path = doctored_fixture(0.01f, "doctored.safetensors");
+  if (path.empty()) GTEST_SKIP() << "fixture missing";
   auto report = check_reference_fixture(path);
   EXPECT_FALSE(report.pass());
   size_t failed = 0;
   for (const auto& line : report.lines)
     if (!line.ok) {
       ++failed;
-      EXPECT_EQ(line.what, "grad mosaic.h.1.attn.v_featurizer.W_v.weight");
+      EXPECT_EQ(line.what, "grad " + kVictim);
+      EXPECT_GT(line.reference_vs_f64, 2 * kGradTolerance);
     }
   EXPECT_EQ(failed, 1u);
+}
+
+// A reference gradient 1.5 tolerances off (as PyTorch's own float32 rounding can be at full
+// size) passes on our float64 gradient, which ours matches; 3 tolerances off it fails.
+TEST(Parity, Float64GradientJudgesAReferenceOffByItsRounding) {
+  for (const float tolerances : {1.5f, 3.0f}) {
+    const std::string path = doctored_fixture(tolerances * static_cast<float>(kGradTolerance), "rounded.safetensors");
+    if (path.empty()) GTEST_SKIP() << "fixture missing";
+    auto report = check_reference_fixture(path);
+    EXPECT_EQ(report.pass(), tolerances < 2) << tolerances;
+    bool judged = false;
+    for (const auto& line : report.lines) {
+      if (line.what != "grad " + kVictim) {
+        EXPECT_LT(line.ours_vs_f64, 0) << line.what << ": only the doctored gradient needs float64";
+        continue;
+      }
+      judged = true;
+      EXPECT_GT(line.max_rel, kGradTolerance);
+      EXPECT_LT(line.ours_vs_f64, 1e-5);
+      EXPECT_NEAR(line.reference_vs_f64, tolerances * kGradTolerance, 0.2 * kGradTolerance);
+    }
+    EXPECT_TRUE(judged);
+  }
 }
 
 }  // namespace

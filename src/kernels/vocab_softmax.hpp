@@ -117,10 +117,15 @@ inline void pack_vocab_panels(float* panels, const float* W, int V, int C) {
 
 // One slab of vocabulary groups [g0, g1) for rows [0, rows) of x (rows, C): writes E into
 // e (row stride V, columns of the slab only), sets sums[i] to the slab's sum of row i, and
-// adds the slab's E W into dx_raw (rows, C) unless it is null. Single-threaded; the caller
-// runs slabs in parallel. Sums are made in a fixed order, whatever the threads.
+// adds the slab's E W into dx_raw (rows, C) unless it is null. With targets (-1: none), a
+// row's target word in the slab has its exponential moved to target_e[i] and 0 left in E
+// (and out of E W), after it was summed: the caller adds the target's term as
+// (p_t - 1) w_t, without the cancellation of p_t w_t - w_t when p_t is near 1.
+// Single-threaded; the caller runs slabs in parallel. Sums are made in a fixed order,
+// whatever the threads.
 inline void exp_logits_slab(float* e, float* sums, float* dx_raw, const float* x, int rows, int C, const float* panels,
-                            const float* W, int V, int64_t g0, int64_t g1, const float* shift) {
+                            const float* W, int V, int64_t g0, int64_t g1, const float* shift,
+                            const int32_t* targets = nullptr, float* target_e = nullptr) {
   using namespace vocab_softmax_detail;
   f8* lane_sums = thread_scratch<f8, LaneSums>(rows);
   for (int i = 0; i < rows; ++i) lane_sums[i] = f8{};
@@ -136,6 +141,13 @@ inline void exp_logits_slab(float* e, float* sums, float* dx_raw, const float* x
         const int gw = static_cast<int>(std::min<int64_t>(kWords, V - g * kWords));
         exp_logits_tile(ei + g * kWords, V, xr, C, panels + g * C * kWords, shift + i, n, gw, lane_sums + i);
       }
+      if (targets)  // the targets' exponentials leave E (after the sums) for target_e
+        for (int r = 0; r < n; ++r) {
+          const int64_t t = targets[i + r];
+          if (t < v0 || t >= v0 + words) continue;
+          target_e[i + r] = ei[r * static_cast<int64_t>(V) + t];
+          ei[r * static_cast<int64_t>(V) + t] = 0.0f;
+        }
       if (dx_raw)
         accumulate_dx_tile(dx_raw + static_cast<int64_t>(i) * C, C, RowPointers(ei + v0, V, n), W + v0 * C, words, n);
     }

@@ -155,6 +155,8 @@ void TiedLmHead<F>::fused_chunk(const F* xc, const int32_t* targets, int rows, i
     float* parts = dx_slabs.data();
     row_shift.resize_for_overwrite(R);
     target_logit.resize_for_overwrite(R);
+    target_e.resize_for_overwrite(R);
+    target_coef.resize_for_overwrite(R);
     slab_sums.resize_for_overwrite(static_cast<size_t>(kSlabs) * R);
     row_factor.resize_for_overwrite(R);
     {
@@ -184,7 +186,7 @@ void TiedLmHead<F>::fused_chunk(const F* xc, const int32_t* targets, int rows, i
         float* dx_part = want_grad ? parts + s * R * C : nullptr;
         if (dx_part) std::fill(dx_part, dx_part + static_cast<int64_t>(rows) * C, 0.0f);
         exp_logits_slab(E, slab_sums.data() + s * R, dx_part, xc, rows, C, panels.data(), W, V, g0, g0 + gn,
-                        row_shift.data());
+                        row_shift.data(), targets, target_e.data());
       });
     }
     {
@@ -196,18 +198,21 @@ void TiedLmHead<F>::fused_chunk(const F* xc, const int32_t* targets, int rows, i
         // 69 above it (or something is not finite): then the row is redone with its max. Ignored
         // rows too, as their exponentials meet a factor 0 in the gradient products.
         if (!(sum >= 0x1p-100 && sum <= 0x1p100))
-          sum = redo_row_exactly(xc + static_cast<int64_t>(i) * C, i, R, want_grad);
+          sum = redo_row_exactly(xc + static_cast<int64_t>(i) * C, targets[i], i, R, want_grad);
         if (targets[i] < 0) {
           row_loss[r0 + i] = row_factor[i] = 0.0f;
           continue;
         }
         row_factor[i] = static_cast<float>(grad_scale / sum);
+        // The target's gradient coefficient g (p_t - 1) = -g (sum of the others) / sum.
+        target_coef[i] = static_cast<float>(-grad_scale * (sum - target_e[i]) / sum);
         row_loss[r0 + i] = static_cast<float>(row_shift[i] + std::log(sum) - target_logit[i]);
       }
     }
     if (!want_grad) return;
     ProfileScope grad_timer(profile, "lm head (gemm)", true);
-    // dx_i = (g / sum_i) (E W)_i - g w_target; the factor is 0 for ignored rows.
+    // dx_i = (g / sum_i) (E W)_i + g (p_t - 1) w_t, E without the target; the factor is 0 for
+    // ignored rows.
     float* dxc = dx_unscaled.data() + r0 * C;
     sum_slab_parts(dxc, parts, R * C, slabs, static_cast<int64_t>(rows) * C);
     float* xs = parts;  // the slab parts are consumed: reuse slab 0's for x scaled by the factors
@@ -215,11 +220,11 @@ void TiedLmHead<F>::fused_chunk(const F* xc, const int32_t* targets, int rows, i
       const int32_t t = targets[i];
       const float f = row_factor[i];
       for (int k = 0; k < C; ++k) {
-        dxc[i * C + k] = f * dxc[i * C + k] - (t < 0 ? 0.0f : grad_scale * W[static_cast<int64_t>(t) * C + k]);
+        dxc[i * C + k] = f * dxc[i * C + k] + (t < 0 ? 0.0f : target_coef[i] * W[static_cast<int64_t>(t) * C + k]);
         xs[i * C + k] = f * xc[i * C + k];
       }
     }
-    // dwte_v = sum_i (g / sum_i) E_iv x_i - g (sum of x_i with target v).
+    // dwte_v = sum_i (g / sum_i) E_iv x_i + the target terms g (p_t - 1) x_i.
     for_each_slab(groups, [&](int, int64_t g0, int64_t gn) {
       const int64_t v0 = g0 * 16, vn = std::min<int64_t>((g0 + gn) * 16, V) - v0;
       gemm<float>(Op::T, Op::N, static_cast<int>(vn), C, rows, 1.0f, E + v0, V, xs, C, r0 ? 1.0f : 0.0f,
@@ -228,15 +233,16 @@ void TiedLmHead<F>::fused_chunk(const F* xc, const int32_t* targets, int rows, i
     for (int i = 0; i < rows; ++i) {
       if (targets[i] < 0) continue;
       float* dw = dwte_unscaled.data() + static_cast<int64_t>(targets[i]) * C;
-      for (int k = 0; k < C; ++k) dw[k] -= grad_scale * xc[i * C + k];
+      for (int k = 0; k < C; ++k) dw[k] += target_coef[i] * xc[i * C + k];
     }
   }
 }
 
-// Row i of the chunk with its true max as the shift: its logits, exponentials and sum, and (for
-// a gradient) its E W in slab 0's part, the other slabs' parts zeroed. Returns the sum.
+// Row i of the chunk (target t) with its true max as the shift: its logits, exponentials and
+// sum, the target's exponential apart, and (for a gradient) its E W in slab 0's part, the other
+// slabs' parts zeroed. Returns the sum.
 template <class F>
-double TiedLmHead<F>::redo_row_exactly(const F* x_row, int i, int64_t R, bool want_grad) {
+double TiedLmHead<F>::redo_row_exactly(const F* x_row, int32_t t, int i, int64_t R, bool want_grad) {
   const int V = wte->V, C = wte->C;
   const F* W = wte->weight.value;
   F* z = logits.data() + static_cast<int64_t>(i) * V;
@@ -245,6 +251,10 @@ double TiedLmHead<F>::redo_row_exactly(const F* x_row, int i, int64_t R, bool wa
   const F mx = lane_max(z, V);
   const double sum = exp_shifted_sum(z, z, V, mx);
   row_shift[i] = mx;
+  if (t >= 0) {  // as the kernel does: the target's exponential apart, 0 in E
+    target_e[i] = z[t];
+    z[t] = F(0);
+  }
   if (want_grad) {
     for (int s = 1; s < kSlabs; ++s) std::fill_n(dx_slabs.data() + s * R * C + static_cast<int64_t>(i) * C, C, F(0));
     gemm<F>(Op::N, Op::N, 1, C, V, F(1), z, V, W, C, F(0), dx_slabs.data() + static_cast<int64_t>(i) * C, C);

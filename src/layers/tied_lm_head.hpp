@@ -34,6 +34,8 @@ struct TiedLmHead {
   Buffer<F> shift_words;       // (32, C): rows of wte spread over the vocabulary
   Buffer<F> shift_logits;      // (chunk rows, 32): their logits
   Buffer<F> target_logit;      // (chunk rows)
+  Buffer<F> target_e;          // (chunk rows): the target's exponential, kept out of E
+  Buffer<F> target_coef;       // (chunk rows): g (p_target - 1), the target's gradient coefficient
   Buffer<F> row_shift;         // (chunk rows): the exponentials' shift, one of the row's logits
   Buffer<F> slab_sums;         // (slabs, chunk rows): each slab's sum of exponentials
   Buffer<F> row_factor;        // (chunk rows): grad scale / row sum, 0 for ignored rows
@@ -49,7 +51,7 @@ struct TiedLmHead {
  private:
   void generic_chunk(const F* xc, const int32_t* targets, int rows, int64_t r0, int64_t R, F grad_scale, bool want_grad);
   void fused_chunk(const F* xc, const int32_t* targets, int rows, int64_t r0, int64_t R, F grad_scale, bool want_grad);
-  double redo_row_exactly(const F* x_row, int i, int64_t R, bool want_grad);
+  double redo_row_exactly(const F* x_row, int32_t t, int i, int64_t R, bool want_grad);
 };
 
 }  // namespace mosaic
