@@ -2,7 +2,7 @@
 //  - float with C a multiple of 16 (every model we train): kernels/vocab_softmax.hpp makes,
 //    per vocabulary slab, E = exp(logits - shift), the row sums, and E W for dx, in one pass;
 //    the softmax's 1 / sum is applied afterwards (to dx, and to x before d wte = E^T x), and the
-//    one-hot part of the gradient is a row of wte per target. The shift is not the row's max
+//    target's term g (p_t - 1), its exponential kept out of E, last. The shift is not the row's max
 //    (which would need a pass over the logits first) but the largest of a few of its logits:
 //    the target's and 32 sampled words'. Any shift within ~69 of the max keeps the sum in
 //    float range; a row where that fails (the sum's check) is redone exactly with its max.
