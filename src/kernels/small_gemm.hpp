@@ -23,21 +23,35 @@ namespace small_gemm_detail {
 
 constexpr int kRows = 6, kCols = 16;  // a 6 x 16 tile: 12 vector accumulators, 2 loads of B per k
 
-// One tile: rows <= 6 rows of A (missing rows repeat the last one and are not stored) times
-// B's 16 columns (cols <= 16 of them stored).
-inline void tile(float* c, int ldc, const float* a, int lda, const float* b, int ldb, int K, int rows, int cols,
-                 float alpha, bool accumulate) {
-  const float* ar[kRows];
-  for (int r = 0; r < kRows; ++r) ar[r] = a + static_cast<int64_t>(std::min(r, rows - 1)) * lda;
-  simd::f8 acc[kRows][2] = {};
+// The tile's rows: rows [0, rows) of A (row stride ld); missing rows repeat the last one and
+// are never stored.
+struct RowPointers {
+  const float* p[kRows];
+  RowPointers(const float* base, int64_t ld, int rows) {
+    for (int r = 0; r < kRows; ++r) p[r] = base + std::min(r, rows - 1) * ld;
+  }
+};
+
+// acc[r] += sum over k < K of a[r][k] * B row k (16 floats at b + k ldb): the tile's FMA loop,
+// shared with the tied head's kernels (kernels/vocab_softmax.hpp).
+inline void multiply_tile(simd::f8 (&acc)[kRows][2], const RowPointers& a, const float* b, int64_t ldb, int K) {
+#pragma GCC unroll 4
   for (int kk = 0; kk < K; ++kk) {
-    const simd::f8 b0 = simd::load(b + static_cast<int64_t>(kk) * ldb), b1 = simd::load(b + static_cast<int64_t>(kk) * ldb + 8);
+    const simd::f8 b0 = simd::load(b + kk * ldb), b1 = simd::load(b + kk * ldb + 8);
+#pragma GCC unroll 6
     for (int r = 0; r < kRows; ++r) {
-      const simd::f8 x = simd::splat(ar[r][kk]);
+      const simd::f8 x = simd::splat(a.p[r][kk]);
       acc[r][0] += x * b0;
       acc[r][1] += x * b1;
     }
   }
+}
+
+// One tile: rows <= 6 rows of A times B's 16 columns (cols <= 16 of them stored).
+inline void tile(float* c, int ldc, const float* a, int lda, const float* b, int ldb, int K, int rows, int cols,
+                 float alpha, bool accumulate) {
+  simd::f8 acc[kRows][2] = {};
+  multiply_tile(acc, RowPointers(a, lda, rows), b, ldb, K);
   const simd::f8 scale = simd::splat(alpha);
   for (int r = 0; r < rows; ++r) {
     float out[kCols];

@@ -17,42 +17,28 @@
 
 #include "core/scratch.hpp"
 #include "kernels/simd.hpp"
+#include "kernels/small_gemm.hpp"
 #include "kernels/vector_math.hpp"
 
 namespace mosaic {
 
 namespace vocab_softmax_detail {
 
-constexpr int kRows = 6, kWords = 16;  // a 6 x 16 register tile: 12 accumulators
-constexpr int kBlockGroups = 8;        // 128 words per block: panels and W rows of a block stay in L2
+using small_gemm_detail::kRows;  // the 6 x 16 register tile of kernels/small_gemm.hpp
+using small_gemm_detail::multiply_tile;
+using small_gemm_detail::RowPointers;
+constexpr int kWords = small_gemm_detail::kCols;  // words per tile, and per packed group
+constexpr int kBlockGroups = 8;                   // 128 words per block: panels and W rows of a block stay in L2
 
 using simd::f8;
 
 inline f8 exp8(f8 x) { return exp_float_lanes<f8, simd::u32x8>(x); }
 
-// Rows [0, rows) of a 6-row tile read rows min(r, rows - 1): the missing ones repeat the last
-// row and are never stored.
-struct RowPointers {
-  const float* p[kRows];
-  RowPointers(const float* base, int64_t ld, int rows) {
-    for (int r = 0; r < kRows; ++r) p[r] = base + std::min(r, rows - 1) * ld;
-  }
-};
-
 // E (rows x words of one group) = exp(x panel - shift); lane_sums[r] += the stored values.
 inline void exp_logits_tile(float* e, int64_t lde, const RowPointers& x, int C, const float* panel, const float* shift,
                             int rows, int words, f8* lane_sums) {
   f8 acc[kRows][2] = {};
-#pragma GCC unroll 4
-  for (int k = 0; k < C; ++k) {
-    const f8 b0 = simd::load(panel + k * kWords), b1 = simd::load(panel + k * kWords + 8);
-#pragma GCC unroll 6
-    for (int r = 0; r < kRows; ++r) {
-      const f8 a = simd::splat(x.p[r][k]);
-      acc[r][0] += a * b0;
-      acc[r][1] += a * b1;
-    }
-  }
+  multiply_tile(acc, x, panel, kWords, C);
   for (int r = 0; r < rows; ++r) {
     const f8 s = simd::splat(shift[r]);
     const f8 e0 = exp8(acc[r][0] - s), e1 = exp8(acc[r][1] - s);
@@ -76,17 +62,7 @@ inline void exp_logits_tile(float* e, int64_t lde, const RowPointers& x, int C, 
 inline void accumulate_dx_tile(float* dx, int C, const RowPointers& e, const float* W, int words, int rows) {
   for (int c = 0; c < C; c += kWords) {
     f8 acc[kRows][2] = {};
-#pragma GCC unroll 4
-    for (int k = 0; k < words; ++k) {
-      const float* w = W + static_cast<int64_t>(k) * C + c;
-      const f8 b0 = simd::load(w), b1 = simd::load(w + 8);
-#pragma GCC unroll 6
-      for (int r = 0; r < kRows; ++r) {
-        const f8 a = simd::splat(e.p[r][k]);
-        acc[r][0] += a * b0;
-        acc[r][1] += a * b1;
-      }
-    }
+    multiply_tile(acc, e, W + c, C, words);
     for (int r = 0; r < rows; ++r) {
       float* d = dx + r * C + c;
       simd::store(d, simd::load(d) + acc[r][0]);
