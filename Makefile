@@ -25,7 +25,7 @@ test: configure
 bench: build
 	@$(BUILD)/mosaic bench gemm
 
-# Kernel microbenchmarks (bench/); ARGS go to Google Benchmark, e.g. ARGS=--benchmark_filter=Vocab
+# Kernel microbenchmarks (microbench/); ARGS go to Google Benchmark, e.g. ARGS=--benchmark_filter=Vocab
 microbench: configure
 	@cmake --build $(BUILD) -j $(JOBS) --target mosaic_microbench
 	@$(BUILD)/mosaic_microbench $(ARGS)

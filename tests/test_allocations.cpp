@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/rng.hpp"
+#include "models/factory.hpp"
 #include "models/init.hpp"
 #include "models/language_model.hpp"
 #include "train/adamw.hpp"

@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "io/safetensors.hpp"
+#include "models/factory.hpp"
 #include "models/init.hpp"
 #include "train/checkpoint.hpp"
 

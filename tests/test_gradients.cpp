@@ -18,6 +18,7 @@
 #include "layers/persistent_memory.hpp"
 #include "layers/tied_lm_head.hpp"
 #include "layers/value_extractor.hpp"
+#include "models/factory.hpp"
 #include "models/init.hpp"
 #include "models/language_model.hpp"
 

@@ -7,6 +7,7 @@
 #include "experiments/parity/reference_check.hpp"
 #include "io/model_io.hpp"
 #include "io/safetensors.hpp"
+#include "models/factory.hpp"
 #include "models/language_model.hpp"
 
 namespace mosaic {

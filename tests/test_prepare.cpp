@@ -19,7 +19,7 @@
 #include "temp_dir.hpp"
 #include "text/gpt2_tokenizer.hpp"
 #include "tokenizer_fixture.hpp"
-#include "train/prepare.hpp"
+#include "text/prepare.hpp"
 
 namespace fs = std::filesystem;
 using mosaic::Gpt2Tokenizer;

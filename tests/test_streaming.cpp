@@ -21,6 +21,7 @@
 #include "infer/streaming_mosaic.hpp"
 #include "io/model_io.hpp"
 #include "io/safetensors.hpp"
+#include "models/factory.hpp"
 #include "models/init.hpp"
 #include "models/language_model.hpp"
 #include "tokenizer_fixture.hpp"

@@ -11,6 +11,7 @@
 #include "core/rng.hpp"
 #include "infer/generate.hpp"
 #include "infer/stream.hpp"
+#include "models/factory.hpp"
 
 namespace mosaic {
 

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
 #include <fstream>
 #include <string>
 
@@ -12,9 +14,11 @@
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "kernels/gemm.hpp"
+#include "models/factory.hpp"
 #include "models/init.hpp"
 #include "models/language_model.hpp"
 #include "train/adamw.hpp"
+#include "train/train_config.hpp"
 
 namespace mosaic {
 
@@ -75,30 +79,18 @@ double gemm_ceiling(const std::vector<GemmResult>& results) {
 }
 
 TrainBenchConfig train_bench_config(const std::string& name) {
-  TrainBenchConfig c;
-  c.name = name;
-  c.model.arch = "mosaic";
-  c.model.vocab_size = 50304;
-  c.model.bias = false;
-  if (name == "d128" || name == "d128-gpt") {
-    c.model.n_layer = 4;
-    c.model.n_head = 4;
-    c.model.n_embd = 128;
-    c.model.block_size = 256;
-    c.model.pmem_size = 448;
-    c.batch_size = 8;
-  } else if (name == "d256" || name == "d256-gpt") {
-    c.model.n_layer = 6;
-    c.model.n_head = 8;
-    c.model.n_embd = 256;
-    c.model.block_size = 512;
-    c.model.pmem_size = 896;
-    c.batch_size = 4;
-  } else {
-    throw Error("unknown bench config '" + name + "'", "use d128, d256, d128-gpt or d256-gpt");
-  }
-  if (name.ends_with("-gpt")) c.model.arch = "gpt";
-  return c;
+#ifdef MOSAIC_SOURCE_DIR
+  const std::string configs = std::string(MOSAIC_SOURCE_DIR) + "/configs";
+#else
+  const std::string configs = "configs";
+#endif
+  const std::string path = name.ends_with(".json") ? name : configs + "/bench_" + name + ".json";
+  MOSAIC_CHECK(std::filesystem::is_regular_file(path), "unknown bench config '" + name + "' (no " + path + ")",
+               "use d128, d256, d128-gpt, d256-gpt, or a .json file with model keys and batch_size");
+  TrainConfig file;
+  file.update_from_json(read_json_file(path), path);
+  file.model.validate();
+  return {name, file.model, file.batch_size};
 }
 
 TrainBenchResult measure_training(const TrainBenchConfig& config, int warmup_steps, int steps) {

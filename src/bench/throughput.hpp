@@ -25,8 +25,9 @@ struct TrainBenchConfig {
   int batch_size = 8;
 };
 
-// Named configurations of the performance issue: "d128" (d=128, 4 layers, 4 heads, T=256,
-// batch 8, pmem 448, vocab 50304) and "d256" (d=256, 6 layers, 8 heads, T=512, batch 4).
+// A named configuration, configs/bench_NAME.json ("d128": d=128, 4 layers, 4 heads, T=256,
+// batch 8; "d256": d=256, 6 layers, 8 heads, T=512, batch 4; "-gpt": the GPT baseline at the
+// same sizes), or any .json file with model keys and batch_size.
 TrainBenchConfig train_bench_config(const std::string& name);
 
 struct TrainBenchResult {

@@ -9,6 +9,7 @@
 #include "core/param_table.hpp"
 #include "io/model_io.hpp"
 #include "io/safetensors.hpp"
+#include "models/factory.hpp"
 #include "models/language_model.hpp"
 
 namespace mosaic {

@@ -1,6 +1,6 @@
 // `mosaic prepare INPUT... -o OUTDIR`: text (.txt with <|endoftext|> lines, .json, .jsonl) -> GPT-2
 // token shards OUTDIR/train.bin, val.bin and OUTDIR/meta.json. Parse, call prepare_corpus, print;
-// the work and its rules live in train/prepare.hpp.
+// the work and its rules live in text/prepare.hpp.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -10,7 +10,7 @@
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
-#include "train/prepare.hpp"
+#include "text/prepare.hpp"
 
 namespace mosaic {
 

@@ -18,16 +18,6 @@ namespace mosaic {
 
 namespace {
 
-nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  MOSAIC_CHECK(in.good(), "cannot open config " + path, "check the path given to --config");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("config " + path + " is not valid JSON: " + e.what(), "fix the file (a flat JSON object)");
-  }
-}
-
 struct TrainOptions {
   std::string config_file;
   bool resume = false;

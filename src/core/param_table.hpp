@@ -23,12 +23,6 @@ struct ParamEntry {
   std::vector<int64_t> shape;
   size_t offset = 0;  // in elements, into the values and grads arenas
   size_t numel = 0;
-  // The reference's rule: no weight decay for biases, norms and per-head scalars
-  // (dim < 2, or shape ending in (1, 1)).
-  bool decay() const {
-    size_t d = shape.size();
-    return d >= 2 && !(shape[d - 2] == 1 && shape[d - 1] == 1);
-  }
 };
 
 template <class T>

@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "core/error.hpp"
-#include "infer/matvec.hpp"
+#include "kernels/matvec.hpp"
 #include "kernels/softmax.hpp"
 
 namespace mosaic {

@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
-#include "infer/matvec.hpp"
+#include "kernels/matvec.hpp"
 #include "infer/stream_util.hpp"
 #include "infer/streaming_gpt.hpp"
 #include "infer/streaming_mosaic.hpp"

@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "core/error.hpp"
-#include "infer/matvec.hpp"
+#include "kernels/matvec.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/memory_features.hpp"
 #include "kernels/softmax.hpp"

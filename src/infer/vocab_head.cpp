@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "core/error.hpp"
-#include "infer/matvec.hpp"
+#include "kernels/matvec.hpp"
 
 namespace mosaic {
 

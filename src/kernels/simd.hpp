@@ -1,5 +1,5 @@
 // 8-float vectors with GCC/Clang vector extensions (compiled to AVX2 or NEON): the building
-// blocks of our own small kernels (infer/matvec.hpp, kernels/small_gemm.hpp). Unaligned
+// blocks of our own small kernels (kernels/matvec.hpp, kernels/small_gemm.hpp). Unaligned
 // loads and stores go through memcpy, which compiles to one vector move.
 #pragma once
 #include <cstdint>

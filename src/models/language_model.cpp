@@ -1,9 +1,7 @@
-// Checks at the models' public entry point, and the factory.
+// Checks at the models' public entry point.
 #include "models/language_model.hpp"
 
 #include "core/error.hpp"
-#include "models/gpt.hpp"
-#include "models/memory_mosaic.hpp"
 
 namespace mosaic {
 
@@ -36,16 +34,7 @@ void LanguageModel<F>::check_inputs(const int32_t* idx, const int32_t* targets, 
   }
 }
 
-template <class F>
-std::unique_ptr<LanguageModel<F>> make_model(const ModelConfig& config) {
-  config.validate();
-  if (config.arch == "gpt") return make_gpt<F>(config);
-  return make_memory_mosaic<F>(config);
-}
-
 template class LanguageModel<float>;
 template class LanguageModel<double>;
-template std::unique_ptr<LanguageModel<float>> make_model<float>(const ModelConfig&);
-template std::unique_ptr<LanguageModel<double>> make_model<double>(const ModelConfig&);
 
 }  // namespace mosaic

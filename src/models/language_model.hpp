@@ -3,7 +3,6 @@
 // Shapes: idx, targets (B, T) int32; logits (B, T, V).
 #pragma once
 #include <cstdint>
-#include <memory>
 
 #include "core/param_table.hpp"
 #include "core/step_profile.hpp"
@@ -49,10 +48,5 @@ class LanguageModel {
  private:
   void check_inputs(const int32_t* idx, const int32_t* targets, int B, int T) const;
 };
-
-// Builds the model the config names (arch "mosaic" or "gpt") with parameters allocated
-// and zero; call init_parameters() or load weights next.
-template <class F>
-std::unique_ptr<LanguageModel<F>> make_model(const ModelConfig& config);
 
 }  // namespace mosaic

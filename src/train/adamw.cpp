@@ -5,6 +5,11 @@
 
 namespace mosaic {
 
+bool decays(const ParamEntry& e) {
+  const size_t d = e.shape.size();
+  return d >= 2 && !(e.shape[d - 2] == 1 && e.shape[d - 1] == 1);
+}
+
 template <class F>
 void AdamW<F>::update(ParamTable<F>& table, double lr) {
   ++step_;
@@ -19,7 +24,7 @@ void AdamW<F>::update(ParamTable<F>& table, double lr) {
     const F* g = table.grad(e);
     F* m = m_.data() + e.offset;
     F* v = v_.data() + e.offset;
-    const F decay = e.decay() ? static_cast<F>(1 - lr * config_.weight_decay) : F(1);
+    const F decay = decays(e) ? static_cast<F>(1 - lr * config_.weight_decay) : F(1);
 #pragma omp parallel for schedule(static) if (e.numel > 65536)
     for (size_t i = 0; i < e.numel; ++i) {
       p[i] *= decay;

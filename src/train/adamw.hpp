@@ -1,6 +1,6 @@
 // AdamW exactly as PyTorch's torch.optim.AdamW (decoupled decay applied before the Adam
 // update, bias-corrected moments), over a whole ParamTable: one loop over the arenas.
-// Weight decay only where ParamEntry::decay() says so (the reference's param groups).
+// Weight decay only where decays() says so (the reference's param groups).
 // Not a schedule: the caller passes the learning rate of each step.
 #pragma once
 #include <cstdint>
@@ -9,6 +9,10 @@
 #include "core/param_table.hpp"
 
 namespace mosaic {
+
+// The reference's rule: no weight decay for biases, norms and per-head scalars
+// (dim < 2, or shape ending in (1, 1)).
+bool decays(const ParamEntry& e);
 
 struct AdamWConfig {
   double beta1 = 0.9, beta2 = 0.95, eps = 1e-8, weight_decay = 0.1;

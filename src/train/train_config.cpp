@@ -1,12 +1,24 @@
 // TrainConfig <-> flat JSON, validation, and the learning-rate schedule.
 #include "train/train_config.hpp"
 
+#include <fstream>
+
 #include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 
 namespace mosaic {
+
+nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  MOSAIC_CHECK(in.good(), "cannot open config " + path, "check the path given to --config");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("config " + path + " is not valid JSON: " + e.what(), "fix the file (a flat JSON object)");
+  }
+}
 
 namespace {
 

@@ -46,6 +46,9 @@ struct TrainConfig {
   static std::vector<std::pair<std::string, bool>> keys();
 };
 
+// A JSON file's content; Error with a hint when it cannot be read or parsed.
+nlohmann::json read_json_file(const std::string& path);
+
 // The learning rate of a step: linear warmup, cosine decay to min_lr at lr_decay_iters, then flat.
 double learning_rate_at(const TrainConfig& c, int64_t step);
 

@@ -19,6 +19,7 @@
 #include "io/atomic_file.hpp"
 #include "io/token_shards.hpp"
 #include "kernels/gemm.hpp"
+#include "models/factory.hpp"
 #include "models/init.hpp"
 #include "text/gpt2_tokenizer.hpp"
 #include "train/batch_sampler.hpp"

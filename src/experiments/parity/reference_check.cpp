@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "io/model_io.hpp"
 #include "io/safetensors.hpp"
+#include "models/factory.hpp"
 #include "models/language_model.hpp"
 #include "train/adamw.hpp"
 

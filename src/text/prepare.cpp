@@ -1,7 +1,7 @@
 // `mosaic prepare` as a library call: stream documents, tokenise a batch at a time with OpenMP,
 // split train/val, write llm.c shards and meta.json. Not the CLI (cli/cmd_prepare.cpp) and not a
 // data loader; the rules (formats, stripping, the split) are documented in prepare.hpp.
-#include "train/prepare.hpp"
+#include "text/prepare.hpp"
 
 #include <omp.h>
 #include <unistd.h>

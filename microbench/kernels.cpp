@@ -12,7 +12,7 @@
 
 #include "core/buffer.hpp"
 #include "core/rng.hpp"
-#include "infer/matvec.hpp"
+#include "kernels/matvec.hpp"
 #include "kernels/attention.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/layernorm.hpp"
