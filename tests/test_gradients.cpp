@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "gradcheck.hpp"
+#include "plan_layer.hpp"
 #include "kernels/attention.hpp"
 #include "layers/causal_self_attention.hpp"
 #include "layers/contextual_memory.hpp"
@@ -85,6 +86,7 @@ TEST(Gradients, Linear) {
     Linear<double> layer(C, 5, bias);
     ParamTable<double> table;
     layer.register_params(table, "");
+    auto layer_acts = plan_layer<double>(layer, int64_t{N});
     EXPECT_GRADS_MATCH(check_layer(
         table, N * C, N * 5, [&](const double* x) { return layer.forward(x, N); },
         [&](const double* dy, double* dx) { layer.backward(dy, dx); }));
@@ -96,6 +98,7 @@ TEST(Gradients, LayerNorm) {
     LayerNorm<double> layer(C, bias);
     ParamTable<double> table;
     layer.register_params(table, "");
+    auto layer_acts = plan_layer<double>(layer, int64_t{N});
     EXPECT_GRADS_MATCH(check_layer(
         table, N * C, N * C, [&](const double* x) { return layer.forward(x, N); },
         [&](const double* dy, double* dx) { layer.backward(dy, dx); }));
@@ -107,6 +110,7 @@ TEST(Gradients, Embedding) {
   ParamTable<double> table;
   layer.register_params(table, "wte");
   std::vector<int32_t> ids = {3, 0, 6, 3, 3, 1};  // repeated ids exercise the scatter-add
+  auto layer_acts = plan_layer<double>(layer, static_cast<int64_t>(ids.size()));
   // The input is integer: only the weight has a gradient, x is a dummy of size 1.
   EXPECT_GRADS_MATCH(check_layer(
       table, 1, ids.size() * C, [&](const double*) { return layer.forward(ids.data(), ids.size()); },
@@ -116,23 +120,22 @@ TEST(Gradients, Embedding) {
 TEST(Gradients, TiedLmHeadCrossEntropy) {
   const int V = 11;
   Embedding<double> wte(V, C);
-  TiedLmHead<double> head;
-  head.wte = &wte;
   ParamTable<double> table;
   wte.register_params(table, "wte");
   std::vector<int32_t> targets = {1, 10, -1, 0, 5, 5, 2, 9, -1, 3, 4, 7};  // -1 is ignored
   // A scalar layer: forward returns a pointer to the loss, dy is the loss weight. All rows in
   // one chunk, then chunks of 5, 5 and 2 rows (the gradient gemms accumulate across chunks).
   for (int64_t chunk : {0, 5}) {
-    head.rows_per_chunk = chunk;
+    TiedLmHead<double> head(&wte, {chunk, true});
+    auto acts = plan_layer<double>(head, int64_t{N}, int64_t{0});
     double loss_value = 0;
     EXPECT_GRADS_MATCH(check_layer(
         table, N * C, 1,
         [&](const double* x) {
-          loss_value = head.forward(x, N, targets.data(), true);
+          loss_value = head.loss(x, N, targets.data(), true);
           return &loss_value;
         },
-        [&](const double* dy, double* dx) { head.backward(dy[0], dx); }));
+        [&](const double* dy, double* dx) { head.add_grads(dy[0], dx); }));
   }
 }
 
@@ -140,6 +143,7 @@ TEST(Gradients, MlpWithGelu) {
   Mlp<double> layer(C, true);
   ParamTable<double> table;
   layer.register_params(table, "");
+  auto layer_acts = plan_layer<double>(layer, B, T);
   EXPECT_GRADS_MATCH(check_layer(
       table, N * C, N * C, [&](const double* x) { return layer.forward(x, B, T); },
       [&](const double* dy, double* dx) { layer.backward(dy, dx); }));
@@ -149,6 +153,7 @@ TEST(Gradients, CausalSelfAttention) {
   CausalSelfAttention<double> layer(C, H, true);
   ParamTable<double> table;
   layer.register_params(table, "");
+  auto layer_acts = plan_layer<double>(layer, B, T);
   EXPECT_GRADS_MATCH(check_layer(
       table, N * C, N * C, [&](const double* x) { return layer.forward(x, B, T); },
       [&](const double* dy, double* dx) { layer.backward(dy, dx); }));
@@ -160,6 +165,7 @@ TEST(Gradients, KeyExtractorContextualAndPersistent) {
       KeyExtractor<double> layer(C, H, bias, s);
       ParamTable<double> table;
       layer.register_params(table, "");
+      auto layer_acts = plan_layer<double>(layer, B, T);
       EXPECT_GRADS_MATCH(check_layer(
           table, N * C, N * C, [&](const double* x) { return layer.forward(x, B, T); },
           [&](const double* dy, double* dx) { layer.backward(dy, dx); }));
@@ -170,6 +176,7 @@ TEST(Gradients, KeyExtractorClampedScaleHasZeroGradient) {
   KeyExtractor<double> layer(C, H, true, 2);
   ParamTable<double> table;
   layer.register_params(table, "");
+  auto layer_acts = plan_layer<double>(layer, B, T);
   table.allocate();
   layer.key_scale.value[0] = 0.9;  // 2 * 10 * 0.9 = 18 > ln 65535: clamped
   layer.key_scale.value[1] = 0.1;
@@ -189,6 +196,7 @@ TEST(Gradients, ValueExtractor) {
     ValueExtractor<double> layer(C, H, bias);
     ParamTable<double> table;
     layer.register_params(table, "");
+    auto layer_acts = plan_layer<double>(layer, B, T);
     EXPECT_GRADS_MATCH(check_layer(
         table, N * C, N * C, [&](const double* x) { return layer.forward(x, B, T); },
         [&](const double* dy, double* dx) { layer.backward(dy, dx); }));
@@ -199,6 +207,7 @@ TEST(Gradients, ContextualMemory) {
   ContextualMemory<double> layer(C, H, true);
   ParamTable<double> table;
   layer.register_params(table, "");
+  auto layer_acts = plan_layer<double>(layer, B, T);
   EXPECT_GRADS_MATCH(check_layer(
       table, N * C, N * C, [&](const double* x) { return layer.forward(x, B, T); },
       [&](const double* dy, double* dx) { layer.backward(dy, dx); }));
@@ -209,6 +218,7 @@ TEST(Gradients, PersistentMemory) {
     PersistentMemory<double> layer(C, H, 5, count, count == 1);
     ParamTable<double> table;
     layer.register_params(table, "");
+    auto layer_acts = plan_layer<double>(layer, B, T);
     EXPECT_GRADS_MATCH(check_layer(
         table, N * C, N * C, [&](const double* x) { return layer.forward(x, B, T); },
         [&](const double* dy, double* dx) { layer.backward(dy, dx); }));
@@ -219,6 +229,7 @@ TEST(Gradients, PersistentMemory) {
   PersistentMemory<double> layer(C, H, 5, 2, false);
   ParamTable<double> table;
   layer.register_params(table, "");
+  auto layer_acts = plan_layer<double>(layer, B, kLongT);
   EXPECT_GRADS_MATCH(check_layer(
       table, B * kLongT * C, B * kLongT * C, [&](const double* x) { return layer.forward(x, B, kLongT); },
       [&](const double* dy, double* dx) { layer.backward(dy, dx); }));
@@ -271,6 +282,7 @@ TEST(Gradients, CheckerCatchesWrongGradient) {
   Linear<double> layer(C, 5, true);
   ParamTable<double> table;
   layer.register_params(table, "");
+  auto layer_acts = plan_layer<double>(layer, int64_t{N});
   auto broken = check_layer(
       table, N * C, N * C / 8 * 5, [&](const double* x) { return layer.forward(x, N); },
       [&](const double* dy, double* dx) {
@@ -282,6 +294,7 @@ TEST(Gradients, CheckerCatchesWrongGradient) {
   KeyExtractor<double> keys(C, H, true, 1);
   ParamTable<double> key_table;
   keys.register_params(key_table, "");
+  auto keys_acts = plan_layer<double>(keys, B, T);
   auto no_beta = check_layer(
       key_table, N * C, N * C, [&](const double* x) { return keys.forward(x, B, T); },
       [&](const double* dy, double* dx) {

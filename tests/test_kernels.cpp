@@ -10,6 +10,7 @@
 #include "kernels/small_gemm.hpp"
 #include "layers/embedding.hpp"
 #include "layers/tied_lm_head.hpp"
+#include "plan_layer.hpp"
 
 namespace mosaic {
 namespace {
@@ -66,17 +67,16 @@ HeadRun run_head(const std::vector<double>& w, const std::vector<double>& x, con
   wte.register_params(table, "wte");
   table.allocate();
   for (size_t i = 0; i < w.size(); ++i) wte.weight.value[i] = static_cast<F>(w[i]);
-  TiedLmHead<F> head;
-  head.wte = &wte;
-  head.rows_per_chunk = chunk;
+  TiedLmHead<F> head(&wte, {chunk, true});
   const int64_t N = static_cast<int64_t>(targets.size());
+  auto acts = testing::plan_layer<F>(head, N, int64_t{0});
   std::vector<F> xf(x.begin(), x.end()), dx(x.size(), F(0));
   HeadRun run;
-  run.loss = head.forward(xf.data(), N, targets.data(), want_grad);
+  run.loss = head.loss(xf.data(), N, targets.data(), want_grad);
   if (fused) *fused = head.uses_fused_kernel();
   run.rows_redone = head.rows_redone;
   if (!want_grad) return run;
-  head.backward(F(0.5), dx.data());
+  head.add_grads(F(0.5), dx.data());
   run.dx.assign(dx.begin(), dx.end());
   run.dwte.assign(wte.weight.grad, wte.weight.grad + w.size());
   return run;

@@ -152,7 +152,7 @@ TEST(StreamingMosaic, RunsPastBlockSize) {
   for (Eviction e : {Eviction::Oldest, Eviction::LeastRecentlyUsed}) {  // and with a bound
     StreamOptions o;
     o.memory = {8, e, 0.05f};
-    StreamingMosaic bounded(*small, o);
+    StreamingMosaic bounded(dynamic_cast<const MemoryMosaic<float>&>(*small), o);
     for (int t = 0; t < 300; ++t) {
       const float* logits = bounded.push(static_cast<int32_t>(t % 97));
       ASSERT_TRUE(std::isfinite(logits[0]));
@@ -294,7 +294,7 @@ TEST(StreamingMosaic, OldestFirstIsAWindowOverTheLastPairs) {
     const auto ref = naive.logits(tokens, window);
     StreamOptions o;
     o.memory = {window, Eviction::Oldest, 0.01f};
-    StreamingMosaic s(*model, o);
+    StreamingMosaic s(dynamic_cast<const MemoryMosaic<float>&>(*model), o);
     double worst = 0;
     for (int t = 0; t < 120; ++t) worst = std::max(worst, rel_diff(s.push(tokens[t]), ref.data() + int64_t(t) * V, V));
     EXPECT_LE(worst, kNaiveTolerance) << "window " << window;
@@ -368,7 +368,7 @@ TEST(StreamingGpt, SlidingWindowReencodesTheTail) {
   for (int keep : {block - 1, 0}) {
     StreamOptions o;
     o.gpt_keep = keep;
-    StreamingGpt s(*model, o);
+    StreamingGpt s(dynamic_cast<const Gpt<float>&>(*model), o);
     std::vector<int32_t> window;  // what the stream conditions on, rebuilt by the rule
     double worst = 0;
     for (int t = 0; t < 60; ++t) {
@@ -392,7 +392,7 @@ TEST(Streaming, BadInputIsAnError) {
   auto gpt = random_model(gpt_config(2, true, 16), 1);
   StreamOptions o;
   o.gpt_keep = 16;
-  EXPECT_THROW(StreamingGpt(*gpt, o), Error);
+  EXPECT_THROW(make_stream(*gpt, o), Error);
 }
 
 // bf16 head against fp32, on rows built to nearly tie (pairs of rows 1e-4 apart, far below

@@ -1,5 +1,5 @@
-// Memory store: contiguous keys and values, softmax retrieval with the training path's
-// softmax kernel, eviction by ring position (oldest) or by a linear scan for the least
+// Memory store: contiguous keys and values, softmax retrieval with the streaming attention
+// kernel (kernels/attention.hpp, shared with the GPT's KV cache), eviction by ring position (oldest) or by a linear scan for the least
 // recently used pair (O(max_pairs), below the cost of the query that follows it).
 #include "infer/memory_store.hpp"
 
@@ -7,8 +7,7 @@
 #include <cstring>
 
 #include "core/error.hpp"
-#include "kernels/matvec.hpp"
-#include "kernels/softmax.hpp"
+#include "kernels/attention.hpp"
 
 namespace mosaic {
 
@@ -66,12 +65,9 @@ void MemoryStore::add(const float* key, const float* value, int64_t step) {
 }
 
 void MemoryStore::query(const float* q, float* y, int64_t step) {
-  std::fill(y, y + hs_, 0.0f);
-  if (n_ == 0) return;  // y_0 = 0: nothing to retrieve yet
-  float* s = scores_.data();
-  matvec(s, keys_.data(), q, nullptr, n_, hs_);  // no 1/sqrt(hs): the keys carry their scale
-  softmax_prefix(s, n_, n_);
-  add_weighted_rows(y, values_.data(), s, n_, hs_);
+  // No 1/sqrt(hs): the keys carry their scale. y_0 = 0: nothing to retrieve yet.
+  attention_row(y, scores_.data(), q, keys_.data(), values_.data(), n_, hs_, 1.0f);
+  const float* s = scores_.data();
   if (limit_.max_pairs > 0 && limit_.policy == Eviction::LeastRecentlyUsed)
     for (int i = 0; i < n_; ++i)
       if (s[i] > limit_.lru_threshold) last_used_[i] = step;

@@ -41,12 +41,10 @@ class MemoryStore {
   int size() const { return n_; }
   int head_size() const { return hs_; }
   const MemoryLimit& limit() const { return limit_; }
-  // Per slot, for tests and inspection: the position a pair was stored for, its last use, and
-  // the attention weights of the last query.
+  // Per slot, for tests and inspection: the position a pair was stored for, and the
+  // attention weights of the last query.
   int64_t position_of(int slot) const { return position_[slot]; }
-  int64_t last_used(int slot) const { return last_used_[slot]; }
   const float* weights() const { return scores_.data(); }
-  const float* key(int slot) const { return keys_.data() + static_cast<int64_t>(slot) * hs_; }
 
  private:
   int victim() const;  // slot to overwrite when full

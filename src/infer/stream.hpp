@@ -37,8 +37,16 @@ class TokenStream {
   virtual std::string describe() const = 0;
 };
 
-// The stream for the model's architecture. The model's parameters are read by name and must
-// outlive the stream (no copy is made); the model's own forward state is not touched.
+// The stream for the model's architecture (a MemoryMosaic or a Gpt of models/; Error with a
+// hint otherwise). The stream runs the model's own layers on its weights, which must outlive
+// it (no copy is made); the model's own forward state is not touched.
 std::unique_ptr<TokenStream> make_stream(const LanguageModel<float>& model, const StreamOptions& options = {});
+
+// What the streams share: rows per prompt chunk (bounds their scratch, keeps the products
+// efficient), threads for the vocabulary projection (`requested`, or OpenMP's default when
+// 0), and the check of pushed tokens (Error with a hint for an empty push or a bad id).
+constexpr int kStreamChunk = 64;
+int stream_threads(int requested);
+void check_stream_tokens(const int32_t* tokens, int n, int vocab_size);
 
 }  // namespace mosaic

@@ -7,11 +7,12 @@
 // row's probabilities is kept for the backward pass (columns past a tile's last key are never
 // written or read). A row with no visible key gives y = 0 (the memory's first position).
 // Shapes: q, k, v, dq, dk, dv: T rows of hs with row stride ld; y, dy: T x hs with stride ldy;
-// probs, scratch: T x T contiguous.
+// probs, scratch: T x T contiguous. attention_row: one query over n stored rows (streaming).
 #pragma once
 #include <algorithm>
 
 #include "kernels/gemm.hpp"
+#include "kernels/matvec.hpp"
 #include "kernels/softmax.hpp"
 
 namespace mosaic {
@@ -52,6 +53,21 @@ void attention_backward(F* dq, F* dk, F* dv, F* scratch, const F* dy, int ldy, c
     gemm<F>(Op::N, Op::N, rows, hs, keys, scale, ds, T, k, ld, F(1), dq + static_cast<int64_t>(r0) * ld, ld);
     gemm<F>(Op::T, Op::N, keys, hs, rows, scale, ds, T, q + static_cast<int64_t>(r0) * ld, ld, F(1), dk, ld);
   }
+}
+
+// One query against n stored pairs, the streaming step of both models: y = sum_j
+// softmax_j(scale q . k_j) v_j, y = 0 when n = 0. Row dots instead of gemm (one row is too
+// thin for it). scores (n): scratch, the attention weights afterwards.
+// Shapes: q, y (hs); keys, values (n, hs) contiguous.
+inline void attention_row(float* y, float* scores, const float* q, const float* keys, const float* values, int n,
+                          int hs, float scale) {
+  std::fill(y, y + hs, 0.0f);
+  if (n == 0) return;
+  matvec(scores, keys, q, nullptr, n, hs);
+  if (scale != 1.0f)
+    for (int j = 0; j < n; ++j) scores[j] *= scale;
+  softmax_prefix(scores, n, n);
+  add_weighted_rows(y, values, scores, n, hs);
 }
 
 }  // namespace mosaic

@@ -7,23 +7,27 @@
 
 namespace mosaic {
 
+// One row: out = (x - mean) / sqrt(var + eps) * w + b, in double, biased variance as PyTorch.
+template <class F>
+inline void layernorm_row(F* out, F* mean, F* rstd, const F* x, const F* w, const F* b, int C, double eps) {
+  double m = 0, v = 0;
+  for (int c = 0; c < C; ++c) m += x[c];
+  m /= C;
+  for (int c = 0; c < C; ++c) v += (x[c] - m) * (x[c] - m);
+  v /= C;
+  const double r = 1.0 / std::sqrt(v + eps);
+  for (int c = 0; c < C; ++c) out[c] = static_cast<F>((x[c] - m) * r) * w[c] + (b ? b[c] : F(0));
+  *mean = static_cast<F>(m);
+  *rstd = static_cast<F>(r);
+}
+
+// Rows in parallel when there are enough of them to pay for a thread team (a streamed token
+// is one row). mean and rstd (N) are kept for the backward pass.
 template <class F>
 void layernorm_forward(F* out, F* mean, F* rstd, const F* x, const F* w, const F* b, int64_t N, int C,
                        double eps) {
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < N; ++i) {
-    const F* xi = x + i * C;
-    double m = 0, v = 0;
-    for (int c = 0; c < C; ++c) m += xi[c];
-    m /= C;
-    for (int c = 0; c < C; ++c) v += (xi[c] - m) * (xi[c] - m);
-    v /= C;  // biased variance, as PyTorch
-    double r = 1.0 / std::sqrt(v + eps);
-    F* oi = out + i * C;
-    for (int c = 0; c < C; ++c) oi[c] = static_cast<F>((xi[c] - m) * r) * w[c] + (b ? b[c] : F(0));
-    mean[i] = static_cast<F>(m);
-    rstd[i] = static_cast<F>(r);
-  }
+#pragma omp parallel for schedule(static) if (N >= 16)
+  for (int64_t i = 0; i < N; ++i) layernorm_row(out + i * C, mean + i, rstd + i, x + i * C, w, b, C, eps);
 }
 
 // Accumulates into dx, dw and db (db may be null when the norm has no bias).

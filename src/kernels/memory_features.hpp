@@ -30,17 +30,20 @@ F* channel_sums(int C) {
   return out;
 }
 
-// Leaky average as a linear scan: y_t = x_t + decay_h * y_{t-1}, y_{-1} = 0.
+// Leaky average as a linear scan: y_t = x_t + decay_h * y_{t-1}, with y_{-1} = prev (a
+// streaming state: the last row of the previous call) or 0 when prev is null.
 // O(T C), where the reference builds a T x T matrix of decay^(t-j).
 template <class F>
-void leaky_average_forward(F* y, const F* x, const F* decay, int T, int C, int hs) {
+void leaky_average_forward(F* y, const F* x, const F* decay, int T, int C, int hs, const F* prev = nullptr) {
   const F* __restrict d = channel_values(decay, C, hs);
-  for (int c = 0; c < C; ++c) y[c] = x[c];
-  for (int t = 1; t < T; ++t) {
+  for (int t = 0; t < T; ++t) {
     const F* __restrict xt = x + static_cast<int64_t>(t) * C;
-    const F* __restrict prev = y + static_cast<int64_t>(t - 1) * C;
+    const F* __restrict before = t ? y + static_cast<int64_t>(t - 1) * C : prev;
     F* __restrict yt = y + static_cast<int64_t>(t) * C;
-    for (int c = 0; c < C; ++c) yt[c] = xt[c] + d[c] * prev[c];
+    if (before)
+      for (int c = 0; c < C; ++c) yt[c] = xt[c] + d[c] * before[c];
+    else
+      for (int c = 0; c < C; ++c) yt[c] = xt[c];
   }
 }
 

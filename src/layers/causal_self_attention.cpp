@@ -1,8 +1,6 @@
 // Causal self-attention: bookkeeping around kernels/attention.hpp, parallel over (batch, head).
 #include "layers/causal_self_attention.hpp"
 
-#include <cmath>
-
 #include "kernels/attention.hpp"
 
 namespace mosaic {
@@ -14,14 +12,24 @@ void CausalSelfAttention<F>::register_params(ParamTable<F>& table, const std::st
 }
 
 template <class F>
+void CausalSelfAttention<F>::plan(Activations<F>& acts, const std::string& prefix, int batch, int time) {
+  const int64_t rows = static_cast<int64_t>(batch) * time;
+  c_attn.plan(acts, prefix + "c_attn.", rows);
+  c_proj.plan(acts, prefix + "c_proj.", rows);
+  acts.add(prefix + "heads", {batch, time, C}, &heads);
+  acts.add(prefix + "probs", {batch, H, time, time}, &probs);
+  acts.add(prefix + "dqkv", {batch, time, 3 * C}, &dqkv);
+  acts.add(prefix + "dheads", {batch, time, C}, &dheads);
+  acts.add(prefix + "dprobs", {batch, H, time, time}, &dprobs);
+}
+
+template <class F>
 const F* CausalSelfAttention<F>::forward(const F* x, int batch, int time) {
   B = batch;
   T = time;
   const int hs = C / H;
-  const F* qkv = c_attn.forward(x, static_cast<int64_t>(B) * T);
-  heads.resize_for_overwrite(static_cast<size_t>(B) * T * C);
-  probs.resize_for_overwrite(static_cast<size_t>(B) * H * T * T);
-  const F scale = F(1) / std::sqrt(F(hs));
+  qkv = c_attn.forward(x, static_cast<int64_t>(B) * T);
+  const F scale = score_scale();
 #pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < B; ++b)
     for (int h = 0; h < H; ++h) {
@@ -36,22 +44,19 @@ const F* CausalSelfAttention<F>::forward(const F* x, int batch, int time) {
 template <class F>
 void CausalSelfAttention<F>::backward(const F* dy, F* dx) {
   const int hs = C / H;
-  const int64_t N = static_cast<int64_t>(B) * T;
-  dheads.resize(N * C);
+  dheads.zero();
   c_proj.backward(dy, dheads.data());
-  dqkv.resize(N * 3 * C);
-  scratch.resize_for_overwrite(static_cast<size_t>(B) * H * T * T);
-  const F* qkv = c_attn.y.data();
-  const F scale = F(1) / std::sqrt(F(hs));
+  dqkv.zero();
+  const F scale = score_scale();
 #pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < B; ++b)
     for (int h = 0; h < H; ++h) {
       const int64_t off = static_cast<int64_t>(b) * T * 3 * C + h * hs;
+      const int64_t tt = (static_cast<int64_t>(b) * H + h) * T * T;
       F* d = dqkv.data() + off;
-      attention_backward(d, d + C, d + 2 * C, scratch.data() + (static_cast<int64_t>(b) * H + h) * T * T,
-                         dheads.data() + static_cast<int64_t>(b) * T * C + h * hs, C,
-                         probs.data() + (static_cast<int64_t>(b) * H + h) * T * T, qkv + off, qkv + off + C,
-                         qkv + off + 2 * C, 3 * C, T, hs, scale, Visible::UpToSelf);
+      attention_backward(d, d + C, d + 2 * C, dprobs.data() + tt, dheads.data() + static_cast<int64_t>(b) * T * C + h * hs,
+                         C, probs.data() + tt, qkv + off, qkv + off + C, qkv + off + 2 * C, 3 * C, T, hs, scale,
+                         Visible::UpToSelf);
     }
   c_attn.backward(dqkv.data(), dx);
 }

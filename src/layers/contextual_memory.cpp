@@ -14,14 +14,23 @@ void ContextualMemory<F>::register_params(ParamTable<F>& table, const std::strin
 }
 
 template <class F>
+void ContextualMemory<F>::plan(Activations<F>& acts, const std::string& prefix, int batch, int time) {
+  k_featurizer.plan(acts, prefix + "k_featurizer.", batch, time);
+  v_featurizer.plan(acts, prefix + "v_featurizer.", batch, time);
+  c_proj.plan(acts, prefix + "c_proj.", static_cast<int64_t>(batch) * time);
+  for (auto [name, slot] : {std::pair{"retrieved", &retrieved}, {"dretrieved", &dretrieved}, {"dk", &dk}, {"dv", &dv}})
+    acts.add(prefix + name, {batch, time, C}, slot);
+  acts.add(prefix + "probs", {batch, H, time, time}, &probs);
+  acts.add(prefix + "dprobs", {batch, H, time, time}, &dprobs);
+}
+
+template <class F>
 const F* ContextualMemory<F>::forward(const F* x, int batch, int time) {
   B = batch;
   T = time;
   const int hs = C / H;
-  const F* k = k_featurizer.forward(x, B, T);
-  const F* v = v_featurizer.forward(x, B, T);
-  retrieved.resize_for_overwrite(static_cast<size_t>(B) * T * C);
-  probs.resize_for_overwrite(static_cast<size_t>(B) * H * T * T);
+  k = k_featurizer.forward(x, B, T);
+  v = v_featurizer.forward(x, B, T);
 #pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < B; ++b)
     for (int h = 0; h < H; ++h) {
@@ -35,21 +44,17 @@ const F* ContextualMemory<F>::forward(const F* x, int batch, int time) {
 template <class F>
 void ContextualMemory<F>::backward(const F* dy, F* dx) {
   const int hs = C / H;
-  const int64_t N = static_cast<int64_t>(B) * T;
-  dretrieved.resize(N * C);
+  dretrieved.zero();
   c_proj.backward(dy, dretrieved.data());
-  dk.resize(N * C);
-  dv.resize(N * C);
-  scratch.resize_for_overwrite(static_cast<size_t>(B) * H * T * T);
-  const F* k = k_featurizer.k.data();
-  const F* v = v_featurizer.v.data();
+  dk.zero();
+  dv.zero();
 #pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < B; ++b)
     for (int h = 0; h < H; ++h) {
       const int64_t off = static_cast<int64_t>(b) * T * C + h * hs;
       const int64_t tt = (static_cast<int64_t>(b) * H + h) * T * T;
       // keys are also the queries: both of their gradients land in dk
-      attention_backward(dk.data() + off, dk.data() + off, dv.data() + off, scratch.data() + tt,
+      attention_backward(dk.data() + off, dk.data() + off, dv.data() + off, dprobs.data() + tt,
                          dretrieved.data() + off, C, probs.data() + tt, k + off, k + off, v + off, C, T, hs, F(1),
                          Visible::BeforeSelf);
     }

@@ -1,12 +1,13 @@
 // Contextual memory (reference: ContextMem), the Memory Mosaic's replacement for
 // self-attention: stores (k_i, v_i) pairs and retrieves by Gaussian kernel smoothing,
 // y_t = sum_{i<t} softmax_i(k_t . k_i) v_i, y_0 = 0, then c_proj. Keys are their own queries,
-// there is no 1/sqrt(hs) and no positional encoding.
+// there is no 1/sqrt(hs) and no positional encoding. Streaming inference keeps the pairs in
+// live stores (infer/memory_store.hpp) and takes keys and values from the extractors' step().
 // Shapes: x, y (B, T, C); probs (B, H, T, T).
 #pragma once
 #include <string>
 
-#include "core/buffer.hpp"
+#include "core/activations.hpp"
 #include "core/param_table.hpp"
 #include "layers/key_extractor.hpp"
 #include "layers/linear.hpp"
@@ -24,14 +25,16 @@ struct ContextualMemory {
 
   // cache
   int B = 0, T = 0;
-  Buffer<F> retrieved, probs;            // (B, T, C) before c_proj; (B, H, T, T)
-  Buffer<F> dretrieved, dk, dv, scratch; // backward scratch
+  const F *k = nullptr, *v = nullptr;            // the extractors' outputs (B, T, C)
+  Activation<F> retrieved, probs;                // (B, T, C) before c_proj; (B, H, T, T)
+  Activation<F> dretrieved, dk, dv, dprobs;      // backward scratch
 
   ContextualMemory() = default;
   ContextualMemory(int n_embd, int n_head, bool bias)
       : C(n_embd), H(n_head), k_featurizer(n_embd, n_head, bias, 1), v_featurizer(n_embd, n_head, bias),
         c_proj(n_embd, n_embd, bias) {}
   void register_params(ParamTable<F>& table, const std::string& prefix);
+  void plan(Activations<F>& acts, const std::string& prefix, int batch, int time);
 
   const F* forward(const F* x, int batch, int time);
   // Accumulates into dx and the parameter grads.

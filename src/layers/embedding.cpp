@@ -6,12 +6,16 @@
 namespace mosaic {
 
 template <class F>
+void Embedding<F>::lookup(F* y_out, const int32_t* token_ids, int64_t rows) const {
+  for (int64_t i = 0; i < rows; ++i)
+    std::memcpy(y_out + i * C, weight.value + static_cast<int64_t>(token_ids[i]) * C, C * sizeof(F));
+}
+
+template <class F>
 const F* Embedding<F>::forward(const int32_t* token_ids, int64_t rows) {
   ids = token_ids;
   N = rows;
-  y.resize(N * C);
-  for (int64_t i = 0; i < N; ++i)
-    std::memcpy(y.data() + i * C, weight.value + static_cast<int64_t>(ids[i]) * C, C * sizeof(F));
+  lookup(y.data(), ids, N);
   return y.data();
 }
 

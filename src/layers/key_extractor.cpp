@@ -5,11 +5,11 @@
 #include <cmath>
 
 #include "kernels/memory_features.hpp"
+#include "layers/exp_scaling.hpp"
 
 namespace mosaic {
 
-constexpr double kExpScaling = 10;                 // the reference's exp_scaling
-const double kKeyScaleMax = std::log(65535.0);     // exp(key scale) must fit in fp16
+const double kKeyScaleMax = std::log(65535.0);  // exp(key scale) must fit in fp16 (reference)
 
 template <class F>
 void KeyExtractor<F>::register_params(ParamTable<F>& table, const std::string& prefix) {
@@ -19,21 +19,31 @@ void KeyExtractor<F>::register_params(ParamTable<F>& table, const std::string& p
 }
 
 template <class F>
+void KeyExtractor<F>::plan(Activations<F>& acts, const std::string& prefix, int batch, int time) {
+  W_k.plan(acts, prefix + "W_k.", static_cast<int64_t>(batch) * time);
+  for (auto [name, slot] : {std::pair{"kbar", &kbar}, {"k", &k}, {"dkbar", &dkbar}, {"dkt", &dkt}, {"scan", &scan}})
+    acts.add(prefix + name, {batch, time, C}, slot);
+  acts.add(prefix + "norm", {batch, time, H}, &norm);
+  acts.add(prefix + "decay", {H}, &decay);
+  acts.add(prefix + "scale", {H}, &scale);
+  acts.add(prefix + "partial", {2, batch, H}, &partial);
+}
+
+template <class F>
+void KeyExtractor<F>::head_coefficients(F* decay_out, F* scale_out) const {
+  for (int h = 0; h < H; ++h) {
+    decay_out[h] = static_cast<F>(std::exp(-kExpScaling * std::abs(static_cast<double>(leaky_key_beta.value[h]))));
+    scale_out[h] = static_cast<F>(std::exp(std::min(scale_power * kExpScaling * key_scale.value[h], kKeyScaleMax)));
+  }
+}
+
+template <class F>
 const F* KeyExtractor<F>::forward(const F* x, int batch, int time) {
   B = batch;
   T = time;
   const int hs = C / H;
-  const int64_t N = static_cast<int64_t>(B) * T;
-  const F* kt = W_k.forward(x, N);
-  decay.resize(H);
-  scale.resize(H);
-  for (int h = 0; h < H; ++h) {
-    decay[h] = static_cast<F>(std::exp(-kExpScaling * std::abs(static_cast<double>(leaky_key_beta.value[h]))));
-    scale[h] = static_cast<F>(std::exp(std::min(scale_power * kExpScaling * key_scale.value[h], kKeyScaleMax)));
-  }
-  kbar.resize(N * C);
-  norm.resize(N * H);
-  k.resize(N * C);
+  const F* kt = W_k.forward(x, static_cast<int64_t>(B) * T);
+  head_coefficients(decay.data(), scale.data());
 #pragma omp parallel for schedule(static)
   for (int b = 0; b < B; ++b) {
     const int64_t off = static_cast<int64_t>(b) * T * C;
@@ -47,11 +57,9 @@ const F* KeyExtractor<F>::forward(const F* x, int batch, int time) {
 template <class F>
 void KeyExtractor<F>::backward(const F* dk, F* dx) {
   const int hs = C / H;
-  const int64_t N = static_cast<int64_t>(B) * T;
-  dkbar.resize(N * C);
-  dkt.resize(N * C);
-  scan.resize(N * C);
-  partial.resize(2 * static_cast<size_t>(B) * H);  // [dlogscale | ddecay] per (b, h)
+  dkbar.zero();
+  dkt.zero();
+  partial.zero();  // [dlogscale | ddecay] per (b, h)
   F* dlogscale = partial.data();
   F* ddecay = partial.data() + static_cast<int64_t>(B) * H;
 #pragma omp parallel for schedule(static)
@@ -77,6 +85,28 @@ void KeyExtractor<F>::backward(const F* dk, F* dx) {
     leaky_key_beta.grad[h] += static_cast<F>(sum_decay * decay[h] * -kExpScaling * sign);
   }
   W_k.backward(dkt.data(), dx);
+}
+
+template <class F>
+typename KeyExtractor<F>::Stream KeyExtractor<F>::start_stream(int max_rows) const {
+  Stream s;
+  s.decay.resize(H);
+  s.scale.resize(H);
+  head_coefficients(s.decay.data(), s.scale.data());
+  s.last.assign(C, F(0));
+  s.kt.resize(static_cast<size_t>(max_rows) * C);
+  s.kbar.resize(static_cast<size_t>(max_rows) * C);
+  s.norm.resize(static_cast<size_t>(max_rows) * H);
+  return s;
+}
+
+template <class F>
+void KeyExtractor<F>::step(F* k_out, const F* x, int rows, Stream& s) const {
+  const int hs = C / H;
+  W_k.apply(s.kt.data(), x, rows);
+  leaky_average_forward(s.kbar.data(), s.kt.data(), s.decay.data(), rows, C, hs, s.last.data());
+  normalize_scale_forward(k_out, s.norm.data(), s.kbar.data(), s.scale.data(), rows, C, hs);
+  std::copy_n(s.kbar.data() + static_cast<int64_t>(rows - 1) * C, C, s.last.data());
 }
 
 template struct KeyExtractor<float>;

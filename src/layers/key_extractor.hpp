@@ -1,11 +1,14 @@
 // Key feature extractor of a Memory Mosaic memory (reference: KeyFeatureExtractor):
 // k~ = W_k x; kbar_t = k~_t + exp(-10|beta_h|) kbar_{t-1}; k = kbar / (|kbar| + 1e-10) *
 // exp(min(s * 10 * key_scale_h, ln 65535)), with s = 1 (contextual) or 2 (persistent).
+// forward() runs whole sequences for training; step() continues one stream a few rows at a
+// time (streaming inference) with the same kernels.
 // Shapes: x, k (B, T, C) with head h in channels [h*hs, (h+1)*hs); key_scale, beta (1, H, 1, 1).
 #pragma once
 #include <string>
+#include <vector>
 
-#include "core/buffer.hpp"
+#include "core/activations.hpp"
 #include "core/param_table.hpp"
 #include "layers/linear.hpp"
 
@@ -20,17 +23,33 @@ struct KeyExtractor {
 
   // cache
   int B = 0, T = 0;
-  Buffer<F> kbar, norm, k;   // (B, T, C), (B, T, H), (B, T, C)
-  Buffer<F> decay, scale;    // per head: exp(-10|beta|), exp(min(s*10*key_scale, ln 65535))
-  Buffer<F> dkbar, dkt, scan, partial;  // backward scratch; partial (2, B, H)
+  Activation<F> kbar, norm, k;   // (B, T, C), (B, T, H), (B, T, C)
+  Activation<F> decay, scale;    // (H): exp(-10|beta|), exp(min(s*10*key_scale, ln 65535))
+  Activation<F> dkbar, dkt, scan, partial;  // backward scratch; partial (2, B, H)
+
+  // A stream's state: the leaky average of its last position, the coefficients, scratch.
+  struct Stream {
+    std::vector<F> decay, scale;  // (H)
+    std::vector<F> last;          // (C) kbar of the last position; 0 before the first
+    std::vector<F> kt, kbar, norm;  // scratch: (rows, C), (rows, C), (rows, H)
+    void reset() { std::fill(last.begin(), last.end(), F(0)); }
+  };
 
   KeyExtractor() = default;
   KeyExtractor(int n_embd, int n_head, bool bias, int s) : C(n_embd), H(n_head), scale_power(s), W_k(n_embd, n_embd, bias) {}
   void register_params(ParamTable<F>& table, const std::string& prefix);
+  void plan(Activations<F>& acts, const std::string& prefix, int batch, int time);
 
+  // Per head, from the current parameters: the leaky average's decay and the key scale.
+  void head_coefficients(F* decay_out, F* scale_out) const;
   const F* forward(const F* x, int batch, int time);
   // Accumulates into dx and the parameter grads.
   void backward(const F* dk, F* dx);
+
+  // A stream of up to max_rows rows per step, from the current parameters.
+  Stream start_stream(int max_rows) const;
+  // The keys k (rows, C) of the stream's next `rows` positions x (rows, C).
+  void step(F* k_out, const F* x, int rows, Stream& s) const;
 };
 
 }  // namespace mosaic

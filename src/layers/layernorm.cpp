@@ -14,12 +14,24 @@ void LayerNorm<F>::register_params(ParamTable<F>& table, const std::string& pref
 }
 
 template <class F>
+void LayerNorm<F>::plan(Activations<F>& acts, const std::string& prefix, int64_t rows) {
+  acts.add(prefix + "y", {rows, C}, &y);
+  acts.add(prefix + "mean", {rows}, &mean);
+  acts.add(prefix + "rstd", {rows}, &rstd);
+}
+
+template <class F>
+void LayerNorm<F>::apply(F* y_out, const F* input, int64_t rows) const {
+  F mean_unused, rstd_unused;
+  for (int64_t i = 0; i < rows; ++i)
+    layernorm_row(y_out + i * C, &mean_unused, &rstd_unused, input + i * C, weight.value,
+                  has_bias ? bias.value : nullptr, C, kLayerNormEps);
+}
+
+template <class F>
 const F* LayerNorm<F>::forward(const F* input, int64_t rows) {
   x = input;
   N = rows;
-  y.resize(N * C);
-  mean.resize(N);
-  rstd.resize(N);
   layernorm_forward(y.data(), mean.data(), rstd.data(), x, weight.value, has_bias ? bias.value : nullptr, N, C,
                     kLayerNormEps);
   return y.data();

@@ -3,7 +3,7 @@
 #pragma once
 #include <string>
 
-#include "core/buffer.hpp"
+#include "core/activations.hpp"
 #include "core/param_table.hpp"
 
 namespace mosaic {
@@ -17,12 +17,16 @@ struct LayerNorm {
   // cache
   const F* x = nullptr;
   int64_t N = 0;
-  Buffer<F> y, mean, rstd;  // (N, C), (N), (N)
+  Activation<F> y, mean, rstd;  // (N, C), (N), (N)
 
   LayerNorm() = default;
   LayerNorm(int channels, bool bias_on) : C(channels), has_bias(bias_on) {}
   void register_params(ParamTable<F>& table, const std::string& prefix);
+  void plan(Activations<F>& acts, const std::string& prefix, int64_t rows);
 
+  // The streaming step: the same rows without a cache, serially (one token must not wake a
+  // thread team).
+  void apply(F* y_out, const F* input, int64_t rows) const;
   const F* forward(const F* input, int64_t rows);
   // Accumulates into dx and the parameter grads.
   void backward(const F* dy, F* dx);

@@ -1,7 +1,10 @@
-// Linear: one gemm forward, two gemms and a column sum backward.
+// Linear: one gemm (or a row loop for one row) forward, two gemms and a column sum backward.
 #include "layers/linear.hpp"
 
+#include <type_traits>
+
 #include "kernels/gemm.hpp"
+#include "kernels/matvec.hpp"
 
 namespace mosaic {
 
@@ -12,16 +15,27 @@ void Linear<F>::register_params(ParamTable<F>& table, const std::string& prefix)
 }
 
 template <class F>
+void Linear<F>::apply(F* y_out, const F* input, int64_t rows) const {
+  const F* b = has_bias ? bias.value : nullptr;
+  if constexpr (std::is_same_v<F, float>) {
+    if (rows == 1) {
+      matvec(y_out, weight.value, input, b, out, in);
+      return;
+    }
+  }
+  gemm<F>(Op::N, Op::T, static_cast<int>(rows), out, in, F(1), input, in, weight.value, in, F(0), y_out, out);
+  if (b) {
+#pragma omp parallel for schedule(static) if (rows >= 64)
+    for (int64_t i = 0; i < rows; ++i)
+      for (int o = 0; o < out; ++o) y_out[i * out + o] += b[o];
+  }
+}
+
+template <class F>
 const F* Linear<F>::forward(const F* input, int64_t rows) {
   x = input;
   N = rows;
-  y.resize(N * out);
-  gemm<F>(Op::N, Op::T, static_cast<int>(N), out, in, F(1), x, in, weight.value, in, F(0), y.data(), out);
-  if (has_bias) {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < N; ++i)
-      for (int o = 0; o < out; ++o) y[i * out + o] += bias.value[o];
-  }
+  apply(y.data(), x, N);
   return y.data();
 }
 

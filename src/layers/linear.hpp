@@ -3,7 +3,7 @@
 #pragma once
 #include <string>
 
-#include "core/buffer.hpp"
+#include "core/activations.hpp"
 #include "core/param_table.hpp"
 
 namespace mosaic {
@@ -17,12 +17,16 @@ struct Linear {
   // cache
   const F* x = nullptr;  // (N, in), owned by the caller, alive until backward
   int64_t N = 0;
-  Buffer<F> y;  // (N, out)
+  Activation<F> y;       // (N, out)
 
   Linear() = default;
   Linear(int in_features, int out_features, bool bias_on) : in(in_features), out(out_features), has_bias(bias_on) {}
   void register_params(ParamTable<F>& table, const std::string& prefix);
+  void plan(Activations<F>& acts, const std::string& prefix, int64_t rows) { acts.add(prefix + "y", {rows, out}, &y); }
 
+  // y = x W^T + b without a cache: the training forward and the streaming step both call it.
+  // One row goes through a row loop (sgemm is slow there), more through gemm.
+  void apply(F* y_out, const F* input, int64_t rows) const;
   const F* forward(const F* input, int64_t rows);
   // Accumulates into the parameter grads and, when dx is not null, into dx (N, in).
   void backward(const F* dy, F* dx);

@@ -12,21 +12,36 @@ void Mlp<F>::register_params(ParamTable<F>& table, const std::string& prefix) {
 }
 
 template <class F>
-const F* Mlp<F>::forward(const F* x, int batch, int time) {
+void Mlp<F>::plan(Activations<F>& acts, const std::string& prefix, int batch, int time) {
   const int64_t rows = static_cast<int64_t>(batch) * time;
-  const F* hidden = c_fc.forward(x, rows);
-  act.resize(rows * c_fc.out);
-  gelu_forward(act.data(), hidden, rows * c_fc.out);
-  return c_proj.forward(act.data(), rows);
+  c_fc.plan(acts, prefix + "c_fc.", rows);
+  c_proj.plan(acts, prefix + "c_proj.", rows);
+  for (auto [name, slot] : {std::pair{"act", &act}, {"dact", &dact}, {"dhidden", &dhidden}})
+    acts.add(prefix + name, {rows, c_fc.out}, slot);
+}
+
+template <class F>
+void Mlp<F>::apply(F* y, const F* x, int64_t rows, F* scratch) const {
+  c_fc.apply(scratch, x, rows);
+  gelu_forward(scratch, scratch, rows * c_fc.out);
+  c_proj.apply(y, scratch, rows);
+}
+
+template <class F>
+const F* Mlp<F>::forward(const F* x, int batch, int time) {
+  N = static_cast<int64_t>(batch) * time;
+  hidden = c_fc.forward(x, N);
+  gelu_forward(act.data(), hidden, N * c_fc.out);
+  return c_proj.forward(act.data(), N);
 }
 
 template <class F>
 void Mlp<F>::backward(const F* dy, F* dx) {
-  const int64_t n = c_fc.N * c_fc.out;
-  dact.resize(n);
-  dhidden.resize(n);
+  const int64_t n = N * c_fc.out;
+  dact.zero();
+  dhidden.zero();
   c_proj.backward(dy, dact.data());
-  gelu_backward(dhidden.data(), c_fc.y.data(), dact.data(), n);
+  gelu_backward(dhidden.data(), hidden, dact.data(), n);
   c_fc.backward(dhidden.data(), dx);
 }
 

@@ -14,10 +14,10 @@
 #include "kernels/memory_features.hpp"
 #include "kernels/small_gemm.hpp"
 #include "kernels/softmax.hpp"
+#include "layers/exp_scaling.hpp"
 
 namespace mosaic {
 
-constexpr double kOutExpScaling = 10;  // the reference's exp_scaling
 constexpr int kRows = 64;              // rows per task: a (64, P) block of scores stays in L2
 constexpr int kGroups = 8;             // backward: row groups whose slot-gradient sums are kept apart
 
@@ -31,42 +31,63 @@ void PersistentMemory<F>::register_params(ParamTable<F>& table, const std::strin
   c_proj.register_params(table, prefix + "c_proj.");
 }
 
-// slots_t = every (bank, head) slot matrix (P, hs) of `slots` transposed to (hs, P), so that
-// the products with it read B row-major.
 template <class F>
-void PersistentMemory<F>::transpose_slots(const F* slots) {
+void PersistentMemory<F>::plan(Activations<F>& acts, const std::string& prefix, int batch, int time) {
+  const int64_t rows = static_cast<int64_t>(batch) * time, blocks = (rows + kRows - 1) / kRows;
   const int hs = C / H;
-  slots_t.resize_for_overwrite(static_cast<size_t>(count) * H * P * hs);
+  k_featurizer.plan(acts, prefix + "k_featurizer.", batch, time);
+  c_proj.plan(acts, prefix + "c_proj.", rows);
+  acts.add(prefix + "probs", {count, H, rows, P}, &probs);
+  for (auto [name, slot] : {std::pair{"retrieved", &retrieved}, {"dretrieved", &dretrieved}, {"dk", &dk}})
+    acts.add(prefix + name, {rows, C}, slot);
+  acts.add(prefix + "scale", {H}, &scale);
+  acts.add(prefix + "dprobs", {omp_get_max_threads(), kRows * P + hs * kRows}, &dprobs);
+  acts.add(prefix + "partial", {std::min<int64_t>(kGroups, blocks), count, H, 2, P * hs}, &partial);
+  acts.add(prefix + "slots_t", {count, H, hs, P}, &slots_t);
+}
+
+template <class F>
+void PersistentMemory<F>::transpose_slots(F* dst, const F* slots) const {
+  const int hs = C / H;
   for (int s = 0; s < count * H; ++s)
-    pack_transposed(slots_t.data() + static_cast<int64_t>(s) * P * hs, slots + static_cast<int64_t>(s) * P * hs, P, hs, hs);
+    pack_transposed(dst + static_cast<int64_t>(s) * P * hs, slots + static_cast<int64_t>(s) * P * hs, P, hs, hs);
+}
+
+template <class F>
+void PersistentMemory<F>::head_scales(F* scale_out) const {
+  for (int h = 0; h < H; ++h) scale_out[h] = static_cast<F>(std::exp(kExpScaling * out_scale.value[h]) / count);
+}
+
+template <class F>
+void PersistentMemory<F>::read_head(F* z, int ldz, F* scores, int64_t bank_stride, const F* keys, int ldk, int rows,
+                                    int h, const F* slots_transposed, F scale_h) const {
+  const int hs = C / H;
+  for (int i = 0; i < count; ++i) {
+    const int64_t slot = (static_cast<int64_t>(i) * H + h) * P * hs;
+    F* a = scores + i * bank_stride;
+    small_gemm<F>(rows, P, hs, F(1), keys, ldk, slots_transposed + slot, P, false, a, P);
+    for (int r = 0; r < rows; ++r) softmax_prefix(a + static_cast<int64_t>(r) * P, P, P);
+    small_gemm<F>(rows, hs, P, F(1), a, P, P_v.value + slot, hs, i > 0, z, ldz);
+  }
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < hs; ++c) z[static_cast<int64_t>(r) * ldz + c] *= scale_h;
 }
 
 template <class F>
 const F* PersistentMemory<F>::forward(const F* x, int batch, int time) {
   N = static_cast<int64_t>(batch) * time;
   const int hs = C / H;
-  const F* k = k_featurizer.forward(x, batch, time);
-  probs.resize_for_overwrite(static_cast<size_t>(count) * H * N * P);
-  retrieved.resize_for_overwrite(N * C);
-  scale.resize(H);
-  for (int h = 0; h < H; ++h) scale[h] = static_cast<F>(std::exp(kOutExpScaling * out_scale.value[h]) / count);
-  transpose_slots(P_k.value);
+  k = k_featurizer.forward(x, batch, time);
+  head_scales(scale.data());
+  transpose_slots(slots_t.data(), P_k.value);
   const int64_t blocks = (N + kRows - 1) / kRows;
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t blk = 0; blk < blocks; ++blk)
     for (int h = 0; h < H; ++h) {
       const int64_t r0 = blk * kRows;
       const int rows = static_cast<int>(std::min<int64_t>(kRows, N - r0));
-      F* z = retrieved.data() + r0 * C + h * hs;
-      for (int i = 0; i < count; ++i) {
-        const int64_t slot = (static_cast<int64_t>(i) * H + h) * P * hs;
-        F* a = probs.data() + ((static_cast<int64_t>(i) * H + h) * N + r0) * P;
-        small_gemm<F>(rows, P, hs, F(1), k + r0 * C + h * hs, C, slots_t.data() + slot, P, false, a, P);
-        for (int r = 0; r < rows; ++r) softmax_prefix(a + static_cast<int64_t>(r) * P, P, P);
-        small_gemm<F>(rows, hs, P, F(1), a, P, P_v.value + slot, hs, i > 0, z, C);
-      }
-      for (int r = 0; r < rows; ++r)
-        for (int c = 0; c < hs; ++c) z[static_cast<int64_t>(r) * C + c] *= scale[h];
+      read_head(retrieved.data() + r0 * C + h * hs, C, probs.data() + (static_cast<int64_t>(h) * N + r0) * P,
+                static_cast<int64_t>(H) * N * P, k + r0 * C + h * hs, C, rows, h, slots_t.data(), scale[h]);
     }
   return c_proj.forward(retrieved.data(), N);
 }
@@ -74,26 +95,23 @@ const F* PersistentMemory<F>::forward(const F* x, int batch, int time) {
 template <class F>
 void PersistentMemory<F>::backward(const F* dy, F* dx) {
   const int hs = C / H;
-  dretrieved.resize(N * C);
+  dretrieved.zero();
   c_proj.backward(dy, dretrieved.data());
   // y = z * scale_h: d out_scale_h = 10 * sum(dy . y); then dz = dy * scale_h, in place.
   {
     F* column = channel_sums<F>(C);  // per-column sums first: the row loop vectorises over columns
     for (int64_t r = 0; r < N; ++r)
       for (int c = 0; c < C; ++c) column[c] += dretrieved[r * C + c] * retrieved[r * C + c];
-    for (int c = 0; c < C; ++c) out_scale.grad[c / hs] += static_cast<F>(kOutExpScaling) * column[c];
+    for (int c = 0; c < C; ++c) out_scale.grad[c / hs] += static_cast<F>(kExpScaling) * column[c];
   }
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < N; ++r)
     for (int c = 0; c < C; ++c) dretrieved[r * C + c] *= scale[c / hs];
-  dk.resize_for_overwrite(N * C);
-  transpose_slots(P_v.value);
+  transpose_slots(slots_t.data(), P_v.value);
   const int64_t blocks = (N + kRows - 1) / kRows;
   const int groups = static_cast<int>(std::min<int64_t>(kGroups, blocks));
   const int64_t slot_size = static_cast<int64_t>(P) * hs, per_thread = static_cast<int64_t>(kRows) * P + hs * kRows;
-  partial.resize_for_overwrite(static_cast<size_t>(groups) * count * H * 2 * slot_size);  // [g][bank, h][v | k] (hs, P)
-  dprobs.resize_for_overwrite(static_cast<size_t>(omp_get_max_threads()) * per_thread);
-  const F* k = k_featurizer.k.data();
+  // partial: [g][bank, h][v | k] (hs, P); every entry is written before it is read
 #pragma omp parallel for collapse(2) schedule(static)
   for (int g = 0; g < groups; ++g)
     for (int h = 0; h < H; ++h) {
@@ -132,6 +150,31 @@ void PersistentMemory<F>::backward(const F* dy, F* dx) {
         }
     }
   k_featurizer.backward(dk.data(), dx);
+}
+
+template <class F>
+typename PersistentMemory<F>::Stream PersistentMemory<F>::start_stream(int max_rows) const {
+  const int hs = C / H;
+  Stream s;
+  s.keys = k_featurizer.start_stream(max_rows);
+  s.scale.resize(H);
+  head_scales(s.scale.data());
+  s.slots_t.resize(static_cast<size_t>(count) * H * hs * P);
+  transpose_slots(s.slots_t.data(), P_k.value);
+  s.k.resize(static_cast<size_t>(max_rows) * C);
+  s.scores.resize(static_cast<size_t>(count) * max_rows * P);
+  s.z.resize(static_cast<size_t>(max_rows) * C);
+  return s;
+}
+
+template <class F>
+void PersistentMemory<F>::step(F* y, const F* x, int rows, Stream& s) const {
+  const int hs = C / H;
+  k_featurizer.step(s.k.data(), x, rows, s.keys);
+  for (int h = 0; h < H; ++h)
+    read_head(s.z.data() + h * hs, C, s.scores.data(), static_cast<int64_t>(rows) * P, s.k.data() + h * hs, C, rows, h,
+              s.slots_t.data(), s.scale[h]);
+  c_proj.apply(y, s.z.data(), rows);
 }
 
 template struct PersistentMemory<float>;

@@ -1,13 +1,15 @@
 // Persistent memory (reference: PersistentMem), the Memory Mosaic's replacement for the MLP:
 // keys from its own extractor (s = 2, since P_k carries no scale), then per head and bank
 // softmax(k . P_k^T) P_v over pmem_size learned slots, averaged over the pmem_count banks,
-// times exp(10 out_scale_h), then c_proj.
+// times exp(10 out_scale_h), then c_proj. forward() runs whole sequences; step() continues a
+// stream (streaming inference) through the same read-out.
 // Shapes: x, y (N = B*T, C); P_k, P_v (count, 1, H, P, hs); out_scale (1, H, 1, 1);
 // probs (count, H, N, P).
 #pragma once
 #include <string>
+#include <vector>
 
-#include "core/buffer.hpp"
+#include "core/activations.hpp"
 #include "core/param_table.hpp"
 #include "layers/key_extractor.hpp"
 #include "layers/linear.hpp"
@@ -24,23 +26,45 @@ struct PersistentMemory {
 
   // cache
   int64_t N = 0;
-  Buffer<F> probs, retrieved, scale;  // (count, H, N, P) softmax scores; (N, C) after scaling; (H)
-  Buffer<F> dretrieved, dk, dprobs;   // backward scratch; dprobs: per thread (kRows, P) + (hs, kRows)
-  Buffer<F> partial;                  // backward: slot-gradient sums per row group
-  Buffer<F> slots_t;                  // P_k (forward) or P_v (backward) transposed: (count, H, hs, P)
+  const F* k = nullptr;                       // the key extractor's output (N, C)
+  Activation<F> probs, retrieved, scale;      // (count, H, N, P) softmax scores; (N, C) after scaling; (H)
+  Activation<F> dretrieved, dk;               // backward scratch (N, C)
+  Activation<F> dprobs;                       // backward, per thread: (kRows, P) scores + (hs, kRows) transposed rows
+  Activation<F> partial;                      // backward: slot-gradient sums per row group
+  Activation<F> slots_t;                      // P_k (forward) or P_v (backward) transposed: (count, H, hs, P)
+
+  // A stream's state: its key extractor's, the scales and P_k transposed, scratch.
+  struct Stream {
+    typename KeyExtractor<F>::Stream keys;
+    std::vector<F> scale, slots_t;    // (H); (count, H, hs, P)
+    std::vector<F> k, scores, z;      // scratch: (rows, C), (count, rows, P), (rows, C)
+    void reset() { keys.reset(); }
+  };
 
   PersistentMemory() = default;
   PersistentMemory(int n_embd, int n_head, int pmem_size, int pmem_count, bool bias)
       : C(n_embd), H(n_head), P(pmem_size), count(pmem_count), k_featurizer(n_embd, n_head, bias, 2),
         c_proj(n_embd, n_embd, bias) {}
   void register_params(ParamTable<F>& table, const std::string& prefix);
+  void plan(Activations<F>& acts, const std::string& prefix, int batch, int time);
 
+  // Per head, from the current parameters: exp(10 out_scale_h) / count (the banks' mean).
+  void head_scales(F* scale_out) const;
   const F* forward(const F* x, int batch, int time);
   // Accumulates into dx and the parameter grads.
   void backward(const F* dy, F* dx);
 
+  Stream start_stream(int max_rows) const;
+  // y (rows, C): the layer's output for the stream's next `rows` positions x (rows, C).
+  void step(F* y, const F* x, int rows, Stream& s) const;
+
  private:
-  void transpose_slots(const F* slots);
+  // dst (count, H, hs, P) = every (bank, head) slot matrix (P, hs) of slots transposed.
+  void transpose_slots(F* dst, const F* slots) const;
+  // The read-out of `rows` keys of head h: z (rows, hs) = scale_h * sum over banks of
+  // softmax(k . P_k^T) P_v, leaving bank i's scores (rows, P) at scores + i * bank_stride.
+  void read_head(F* z, int ldz, F* scores, int64_t bank_stride, const F* keys, int ldk, int rows, int h,
+                 const F* slots_transposed, F scale_h) const;
 };
 
 }  // namespace mosaic

@@ -26,12 +26,6 @@ namespace mosaic {
 
 namespace {
 
-// Rows per chunk: ~16M logits (64 MB in fp32), a multiple of 32 rows. Smaller chunks make
-// thinner gemms (slower per flop, and more passes over dwte); larger ones only cost memory.
-int64_t chunk_rows(int64_t N, int V) {
-  return std::min<int64_t>(N, std::max<int64_t>(32, (int64_t{1} << 24) / V / 32 * 32));
-}
-
 constexpr int kSlabs = 8;
 constexpr int kShiftWords = 32;  // words spread over the vocabulary whose logits help set the shift
 
@@ -72,45 +66,66 @@ void sum_slab_parts(F* out, const F* parts, int64_t slab_stride, int slabs, int6
 
 template <class F>
 bool TiedLmHead<F>::uses_fused_kernel() const {
-  return std::is_same_v<F, float> && !generic_path && wte->C % 16 == 0;
+  return std::is_same_v<F, float> && options.fused && wte->C % 16 == 0;
+}
+
+// Rows per chunk: ~16M logits (64 MB in fp32), a multiple of 32 rows. Smaller chunks make
+// thinner gemms (slower per flop, and more passes over dwte); larger ones only cost memory.
+template <class F>
+int64_t TiedLmHead<F>::chunk_rows(int64_t rows) const {
+  if (options.rows_per_chunk > 0) return std::min(options.rows_per_chunk, rows);
+  return std::min<int64_t>(rows, std::max<int64_t>(32, (int64_t{1} << 24) / wte->V / 32 * 32));
 }
 
 template <class F>
-F TiedLmHead<F>::forward(const F* x, int64_t rows, const int32_t* targets, bool want_grad) {
+void TiedLmHead<F>::plan(Activations<F>& acts, const std::string& prefix, int64_t rows, int64_t logits_rows) {
+  const int64_t V = wte->V, C = wte->C, R = chunk_rows(rows);
+  acts.add(prefix + "logits", {std::max(R, logits_rows), V}, &logits);
+  acts.add(prefix + "row_loss", {rows}, &row_loss);
+  acts.add(prefix + "dx_from_forward", {rows, C}, &dx_from_forward);
+  acts.add(prefix + "dwte_from_forward", {V, C}, &dwte_from_forward);
+  acts.add(prefix + "dx_slabs", {kSlabs, R, C}, &dx_slabs);
+  if (!uses_fused_kernel()) return;
+  acts.add(prefix + "panels", {vocab_groups(static_cast<int>(V)), C, 16}, &panels);
+  acts.add(prefix + "shift_words", {kShiftWords, C}, &shift_words);
+  acts.add(prefix + "shift_logits", {R, kShiftWords}, &shift_logits);
+  for (auto [name, slot] : {std::pair{"target_logit", &target_logit}, {"target_e", &target_e},
+                            {"target_coef", &target_coef}, {"row_shift", &row_shift}, {"row_factor", &row_factor}})
+    acts.add(prefix + name, {R}, slot);
+  acts.add(prefix + "slab_sums", {kSlabs, R}, &slab_sums);
+}
+
+template <class F>
+const F* TiedLmHead<F>::logits_of(const F* x, int64_t rows) {
+  ProfileScope timer(profile, "lm head (gemm)", false);
   N = rows;
-  const int V = wte->V, C = wte->C;
-  const F* W = wte->weight.value;
-  logits_kept = !targets;
+  logits_kept = true;
+  grads_ready = false;
+  logits_gemm(logits.data(), x, wte->weight.value, static_cast<int>(N), wte->V, wte->C);
+  return logits.data();
+}
+
+template <class F>
+F TiedLmHead<F>::loss(const F* x, int64_t rows, const int32_t* targets, bool make_grads) {
+  N = rows;
+  logits_kept = false;
   grads_ready = false;
   rows_redone = 0;
-  if (!targets) {
-    ProfileScope timer(profile, "lm head (gemm)", false);
-    logits.resize_for_overwrite(N * V);
-    logits_gemm(logits.data(), x, W, static_cast<int>(N), V, C);
-    return F(0);
-  }
   int64_t counted = 0;
   for (int64_t i = 0; i < N; ++i) counted += targets[i] >= 0;
-  const F grad_scale = want_grad && counted ? F(1) / static_cast<F>(counted) : F(0);
-  const int64_t R = rows_per_chunk > 0 ? std::min(rows_per_chunk, N) : chunk_rows(N, V);
-  logits.resize_for_overwrite(R * V);
-  row_loss.resize_for_overwrite(N);
-  if (want_grad) {
-    dx_unscaled.resize_for_overwrite(N * C);
-    dwte_unscaled.resize_for_overwrite(static_cast<size_t>(V) * C);
-    dx_slabs.resize_for_overwrite(static_cast<size_t>(kSlabs) * R * C);
-  }
+  const F grad_scale = make_grads && counted ? F(1) / static_cast<F>(counted) : F(0);
+  const int64_t R = chunk_rows(N);
   for (int64_t r0 = 0; r0 < N; r0 += R) {
     const int rows_here = static_cast<int>(std::min(R, N - r0));
     if constexpr (std::is_same_v<F, float>) {
       if (uses_fused_kernel()) {
-        fused_chunk(x + r0 * C, targets + r0, rows_here, r0, R, grad_scale, want_grad);
+        fused_chunk(x + r0 * wte->C, targets + r0, rows_here, r0, R, grad_scale, make_grads);
         continue;
       }
     }
-    generic_chunk(x + r0 * C, targets + r0, rows_here, r0, R, grad_scale, want_grad);
+    generic_chunk(x + r0 * wte->C, targets + r0, rows_here, r0, R, grad_scale, make_grads);
   }
-  grads_ready = want_grad;
+  grads_ready = make_grads;
   double sum = 0;
   for (int64_t i = 0; i < N; ++i) sum += row_loss[i];
   return counted ? static_cast<F>(sum / counted) : F(0);
@@ -118,7 +133,7 @@ F TiedLmHead<F>::forward(const F* x, int64_t rows, const int32_t* targets, bool 
 
 template <class F>
 void TiedLmHead<F>::generic_chunk(const F* xc, const int32_t* targets, int rows, int64_t r0, int64_t R, F grad_scale,
-                                  bool want_grad) {
+                                  bool make_grads) {
   const int V = wte->V, C = wte->C;
   const F* W = wte->weight.value;
   {
@@ -129,7 +144,7 @@ void TiedLmHead<F>::generic_chunk(const F* xc, const int32_t* targets, int rows,
     ProfileScope timer(profile, "cross-entropy", false);
     cross_entropy_rows(logits.data(), row_loss.data() + r0, targets, rows, V, grad_scale);
   }
-  if (!want_grad) return;
+  if (!make_grads) return;
   ProfileScope timer(profile, "lm head (gemm)", true);
   // dx = dlogits W: each slab's share of the sum apart, then added in slab order.
   // dwte = dlogits^T x: each slab owns its rows.
@@ -138,14 +153,14 @@ void TiedLmHead<F>::generic_chunk(const F* xc, const int32_t* targets, int rows,
     const F* dz = logits.data() + v0;
     gemm<F>(Op::N, Op::N, rows, C, static_cast<int>(vn), F(1), dz, V, W + v0 * C, C, F(0), parts + s * R * C, C);
     gemm<F>(Op::T, Op::N, static_cast<int>(vn), C, rows, F(1), dz, V, xc, C, r0 ? F(1) : F(0),
-            dwte_unscaled.data() + v0 * C, C);
+            dwte_from_forward.data() + v0 * C, C);
   });
-  sum_slab_parts(dx_unscaled.data() + r0 * C, parts, R * C, slab_count(V), static_cast<int64_t>(rows) * C);
+  sum_slab_parts(dx_from_forward.data() + r0 * C, parts, R * C, slab_count(V), static_cast<int64_t>(rows) * C);
 }
 
 template <class F>
 void TiedLmHead<F>::fused_chunk(const F* xc, const int32_t* targets, int rows, int64_t r0, int64_t R, F grad_scale,
-                                bool want_grad) {
+                                bool make_grads) {
   if constexpr (std::is_same_v<F, float>) {
     const int V = wte->V, C = wte->C;
     const float* W = wte->weight.value;
@@ -153,23 +168,14 @@ void TiedLmHead<F>::fused_chunk(const F* xc, const int32_t* targets, int rows, i
     const int slabs = slab_count(groups);
     float* E = logits.data();
     float* parts = dx_slabs.data();
-    row_shift.resize_for_overwrite(R);
-    target_logit.resize_for_overwrite(R);
-    target_e.resize_for_overwrite(R);
-    target_coef.resize_for_overwrite(R);
-    slab_sums.resize_for_overwrite(static_cast<size_t>(kSlabs) * R);
-    row_factor.resize_for_overwrite(R);
     {
       ProfileScope timer(profile, "lm head (gemm)", false);
       const int S = std::min(kShiftWords, V);
       if (r0 == 0) {  // W is the same for every chunk of this forward
-        panels.resize_for_overwrite(groups * C * 16);
         pack_vocab_panels(panels.data(), W, V, C);
-        shift_words.resize_for_overwrite(static_cast<size_t>(S) * C);
         for (int j = 0; j < S; ++j) std::copy_n(W + static_cast<int64_t>(V) * j / S * C, C, shift_words.data() + j * C);
       }
       // Each row's shift: the largest of its target's logit and the sampled words' logits.
-      shift_logits.resize_for_overwrite(R * S);
       gemm<float>(Op::N, Op::T, rows, S, C, 1.0f, xc, C, shift_words.data(), C, 0.0f, shift_logits.data(), S);
       for (int i = 0; i < rows; ++i) {
         float shift = lane_max(shift_logits.data() + static_cast<int64_t>(i) * S, S);
@@ -183,7 +189,7 @@ void TiedLmHead<F>::fused_chunk(const F* xc, const int32_t* targets, int rows, i
         row_shift[i] = shift;
       }
       for_each_slab(groups, [&](int s, int64_t g0, int64_t gn) {
-        float* dx_part = want_grad ? parts + s * R * C : nullptr;
+        float* dx_part = make_grads ? parts + s * R * C : nullptr;
         if (dx_part) std::fill(dx_part, dx_part + static_cast<int64_t>(rows) * C, 0.0f);
         exp_logits_slab(E, slab_sums.data() + s * R, dx_part, xc, rows, C, panels.data(), W, V, g0, g0 + gn,
                         row_shift.data(), targets, target_e.data());
@@ -198,7 +204,7 @@ void TiedLmHead<F>::fused_chunk(const F* xc, const int32_t* targets, int rows, i
         // 69 above it (or something is not finite): then the row is redone with its max. Ignored
         // rows too, as their exponentials meet a factor 0 in the gradient products.
         if (!(sum >= 0x1p-100 && sum <= 0x1p100))
-          sum = redo_row_exactly(xc + static_cast<int64_t>(i) * C, targets[i], i, R, want_grad);
+          sum = redo_row_exactly(xc + static_cast<int64_t>(i) * C, targets[i], i, R, make_grads);
         if (targets[i] < 0) {
           row_loss[r0 + i] = row_factor[i] = 0.0f;
           continue;
@@ -209,11 +215,11 @@ void TiedLmHead<F>::fused_chunk(const F* xc, const int32_t* targets, int rows, i
         row_loss[r0 + i] = static_cast<float>(row_shift[i] + std::log(sum) - target_logit[i]);
       }
     }
-    if (!want_grad) return;
+    if (!make_grads) return;
     ProfileScope grad_timer(profile, "lm head (gemm)", true);
     // dx_i = (g / sum_i) (E W)_i + g (p_t - 1) w_t, E without the target; the factor is 0 for
     // ignored rows.
-    float* dxc = dx_unscaled.data() + r0 * C;
+    float* dxc = dx_from_forward.data() + r0 * C;
     sum_slab_parts(dxc, parts, R * C, slabs, static_cast<int64_t>(rows) * C);
     float* xs = parts;  // the slab parts are consumed: reuse slab 0's for x scaled by the factors
     for (int i = 0; i < rows; ++i) {
@@ -228,11 +234,11 @@ void TiedLmHead<F>::fused_chunk(const F* xc, const int32_t* targets, int rows, i
     for_each_slab(groups, [&](int, int64_t g0, int64_t gn) {
       const int64_t v0 = g0 * 16, vn = std::min<int64_t>((g0 + gn) * 16, V) - v0;
       gemm<float>(Op::T, Op::N, static_cast<int>(vn), C, rows, 1.0f, E + v0, V, xs, C, r0 ? 1.0f : 0.0f,
-                  dwte_unscaled.data() + v0 * C, C);
+                  dwte_from_forward.data() + v0 * C, C);
     });
     for (int i = 0; i < rows; ++i) {
       if (targets[i] < 0) continue;
-      float* dw = dwte_unscaled.data() + static_cast<int64_t>(targets[i]) * C;
+      float* dw = dwte_from_forward.data() + static_cast<int64_t>(targets[i]) * C;
       for (int k = 0; k < C; ++k) dw[k] += target_coef[i] * xc[i * C + k];
     }
   }
@@ -242,7 +248,7 @@ void TiedLmHead<F>::fused_chunk(const F* xc, const int32_t* targets, int rows, i
 // sum, the target's exponential apart, and (for a gradient) its E W in slab 0's part, the other
 // slabs' parts zeroed. Returns the sum.
 template <class F>
-double TiedLmHead<F>::redo_row_exactly(const F* x_row, int32_t t, int i, int64_t R, bool want_grad) {
+double TiedLmHead<F>::redo_row_exactly(const F* x_row, int32_t t, int i, int64_t R, bool make_grads) {
   const int V = wte->V, C = wte->C;
   const F* W = wte->weight.value;
   F* z = logits.data() + static_cast<int64_t>(i) * V;
@@ -255,7 +261,7 @@ double TiedLmHead<F>::redo_row_exactly(const F* x_row, int32_t t, int i, int64_t
     target_e[i] = z[t];
     z[t] = F(0);
   }
-  if (want_grad) {
+  if (make_grads) {
     for (int s = 1; s < kSlabs; ++s) std::fill_n(dx_slabs.data() + s * R * C + static_cast<int64_t>(i) * C, C, F(0));
     gemm<F>(Op::N, Op::N, 1, C, V, F(1), z, V, W, C, F(0), dx_slabs.data() + static_cast<int64_t>(i) * C, C);
   }
@@ -263,15 +269,15 @@ double TiedLmHead<F>::redo_row_exactly(const F* x_row, int32_t t, int i, int64_t
 }
 
 template <class F>
-void TiedLmHead<F>::backward(F loss_scale, F* dx) {
+void TiedLmHead<F>::add_grads(F loss_scale, F* dx) {
   MOSAIC_CHECK(grads_ready, "backward without a preceding training forward",
                "call forward with targets (not evaluate, not without targets) before backward, once per backward");
   grads_ready = false;
   ProfileScope timer(profile, "lm head (gemm)", true);
   const int C = wte->C;
   const int64_t n = N * C, vc = static_cast<int64_t>(wte->V) * C;
-  const F* dxu = dx_unscaled.data();
-  const F* dwu = dwte_unscaled.data();
+  const F* dxu = dx_from_forward.data();
+  const F* dwu = dwte_from_forward.data();
   F* dw = wte->weight.grad;
 #pragma omp parallel for simd schedule(static)
   for (int64_t i = 0; i < vc; ++i) dw[i] += loss_scale * dwu[i];

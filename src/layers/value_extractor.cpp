@@ -1,13 +1,13 @@
 // Value extractor: Linear, look-ahead mix, normalise-and-scale, parallel over sequences.
 #include "layers/value_extractor.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/memory_features.hpp"
+#include "layers/exp_scaling.hpp"
 
 namespace mosaic {
-
-constexpr double kValExpScaling = 10;  // the reference's exp_scaling
 
 template <class F>
 void ValueExtractor<F>::register_params(ParamTable<F>& table, const std::string& prefix) {
@@ -17,17 +17,27 @@ void ValueExtractor<F>::register_params(ParamTable<F>& table, const std::string&
 }
 
 template <class F>
+void ValueExtractor<F>::plan(Activations<F>& acts, const std::string& prefix, int batch, int time) {
+  W_v.plan(acts, prefix + "W_v.", static_cast<int64_t>(batch) * time);
+  for (auto [name, slot] : {std::pair{"vbar", &vbar}, {"v", &v}, {"dvbar", &dvbar}, {"dvt", &dvt}})
+    acts.add(prefix + name, {batch, time, C}, slot);
+  acts.add(prefix + "norm", {batch, time, H}, &norm);
+  acts.add(prefix + "scale", {H}, &scale);
+  acts.add(prefix + "partial", {2, batch, H}, &partial);
+}
+
+template <class F>
+void ValueExtractor<F>::head_scales(F* scale_out) const {
+  for (int h = 0; h < H; ++h) scale_out[h] = static_cast<F>(std::exp(kExpScaling * val_scale.value[h]));
+}
+
+template <class F>
 const F* ValueExtractor<F>::forward(const F* x, int batch, int time) {
   B = batch;
   T = time;
   const int hs = C / H;
-  const int64_t N = static_cast<int64_t>(B) * T;
-  const F* vt = W_v.forward(x, N);
-  scale.resize(H);
-  for (int h = 0; h < H; ++h) scale[h] = static_cast<F>(std::exp(kValExpScaling * val_scale.value[h]));
-  vbar.resize(N * C);
-  norm.resize(N * H);
-  v.resize(N * C);
+  vt = W_v.forward(x, static_cast<int64_t>(B) * T);
+  head_scales(scale.data());
 #pragma omp parallel for schedule(static)
   for (int b = 0; b < B; ++b) {
     const int64_t off = static_cast<int64_t>(b) * T * C;
@@ -41,13 +51,11 @@ const F* ValueExtractor<F>::forward(const F* x, int batch, int time) {
 template <class F>
 void ValueExtractor<F>::backward(const F* dv, F* dx) {
   const int hs = C / H;
-  const int64_t N = static_cast<int64_t>(B) * T;
-  dvbar.resize(N * C);
-  dvt.resize(N * C);
-  partial.resize(2 * static_cast<size_t>(B) * H);  // [dlogscale | dcoef] per (b, h)
+  dvbar.zero();
+  dvt.zero();
+  partial.zero();  // [dlogscale | dcoef] per (b, h)
   F* dlogscale = partial.data();
   F* dcoef = partial.data() + static_cast<int64_t>(B) * H;
-  const F* vt = W_v.y.data();
 #pragma omp parallel for schedule(static)
   for (int b = 0; b < B; ++b) {
     const int64_t off = static_cast<int64_t>(b) * T * C;
@@ -57,10 +65,35 @@ void ValueExtractor<F>::backward(const F* dv, F* dx) {
   }
   for (int h = 0; h < H; ++h)
     for (int b = 0; b < B; ++b) {
-      val_scale.grad[h] += static_cast<F>(kValExpScaling * dlogscale[b * H + h]);
+      val_scale.grad[h] += static_cast<F>(kExpScaling * dlogscale[b * H + h]);
       coef.grad[h] += dcoef[b * H + h];
     }
   W_v.backward(dvt.data(), dx);
+}
+
+template <class F>
+typename ValueExtractor<F>::Stream ValueExtractor<F>::start_stream(int max_rows) const {
+  Stream s;
+  s.scale.resize(H);
+  head_scales(s.scale.data());
+  s.window.assign(static_cast<size_t>(max_rows + 1) * C, F(0));
+  s.vbar.resize(s.window.size());
+  s.norm.resize(static_cast<size_t>(max_rows) * H);
+  return s;
+}
+
+template <class F>
+int ValueExtractor<F>::step(F* v_out, const F* x, int rows, Stream& s) const {
+  const int hs = C / H;
+  W_v.apply(s.window.data() + C, x, rows);
+  // The look-ahead over [last; new rows]: its first `rows` outputs are the completed values
+  // (the last output, which would need a row not yet seen, is dropped).
+  lookahead_forward(s.vbar.data(), s.window.data(), coef.value, rows + 1, C, hs);
+  normalize_scale_forward(v_out, s.norm.data(), s.vbar.data(), s.scale.data(), rows, C, hs);
+  std::copy_n(s.window.data() + static_cast<int64_t>(rows) * C, C, s.window.data());
+  const int first = s.has_last ? 0 : 1;
+  s.has_last = true;
+  return first;
 }
 
 template struct ValueExtractor<float>;

@@ -1,11 +1,14 @@
 // Value feature extractor of the contextual memory (reference: ValFeatureExtractor): it peeks
 // one step ahead. v~ = W_v x; vbar_t = (1 - coef_h) v~_{t+1} + coef_h v~_t (v~_T = 0);
 // v = vbar / (|vbar| + 1e-10) * exp(10 val_scale_h).
+// forward() runs whole sequences for training; step() continues one stream (streaming
+// inference), where v_{t-1} is completed when x_t arrives, with the same kernels.
 // Shapes: x, v (B, T, C); coef, val_scale (1, H, 1, 1).
 #pragma once
 #include <string>
+#include <vector>
 
-#include "core/buffer.hpp"
+#include "core/activations.hpp"
 #include "core/param_table.hpp"
 #include "layers/linear.hpp"
 
@@ -19,16 +22,36 @@ struct ValueExtractor {
 
   // cache
   int B = 0, T = 0;
-  Buffer<F> vbar, norm, v, scale;      // (B, T, C), (B, T, H), (B, T, C), (H)
-  Buffer<F> dvbar, dvt, partial;       // backward scratch; partial (2, B, H)
+  const F* vt = nullptr;                   // W_v's output (B, T, C)
+  Activation<F> vbar, norm, v, scale;      // (B, T, C), (B, T, H), (B, T, C), (H)
+  Activation<F> dvbar, dvt, partial;       // backward scratch; partial (2, B, H)
+
+  // A stream's state: the raw value v~ of its last position (whose value needs the next x),
+  // the scales, scratch.
+  struct Stream {
+    std::vector<F> scale;           // (H)
+    std::vector<F> window;          // (1 + rows, C): v~ of the last position, then the new rows'
+    std::vector<F> vbar, norm;      // scratch: (1 + rows, C), (rows, H)
+    bool has_last = false;          // false before the first position
+    void reset() { has_last = false; }
+  };
 
   ValueExtractor() = default;
   ValueExtractor(int n_embd, int n_head, bool bias) : C(n_embd), H(n_head), W_v(n_embd, n_embd, bias) {}
   void register_params(ParamTable<F>& table, const std::string& prefix);
+  void plan(Activations<F>& acts, const std::string& prefix, int batch, int time);
 
+  // Per head, from the current parameters: exp(10 val_scale_h).
+  void head_scales(F* scale_out) const;
   const F* forward(const F* x, int batch, int time);
   // Accumulates into dx and the parameter grads.
   void backward(const F* dv, F* dx);
+
+  Stream start_stream(int max_rows) const;
+  // Feeds the stream's next `rows` positions x (rows, C). Row r of v_out (rows, C) becomes the
+  // value of the position before new row r, now complete. Returns the first row that holds a
+  // value: 1 when the stream had no position yet (the first new row has no predecessor), else 0.
+  int step(F* v_out, const F* x, int rows, Stream& s) const;
 };
 
 }  // namespace mosaic

@@ -1,12 +1,14 @@
 // The decoder skeleton both language models share: token embedding (+ learned positions for
 // GPT), L residual blocks, final LayerNorm, output head tied to the embedding, cross-entropy.
-// What differs (the block's layers, the parameter prefix) comes from memory_mosaic.cpp / gpt.cpp.
+// What differs (the block's layers, the parameter prefix) comes from memory_mosaic.hpp / gpt.hpp.
+// Streaming inference (infer/) reads the same layer objects through the accessors.
 // Shapes: idx (B, T); x (B, T, C); logits (B, T, V).
 #pragma once
+#include <algorithm>
 #include <string>
 #include <vector>
 
-#include "core/buffer.hpp"
+#include "core/activations.hpp"
 #include "core/error.hpp"
 #include "core/step_profile.hpp"
 #include "layers/embedding.hpp"
@@ -22,39 +24,18 @@ class Decoder : public LanguageModel<F> {
   // prefix: "mosaic." or "transformer." (the reference's module names).
   Decoder(const ModelConfig& config, std::vector<BlockT> blocks, const std::string& prefix, bool learned_positions)
       : LanguageModel<F>(config),
+        prefix_(prefix),
         wte_(config.vocab_size, config.n_embd),
         wpe_(learned_positions ? config.block_size : 0, config.n_embd),
         blocks_(std::move(blocks)),
-        ln_f_(config.n_embd, config.bias) {
+        ln_f_(config.n_embd, config.bias),
+        head_(&wte_) {
     auto& table = this->params_;
     wte_.register_params(table, prefix + "wte.weight");
     if (wpe_.V) wpe_.register_params(table, prefix + "wpe.weight");
-    for (size_t l = 0; l < blocks_.size(); ++l) blocks_[l].register_params(table, prefix + "h." + std::to_string(l) + ".");
+    for (size_t l = 0; l < blocks_.size(); ++l) blocks_[l].register_params(table, block_prefix(l));
     ln_f_.register_params(table, prefix + "ln_f.");
     table.allocate();
-    head_.wte = &wte_;
-  }
-
-  void backward(F loss_scale) override {
-    const int C = this->config_.n_embd;
-    const int64_t n = static_cast<int64_t>(B_) * T_ * C;
-    dx_.resize(n);
-    dnext_.resize(n);
-    head_.profile = this->profile_;
-    head_.backward(loss_scale, dnext_.data());
-    {
-      ProfileScope timer(this->profile_, "ln_f", true);
-      ln_f_.backward(dnext_.data(), dx_.data());
-    }
-    for (size_t l = blocks_.size(); l-- > 0;) {
-      std::swap(dx_, dnext_);  // dnext_ = gradient wrt block l's output
-      dx_.zero();
-      blocks_[l].profile = this->profile_;
-      blocks_[l].backward(dnext_.data(), dx_.data());
-    }
-    ProfileScope timer(this->profile_, "embedding", true);
-    wte_.backward(dx_.data());
-    if (wpe_.V) wpe_.backward(dx_.data());
   }
 
   const F* logits() const override {
@@ -62,21 +43,25 @@ class Decoder : public LanguageModel<F> {
     return head_.logits.data();
   }
 
+  const Embedding<F>& wte() const { return wte_; }
+  const Embedding<F>& wpe() const { return wpe_; }  // V = 0 without learned positions
+  const std::vector<BlockT>& blocks() const { return blocks_; }
+  const LayerNorm<F>& ln_f() const { return ln_f_; }
+
  protected:
   F forward_checked(const int32_t* idx, const int32_t* targets, int B, int T, typename LanguageModel<F>::Pass pass) override {
     using Pass = typename LanguageModel<F>::Pass;
-    B_ = B;
-    T_ = T;
     const int C = this->config_.n_embd;
     const int64_t N = static_cast<int64_t>(B) * T;
+    // A logits pass keeps (B, T, V): room for B whole windows, so that a growing context (the
+    // reference's generate) plans once.
+    this->fit(B, T, pass == Pass::Logits ? static_cast<int64_t>(B) * this->config_.block_size : 0);
     StepProfile* profile = this->profile_;
     {
       ProfileScope timer(profile, "embedding", false);
-      x0_.resize(N * C);
       const F* tok = wte_.forward(idx, N);
       for (int64_t i = 0; i < N * C; ++i) x0_[i] = tok[i];
       if (wpe_.V) {
-        positions_.resize(N);
         for (int64_t i = 0; i < N; ++i) positions_[i] = static_cast<int32_t>(i % T);
         const F* pos = wpe_.forward(positions_.data(), N);
         for (int64_t i = 0; i < N * C; ++i) x0_[i] += pos[i];
@@ -92,18 +77,61 @@ class Decoder : public LanguageModel<F> {
       x = ln_f_.forward(x, N);
     }
     head_.profile = profile;
-    return head_.forward(x, N, pass == Pass::Logits ? nullptr : targets, pass == Pass::Train);
+    if (pass == Pass::Logits) {
+      head_.logits_of(x, N);
+      return F(0);
+    }
+    return head_.loss(x, N, targets, pass == Pass::Train);
+  }
+
+ public:
+  // Mirror of forward_checked: the head's gradient (made during the forward pass) scaled
+  // and added, then ln_f, the blocks in reverse, the embeddings.
+  void backward(F loss_scale) override {
+    head_.profile = this->profile_;
+    dnext_.zero();
+    head_.add_grads(loss_scale, dnext_.data());
+    {
+      ProfileScope timer(this->profile_, "ln_f", true);
+      dx_.zero();
+      ln_f_.backward(dnext_.data(), dx_.data());
+    }
+    for (size_t l = blocks_.size(); l-- > 0;) {
+      std::swap(dx_, dnext_);  // dnext_ = gradient wrt block l's output
+      dx_.zero();
+      blocks_[l].profile = this->profile_;
+      blocks_[l].backward(dnext_.data(), dx_.data());
+    }
+    ProfileScope timer(this->profile_, "embedding", true);
+    wte_.backward(dx_.data());
+    if (wpe_.V) wpe_.backward(dx_.data());
+  }
+
+ protected:
+  void plan(Activations<F>& acts, int B, int T, int64_t logits_rows) override {
+    const int64_t N = static_cast<int64_t>(B) * T;
+    const int C = this->config_.n_embd;
+    wte_.plan(acts, prefix_ + "wte", N);
+    if (wpe_.V) wpe_.plan(acts, prefix_ + "wpe", N);
+    positions_.assign(N, 0);
+    for (auto [name, slot] : {std::pair{"x0", &x0_}, {"dx", &dx_}, {"dnext", &dnext_}})
+      acts.add(prefix_ + name, {B, T, C}, slot);
+    for (size_t l = 0; l < blocks_.size(); ++l) blocks_[l].plan(acts, block_prefix(l), B, T);
+    ln_f_.plan(acts, prefix_ + "ln_f.", N);
+    head_.plan(acts, "lm_head.", N, logits_rows);
   }
 
  private:
+  std::string block_prefix(size_t l) const { return prefix_ + "h." + std::to_string(l) + "."; }
+
+  std::string prefix_;
   Embedding<F> wte_, wpe_;
   std::vector<BlockT> blocks_;
   LayerNorm<F> ln_f_;
   TiedLmHead<F> head_;
 
-  int B_ = 0, T_ = 0;
-  Buffer<F> x0_, dx_, dnext_;
-  Buffer<int32_t> positions_;
+  Activation<F> x0_, dx_, dnext_;  // (B, T, C): block 0's input; the backward's two gradients
+  std::vector<int32_t> positions_;  // (B, T): 0..T-1 per sequence, for wpe
 };
 
 }  // namespace mosaic

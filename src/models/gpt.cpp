@@ -1,16 +1,7 @@
-// GPT-2 baseline: learned positions, blocks of causal self-attention (q, k, v, 1/sqrt(hs))
-// and a GELU MLP of width 4C, same decoder skeleton, head and loss as the Memory Mosaic.
+// The GPT baseline: its blocks, in the decoder skeleton (see gpt.hpp).
 #include "models/gpt.hpp"
 
-#include "layers/causal_self_attention.hpp"
-#include "layers/mlp.hpp"
-#include "models/block.hpp"
-#include "models/decoder.hpp"
-
 namespace mosaic {
-
-template <class F>
-using GptBlock = Block<F, CausalSelfAttention<F>, Mlp<F>>;
 
 template <class F>
 static std::vector<GptBlock<F>> gpt_blocks(const ModelConfig& c) {
@@ -21,11 +12,15 @@ static std::vector<GptBlock<F>> gpt_blocks(const ModelConfig& c) {
 }
 
 template <class F>
+Gpt<F>::Gpt(const ModelConfig& c) : Decoder<F, GptBlock<F>>(c, gpt_blocks<F>(c), "transformer.", /*learned_positions=*/true) {}
+
+template <class F>
 std::unique_ptr<LanguageModel<F>> make_gpt(const ModelConfig& config) {
-  return std::make_unique<Decoder<F, GptBlock<F>>>(config, gpt_blocks<F>(config), "transformer.",
-                                                   /*learned_positions=*/true);
+  return std::make_unique<Gpt<F>>(config);
 }
 
+template class Gpt<float>;
+template class Gpt<double>;
 template std::unique_ptr<LanguageModel<float>> make_gpt<float>(const ModelConfig&);
 template std::unique_ptr<LanguageModel<double>> make_gpt<double>(const ModelConfig&);
 

@@ -1,6 +1,10 @@
 // Checks at the models' public entry point.
 #include "models/language_model.hpp"
 
+#include <omp.h>
+
+#include <algorithm>
+
 #include "core/error.hpp"
 
 namespace mosaic {
@@ -32,6 +36,17 @@ void LanguageModel<F>::check_inputs(const int32_t* idx, const int32_t* targets, 
     MOSAIC_CHECK(!targets || (targets[i] >= -1 && targets[i] < config_.vocab_size),
                  "target id " + std::to_string(targets[i]) + " outside the vocabulary", "use -1 to ignore a position");
   }
+}
+
+template <class F>
+void LanguageModel<F>::fit(int B, int T, int64_t logits_rows) {
+  const Capacity& c = capacity_;
+  const int threads = omp_get_max_threads();
+  if (B <= c.B && T <= c.T && logits_rows <= c.logits_rows && threads == c.threads) return;
+  capacity_ = {std::max(B, c.B), std::max(T, c.T), std::max(logits_rows, c.logits_rows), threads};
+  activations_ = Activations<F>();  // the old arena goes before the new one is allocated
+  plan(activations_, capacity_.B, capacity_.T, capacity_.logits_rows);
+  activations_.allocate();
 }
 
 template class LanguageModel<float>;

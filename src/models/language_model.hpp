@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 
+#include "core/activations.hpp"
 #include "core/param_table.hpp"
 #include "core/step_profile.hpp"
 #include "models/config.hpp"
@@ -38,15 +39,34 @@ class LanguageModel {
   // Per-layer wall times of every later pass go to profile (null: off). Not owned.
   void set_profile(StepProfile* profile) { profile_ = profile; }
 
+  // Sizes the activation arena (every cache and scratch tensor, one allocation) for passes of
+  // up to B sequences of T tokens. A larger pass, a logits pass, or a change of the OpenMP
+  // thread count plans it again, once; passes that fit allocate nothing.
+  void reserve(int B, int T) { fit(B, T, 0); }
+  const Activations<F>& activations() const { return activations_; }
+
  protected:
   enum class Pass { Logits, Train, Evaluate };
   virtual F forward_checked(const int32_t* idx, const int32_t* targets, int B, int T, Pass pass) = 0;
+  // Declares every activation of passes up to (B, T), and (logits_rows, V) logits.
+  virtual void plan(Activations<F>& acts, int B, int T, int64_t logits_rows) = 0;
+  // Plans the arena again unless (B, T, logits_rows) fits the current plan.
+  void fit(int B, int T, int64_t logits_rows);
+
   ModelConfig config_;
   ParamTable<F> params_;
   StepProfile* profile_ = nullptr;
 
  private:
   void check_inputs(const int32_t* idx, const int32_t* targets, int B, int T) const;
+
+  struct Capacity {
+    int B = 0, T = 0;
+    int64_t logits_rows = 0;
+    int threads = 0;  // per-thread scratch is sized by it
+  };
+  Capacity capacity_;
+  Activations<F> activations_;
 };
 
 }  // namespace mosaic
