@@ -1,4 +1,5 @@
-// `mosaic info FILE.safetensors`: metadata, model config and parameter count, and the tensor table.
+// `mosaic info FILE.safetensors`: metadata, model config and parameter count, the tensor table,
+// and with --activations B the activation arena of a training step of B x block_size tokens.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -6,6 +7,7 @@
 #include <string>
 
 #include "cli/commands.hpp"
+#include "core/error.hpp"
 #include "core/param_table.hpp"
 #include "io/model_io.hpp"
 #include "io/safetensors.hpp"
@@ -25,9 +27,12 @@ static std::string human_bytes(double b) {
 
 void add_info_command(CLI::App& app) {
   auto path = std::make_shared<std::string>();
+  auto batch = std::make_shared<int>(0);
   auto* cmd = app.add_subcommand("info", "show a safetensors file: metadata, model config, parameters");
   cmd->add_option("file", *path, "a checkpoint or parity fixture (.safetensors)")->required()->check(CLI::ExistingFile);
-  cmd->callback([path] {
+  cmd->add_option("--activations", *batch, "also list the activation arena of a training step of this batch size")
+      ->check(CLI::Range(1, 1 << 16));
+  cmd->callback([path, batch] {
     const auto file = safetensors::Reader::open(*path);
     std::printf("file      %s\n", path->c_str());
     for (const auto& [k, v] : file.metadata()) std::printf("metadata  %-10s %s\n", k.c_str(), v.c_str());
@@ -36,6 +41,13 @@ void add_info_command(CLI::App& app) {
       auto model = make_model<float>(config);  // for the exact parameter count of this config
       std::printf("model     %s, %zu parameters (%.2fM)\n", config.arch.c_str(), model->params().count(),
                   model->params().count() / 1e6);
+      if (*batch > 0) {
+        model->reserve(*batch, config.block_size);
+        std::printf("activations of a training step, B = %d, T = %d:\n%s", *batch, config.block_size,
+                    model->activations().table().c_str());
+      }
+    } else {
+      MOSAIC_CHECK(*batch == 0, *path + " holds no model config", "--activations needs a model file written by mosaic train");
     }
     size_t total = 0;
     std::printf("%-64s %-5s %-20s %12s\n", "tensor", "dtype", "shape", "elements");

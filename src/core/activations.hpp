@@ -5,16 +5,16 @@
 // Not a tensor library: a view has a size, not a shape; the table keeps the shapes for reading.
 #pragma once
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "core/buffer.hpp"
 #include "core/error.hpp"
+#include "core/tensor_layout.hpp"
 
 namespace mosaic {
-
-std::string shape_string(const std::vector<int64_t>& shape);
 
 // A layer's handle on one activation tensor: filled in by Activations::allocate().
 template <class F>
@@ -32,40 +32,33 @@ struct Activation {
   }
 };
 
-struct ActivationEntry {
-  std::string name;
-  std::vector<int64_t> shape;
-  size_t offset = 0, numel = 0;  // in elements
-};
-
 template <class F>
 class Activations {
  public:
-  // Declares a tensor (any element type I of the same size class is fine: ids go in an
-  // int32_t arena of their own). Bound when allocate() runs; slots must outlive the arena.
+  // Declares a tensor; bound when allocate() runs. Slots must outlive the arena.
   void add(std::string name, std::vector<int64_t> shape, Activation<F>* slot) {
     MOSAIC_CHECK(!allocated_, "activation " + name + " planned after allocation", "plan every layer first");
-    size_t n = 1;
-    for (auto d : shape) n *= static_cast<size_t>(d);
-    entries_.push_back({std::move(name), std::move(shape), total_, n});
+    layout_.add(std::move(name), std::move(shape));
     slots_.push_back(slot);
-    total_ += (n + 15) / 16 * 16;  // 64-byte alignment for every tensor
   }
 
   // One zeroed allocation; binds every slot.
   void allocate() {
-    arena_ = Buffer<F>(total_);
-    for (size_t i = 0; i < entries_.size(); ++i) *slots_[i] = {arena_.data() + entries_[i].offset, entries_[i].numel};
+    arena_ = Buffer<F>(layout_.size());
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      const TensorEntry& e = layout_.entries()[i];
+      *slots_[i] = {arena_.data() + e.offset, e.numel};
+    }
     allocated_ = true;
   }
 
-  const std::vector<ActivationEntry>& entries() const { return entries_; }
-  size_t bytes() const { return total_ * sizeof(F); }
+  const std::vector<TensorEntry>& entries() const { return layout_.entries(); }
+  size_t bytes() const { return layout_.size() * sizeof(F); }
   // One line per tensor (name, shape, MB), then the total.
   std::string table() const {
     std::string out;
     char line[160];
-    for (const auto& e : entries_) {
+    for (const auto& e : layout_.entries()) {
       std::snprintf(line, sizeof line, "  %-48s %-24s %9.2f MB\n", e.name.c_str(), shape_string(e.shape).c_str(),
                     e.numel * sizeof(F) / 1e6);
       out += line;
@@ -75,10 +68,9 @@ class Activations {
   }
 
  private:
-  std::vector<ActivationEntry> entries_;
+  TensorLayout layout_;
   std::vector<Activation<F>*> slots_;
   Buffer<F> arena_;
-  size_t total_ = 0;
   bool allocated_ = false;
 };
 

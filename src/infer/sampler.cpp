@@ -25,11 +25,17 @@ int32_t Sampler::sample(const float* logits, int vocab, Rng& rng) {
     for (size_t i = 0; i < keep; ++i) sum += candidates_[i].first;
   }
   if (config_.top_p < 1.0) {
-    // The smallest set of most likely tokens whose mass reaches top_p (at least one).
-    std::sort(candidates_.begin(), candidates_.begin() + keep, by_prob);
+    // The smallest set of most likely tokens whose mass reaches top_p (at least one). As in
+    // llama2.c, a token below (1 - top_p) / (n - 1) of the mass cannot be in it (the others
+    // would reach top_p without it), so only the tokens above that cutoff are sorted.
+    const auto first = candidates_.begin();
+    const double cutoff = keep > 1 ? (1.0 - config_.top_p) / static_cast<double>(keep - 1) * sum : 0.0;
+    size_t above = std::partition(first, first + keep, [&](const auto& c) { return c.first >= cutoff; }) - first;
+    if (above == 0) above = keep;  // a flat distribution with a tiny top_p: nothing to prune by
+    std::sort(first, first + above, by_prob);
     double cum = 0;
     size_t n = 0;
-    while (n < keep && cum < config_.top_p * sum) cum += candidates_[n++].first;
+    while (n < above && cum < config_.top_p * sum) cum += candidates_[n++].first;
     keep = std::max<size_t>(n, 1);
     sum = cum;
   }

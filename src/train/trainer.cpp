@@ -123,6 +123,7 @@ void Run::setup(bool resume) {
   }
   c_.validate();
   optimizer_.emplace(model_->params(), AdamWConfig{c_.beta1, c_.beta2, 1e-8, c_.weight_decay});
+  model_->reserve(c_.batch_size, c_.model.block_size);
   data_rng_.reseed(c_.seed + 1);
   sample_rng_.reseed(c_.seed + 2);
   if (resume) {
@@ -143,8 +144,9 @@ void Run::setup(bool resume) {
       std::fprintf(stderr, "warning: no samples during training (%s)\n", e.what());
     }
   }
-  std::fprintf(stderr, "train: %s, %.2fM parameters, %zu train / %zu val tokens, %s step %lld of %lld\n",
-               c_.model.arch.c_str(), model_->params().count() / 1e6, train_tokens_.size(), val_tokens_.size(),
+  std::fprintf(stderr, "train: %s, %.2fM parameters, %.0f MB of activations, %zu train / %zu val tokens, %s step %lld of %lld\n",
+               c_.model.arch.c_str(), model_->params().count() / 1e6, model_->activations().bytes() / 1e6,
+               train_tokens_.size(), val_tokens_.size(),
                resume ? "resuming at" : "starting at", static_cast<long long>(state_.step),
                static_cast<long long>(c_.max_iters));
 }

@@ -1,5 +1,5 @@
-// Small shape helpers shared by checks and printing.
-#include "core/param_table.hpp"
+// Shape printing for checks, tables and messages.
+#include "core/tensor_layout.hpp"
 
 namespace mosaic {
 
