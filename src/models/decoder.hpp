@@ -5,6 +5,7 @@
 // Shapes: idx (B, T); x (B, T, C); logits (B, T, V).
 #pragma once
 #include <algorithm>
+#include <bit>
 #include <string>
 #include <vector>
 
@@ -53,9 +54,14 @@ class Decoder : public LanguageModel<F> {
     using Pass = typename LanguageModel<F>::Pass;
     const int C = this->config_.n_embd;
     const int64_t N = static_cast<int64_t>(B) * T;
-    // A logits pass keeps (B, T, V): room for B whole windows, so that a growing context (the
-    // reference's generate) plans once.
-    this->fit(B, T, pass == Pass::Logits ? static_cast<int64_t>(B) * this->config_.block_size : 0);
+    if (pass == Pass::Logits) {
+      // Keeps (B, T, V) logits. T rounded up to a power of two: a context growing one token at
+      // a time (the reference's generate) plans log2(block_size) times, not block_size times.
+      const int room = std::min(this->config_.block_size, static_cast<int>(std::bit_ceil(static_cast<unsigned>(T))));
+      this->fit(B, room, static_cast<int64_t>(B) * room);
+    } else {
+      this->fit(B, T, 0);
+    }
     StepProfile* profile = this->profile_;
     {
       ProfileScope timer(profile, "embedding", false);
