@@ -76,5 +76,42 @@ TEST(Sampler, GreedyAtTemperatureZero) {
   EXPECT_EQ(sampler.sample(logits.data(), 4, rng), 1);
 }
 
+// min-p keeps the tokens whose probability is at least min_p times the top one's.
+TEST(Sampler, MinPDropsTokensBelowItsShareOfTheTop) {
+  const std::vector<float> logits = {std::log(0.5f), std::log(0.3f), std::log(0.12f), std::log(0.08f)};
+  for (double min_p : {0.0, 0.2, 0.5, 0.9}) {
+    Sampler sampler({1.0, 0, 1.0, min_p});
+    Rng rng(9);
+    std::set<int32_t> seen;
+    for (int i = 0; i < 4000; ++i) seen.insert(sampler.sample(logits.data(), 4, rng));
+    std::set<int32_t> expected;
+    for (int v = 0; v < 4; ++v)
+      if (std::exp(logits[v]) >= min_p * 0.5f) expected.insert(v);
+    EXPECT_EQ(seen, expected) << "min_p " << min_p;
+  }
+}
+
+// The repeat penalty as llama.cpp applies it: each distinct recent token once, z / penalty for
+// z > 0, z * penalty otherwise, only within the last repeat_last_n tokens.
+TEST(Sampler, RepeatPenaltyAppliesLlamaCppsRuleToRecentTokens) {
+  const std::vector<float> logits = {2.0f, 1.9f, -0.5f, -0.4f};
+  Rng rng(1);
+  Sampler plain({0.0, 0, 1.0});
+  EXPECT_EQ(plain.sample(logits.data(), 4, rng), 0);
+  const std::vector<int32_t> history = {0, 0, 3};
+  Sampler penalized({0.0, 0, 1.0, 0.0, 1.5, 64});
+  EXPECT_EQ(penalized.sample(logits.data(), 4, rng, history), 1);  // 2.0 / 1.5 < 1.9
+  Sampler out_of_window({0.0, 0, 1.0, 0.0, 1.5, 1});               // only token 3 is recent
+  EXPECT_EQ(out_of_window.sample(logits.data(), 4, rng, history), 0);
+  // Negative logits go down: with token 1 out of the way, -0.4 * 1.5 = -0.6 < -0.5.
+  const std::vector<float> low = {-9.0f, -9.0f, -0.5f, -0.4f};
+  EXPECT_EQ(plain.sample(low.data(), 4, rng), 3);
+  EXPECT_EQ(penalized.sample(low.data(), 4, rng, history), 2);
+  // Applied once per distinct token: 2.0 / 1.05 = 1.905 > 1.9 however often token 0 repeats.
+  Sampler mild({0.0, 0, 1.0, 0.0, 1.05, 64});
+  const std::vector<int32_t> many(40, 0);
+  EXPECT_EQ(mild.sample(logits.data(), 4, rng, many), 0);
+}
+
 }  // namespace
 }  // namespace mosaic

@@ -14,6 +14,7 @@
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "infer/generate.hpp"
 #include "infer/memory_store.hpp"
 #include "infer/stream.hpp"
 #include "infer/vocab_head.hpp"
@@ -536,6 +537,80 @@ TEST(StreamingCli, GreedyStreamingEqualsRecomputeAndBf16Head) {
     EXPECT_EQ(stream.output, recompute.output) << arch;
     EXPECT_EQ(bf16.output, stream.output) << arch << ": a bf16 head picks the same greedy tokens";
   }
+}
+
+// A stop token ends both generation loops at its first occurrence, unshown and counted.
+TEST(Generation, StopTokenEndsStreamingAndRecompute) {
+  auto model = random_model(mosaic_config(2, true, 1, 64), 5);
+  auto stream = make_stream(*model);
+  Sampler greedy({0.0, 0, 1.0});
+  Rng rng(1);
+  const std::vector<int32_t> prompt = {5, 17, 3};
+  std::vector<int32_t> free_run;
+  generate_streaming(*stream, prompt, 12, 97, greedy, rng, [&](int32_t t) { free_run.push_back(t); });
+  ASSERT_EQ(free_run.size(), 12u);
+  const int32_t stop = free_run[6];
+  const auto first = std::find(free_run.begin(), free_run.end(), stop) - free_run.begin();
+  const std::vector<int32_t> expected(free_run.begin(), free_run.begin() + first);
+  std::vector<int32_t> shown;
+  const auto stats = generate_streaming(*stream, prompt, 12, 97, greedy, rng, [&](int32_t t) { shown.push_back(t); }, stop);
+  EXPECT_EQ(shown, expected);
+  EXPECT_EQ(stats.generated, first + 1);
+  shown.clear();
+  std::vector<int32_t> context = prompt;
+  EXPECT_EQ(generate(*model, context, 12, 97, greedy, rng, [&](int32_t t) { shown.push_back(t); }, stop), first + 1);
+  EXPECT_EQ(shown, expected);
+  EXPECT_EQ(context.back(), stop);
+}
+
+// A model that always says <|endoftext|>: ln_f returns its bias b whatever the input (weight
+// 0), and the end-of-text row of wte is 50 b.
+std::string end_of_text_checkpoint(const std::string& arch) {
+  const std::string path = tiny_checkpoint(arch, 50304, 16);
+  auto model = load_model(path);
+  auto& table = model->params();
+  const std::string root = arch == "gpt" ? "transformer." : "mosaic.";
+  float* w = table.value(*table.find(root + "ln_f.weight"));
+  float* b = table.value(*table.find(root + "ln_f.bias"));
+  float* eot = table.value(*table.find(root + "wte.weight")) + int64_t{50256} * 16;
+  for (int c = 0; c < 16; ++c) {
+    w[c] = 0.0f;
+    b[c] = c % 2 ? 0.5f : -0.5f;
+    eot[c] = 50 * b[c];
+  }
+  const std::string out = path + ".eot.safetensors";
+  save_model(out, *model);
+  return out;
+}
+
+TEST(StreamingCli, EndOfTextEndsASampleUnlessIgnored) {
+  REQUIRE_TOKENIZER();
+  for (const std::string arch : {"mosaic", "gpt"}) {
+    const std::string path = end_of_text_checkpoint(arch);
+    auto until_end = run_sample("-m " + path + " -p \"The end\" -n -1 -t 1", "", false);
+    ASSERT_EQ(until_end.status, 0) << until_end.output;
+    EXPECT_EQ(until_end.output, "The end\n") << arch;
+    auto ignored = run_sample("-m " + path + " -p \"The end\" -n 3 -t 1 --ignore-eos", "", false);
+    ASSERT_EQ(ignored.status, 0);
+    EXPECT_EQ(ignored.output, "The end<|endoftext|><|endoftext|><|endoftext|>\n") << arch;
+    auto conflict = run_sample("-m " + path + " -n -1 --ignore-eos");
+    EXPECT_EQ(conflict.status, 1) << conflict.output;
+    EXPECT_NE(conflict.output.find("hint: "), std::string::npos) << conflict.output;
+  }
+}
+
+// -s -1 draws a random seed and prints it; that seed then reproduces the sample.
+TEST(StreamingCli, RandomSeedIsPrintedAndReproduces) {
+  REQUIRE_TOKENIZER();
+  const std::string path = tiny_checkpoint("mosaic", 50304, 16);
+  auto first = run_sample("-m " + path + " -p Hi -n 12 -t 1 -s -1");  // stdout and stderr
+  ASSERT_EQ(first.status, 0) << first.output;
+  const auto at = first.output.find("seed: ");
+  ASSERT_NE(at, std::string::npos) << first.output;
+  const std::string seed = first.output.substr(at + 6, first.output.find('\n', at) - at - 6);
+  auto again = run_sample("-m " + path + " -p Hi -n 12 -t 1 -s " + seed, "", false);  // stdout only
+  ASSERT_EQ(again.status, 0);
+  EXPECT_NE(first.output.find(again.output), std::string::npos) << first.output << "\n---\n" << again.output;
 }
 
 TEST(StreamingCli, BadInputGivesAnErrorWithAHint) {

@@ -1,14 +1,17 @@
 // `mosaic sample`: generate text from a checkpoint with llama.cpp-style flags. Streaming by
 // default (infer/stream.hpp: the mosaic's live memories, GPT's KV cache); --recompute runs the
 // reference's full recomputation instead. Text streams to stdout; prompt-processing and
-// generation speed go to stderr at the end.
+// generation speed go to stderr at the end. The text is valid UTF-8 (characters split across
+// tokens are held until complete) and a sample ends at <|endoftext|> unless --ignore-eos.
 #include <CLI/CLI.hpp>
 
 #include <omp.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <random>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -20,6 +23,7 @@
 #include "infer/generate.hpp"
 #include "kernels/gemm.hpp"
 #include "text/gpt2_tokenizer.hpp"
+#include "text/utf8_stream.hpp"
 #include "train/checkpoint.hpp"
 
 namespace mosaic {
@@ -28,10 +32,10 @@ namespace {
 
 struct SampleOptions {
   std::string model, prompt, prompt_file, tokenizer_dir, evict = "oldest", head = "fp32";
-  bool prompt_given = false, recompute = false;
+  bool prompt_given = false, recompute = false, ignore_eos = false;
   int n = 200, threads = 0, num_samples = 1;
-  uint64_t seed = 42;
-  SamplerConfig sampler{0.8, 0, 1.0};
+  int64_t seed = 42;
+  SamplerConfig sampler{0.8, 0, 1.0, 0.0, 1.0, 64};
   StreamOptions stream;
 };
 
@@ -47,15 +51,17 @@ std::string read_prompt(const SampleOptions& o) {
   return {};
 }
 
+constexpr int kUntilEndCap = 1 << 16;  // -n -1: until <|endoftext|>, at most this many tokens
+
 // The full-recompute baseline, timed like generate_streaming.
 GenerationStats generate_recompute(LanguageModel<float>& model, const std::vector<int32_t>& prompt, int n, int vocab,
-                                   Sampler& sampler, Rng& rng, const std::function<void(int32_t)>& on_token) {
+                                   Sampler& sampler, Rng& rng, const std::function<void(int32_t)>& on_token,
+                                   int32_t stop_token) {
   std::vector<int32_t> context = prompt;
   const auto t0 = std::chrono::steady_clock::now();
-  generate(model, context, n, vocab, sampler, rng, on_token);
   GenerationStats s;
+  s.generated = generate(model, context, n, vocab, sampler, rng, on_token, stop_token);
   s.prompt_tokens = static_cast<int64_t>(prompt.size());  // processed inside the first step
-  s.generated = n;
   s.generate_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return s;
 }
@@ -78,12 +84,22 @@ void add_sample_command(CLI::App& app) {
   cmd->add_option("-m,--model", o->model, "checkpoint (.safetensors) or run folder (its newest checkpoint)")->required();
   auto* prompt_opt = cmd->add_option("-p,--prompt", o->prompt, "prompt text (default: -f, else stdin when piped, else a new story)");
   cmd->add_option("-f,--file", o->prompt_file, "read the prompt from a file")->excludes(prompt_opt);
-  cmd->add_option("-n,--n-predict", o->n, "tokens to generate")->check(CLI::NonNegativeNumber);
-  cmd->add_option("-s,--seed", o->seed, "sampling seed");
+  cmd->add_option("-n,--n-predict", o->n,
+                  "tokens to generate; -1: until <|endoftext|> (at most " + std::to_string(kUntilEndCap) + ")")
+      ->check(CLI::Range(-1, 1 << 30));
+  cmd->add_option("-s,--seed", o->seed, "sampling seed; -1: a random one (printed)")->check(CLI::Range(int64_t{-1}, INT64_MAX));
   cmd->add_option("-t,--threads", o->threads, "threads (default: all cores)");
   cmd->add_option("--temp", o->sampler.temperature, "temperature; 0 = greedy")->check(CLI::NonNegativeNumber);
   cmd->add_option("--top-k", o->sampler.top_k, "keep the k most likely tokens (0 = off)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--top-p", o->sampler.top_p, "nucleus sampling mass in (0, 1] (1 = off)");
+  cmd->add_option("--min-p", o->sampler.min_p, "drop tokens below this fraction of the top token's probability (0 = off)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--repeat-penalty", o->sampler.repeat_penalty,
+                  "divide positive logits (multiply negative ones) of recent tokens by this (1 = off)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--repeat-last-n", o->sampler.repeat_last_n, "recent tokens the repeat penalty looks at")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--ignore-eos", o->ignore_eos, "go on past <|endoftext|> (into a new story)");
   cmd->add_option("--num-samples", o->num_samples, "independent samples")->check(CLI::PositiveNumber);
   cmd->add_option("--tokenizer", o->tokenizer_dir, "folder with encoder.json and vocab.bpe");
   cmd->add_option("--mem-limit", o->stream.memory.max_pairs,
@@ -103,6 +119,8 @@ void add_sample_command(CLI::App& app) {
   cmd->callback([o, cmd] {
     o->prompt_given = cmd->count("--prompt") > 0;
     MOSAIC_CHECK(o->sampler.top_p > 0 && o->sampler.top_p <= 1, "--top-p must be in (0, 1]", "1 turns it off");
+    MOSAIC_CHECK(o->n >= 0 || !o->ignore_eos, "-n -1 runs until <|endoftext|>, which --ignore-eos turns off",
+                 "give -n a number of tokens");
     o->stream.memory.policy = parse_eviction(o->evict);
     o->stream.head = parse_head_precision(o->head);
     set_threads(o->threads);
@@ -123,19 +141,27 @@ void add_sample_command(CLI::App& app) {
                      std::to_string(config.block_size),
                  "shorten the prompt; a Memory Mosaic has no window and takes any length");
     auto stream = o->recompute ? nullptr : make_stream(*model, o->stream);
-    Rng rng(o->seed);
+    uint64_t seed = static_cast<uint64_t>(o->seed);
+    if (o->seed < 0) {
+      seed = (static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}();
+      std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(seed));
+    }
+    Rng rng(seed);
     Sampler sampler(o->sampler);
-    auto print_token = [&](int32_t id) {
-      const std::string piece = tokenizer.token_bytes(id);
+    const int n = o->n < 0 ? kUntilEndCap : o->n;
+    const int32_t stop = o->ignore_eos ? -1 : tokenizer.eot();
+    Utf8Stream text;
+    auto write = [](const std::string& piece) {
       std::fwrite(piece.data(), 1, piece.size(), stdout);
       std::fflush(stdout);
     };
+    auto print_token = [&](int32_t id) { write(text.feed(tokenizer.token_bytes(id))); };
     GenerationStats total;
     for (int s = 0; s < o->num_samples; ++s) {
-      std::fwrite(prompt.data(), 1, prompt.size(), stdout);
-      std::fflush(stdout);
-      total += stream ? generate_streaming(*stream, prompt_ids, o->n, tokenizer.vocab_size(), sampler, rng, print_token)
-                      : generate_recompute(*model, prompt_ids, o->n, tokenizer.vocab_size(), sampler, rng, print_token);
+      write(text.feed(prompt));
+      total += stream ? generate_streaming(*stream, prompt_ids, n, tokenizer.vocab_size(), sampler, rng, print_token, stop)
+                      : generate_recompute(*model, prompt_ids, n, tokenizer.vocab_size(), sampler, rng, print_token, stop);
+      write(text.flush());
       std::printf("\n");
       if (s + 1 < o->num_samples) std::printf("----\n");
     }

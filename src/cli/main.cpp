@@ -11,6 +11,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"mosaic: Memory Mosaics (arXiv 2405.06394) in C++: train, inspect, sample, benchmark"};
   app.require_subcommand(1, 1);
+  app.option_defaults()->always_capture_default();  // every --help shows the defaults
   mosaic::add_check_command(app);
   mosaic::add_info_command(app);
   mosaic::add_prepare_command(app);

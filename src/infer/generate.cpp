@@ -8,18 +8,20 @@
 
 namespace mosaic {
 
-void generate(LanguageModel<float>& model, std::vector<int32_t>& context, int n, int vocab_limit, Sampler& sampler,
-              Rng& rng, const std::function<void(int32_t)>& on_token) {
+int generate(LanguageModel<float>& model, std::vector<int32_t>& context, int n, int vocab_limit, Sampler& sampler,
+             Rng& rng, const std::function<void(int32_t)>& on_token, int32_t stop_token) {
   MOSAIC_CHECK(!context.empty(), "empty prompt", "give at least one token (e.g. an empty -p starts from <|endoftext|>)");
   const int block = model.config().block_size, V = model.config().vocab_size;
   const int limit = std::min(vocab_limit, V);
   for (int i = 0; i < n; ++i) {
     const int T = std::min<int>(static_cast<int>(context.size()), block);
     model.forward(context.data() + context.size() - T, nullptr, 1, T);
-    const int32_t next = sampler.sample(model.logits() + static_cast<int64_t>(T - 1) * V, limit, rng);
+    const int32_t next = sampler.sample(model.logits() + static_cast<int64_t>(T - 1) * V, limit, rng, context);
     context.push_back(next);
+    if (next == stop_token) return i + 1;
     if (on_token) on_token(next);
   }
+  return n;
 }
 
 GenerationStats& GenerationStats::operator+=(const GenerationStats& o) {
@@ -31,7 +33,8 @@ GenerationStats& GenerationStats::operator+=(const GenerationStats& o) {
 }
 
 GenerationStats generate_streaming(TokenStream& stream, std::span<const int32_t> prompt, int n, int vocab_limit,
-                                   Sampler& sampler, Rng& rng, const std::function<void(int32_t)>& on_token) {
+                                   Sampler& sampler, Rng& rng, const std::function<void(int32_t)>& on_token,
+                                   int32_t stop_token) {
   MOSAIC_CHECK(!prompt.empty(), "empty prompt", "give at least one token (e.g. an empty -p starts from <|endoftext|>)");
   using clock = std::chrono::steady_clock;
   const int limit = std::min(vocab_limit, stream.vocab_size());
@@ -41,12 +44,18 @@ GenerationStats generate_streaming(TokenStream& stream, std::span<const int32_t>
   stream.reset();
   const float* logits = stream.push_many(prompt.data(), static_cast<int>(prompt.size()));
   const auto t1 = clock::now();
-  for (int i = 0; i < n; ++i) {
-    const int32_t next = sampler.sample(logits, limit, rng);
+  std::vector<int32_t> history(prompt.begin(), prompt.end());  // what the repeat penalty reads
+  history.reserve(prompt.size() + static_cast<size_t>(n));
+  int i = 0;
+  while (i < n) {
+    const int32_t next = sampler.sample(logits, limit, rng, history);
+    ++i;
+    if (next == stop_token) break;
     if (on_token) on_token(next);
-    if (i + 1 < n) logits = stream.push(next);
+    history.push_back(next);
+    if (i < n) logits = stream.push(next);
   }
-  stats.generated = n;
+  stats.generated = i;
   stats.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
   stats.generate_seconds = std::chrono::duration<double>(clock::now() - t1).count();
   return stats;

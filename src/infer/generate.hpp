@@ -15,10 +15,12 @@
 
 namespace mosaic {
 
-// Appends n tokens to context (which must not be empty); on_token sees each as it comes.
-// Only ids below vocab_limit are sampled (the tokenizer's 50257 of a padded 50304).
-void generate(LanguageModel<float>& model, std::vector<int32_t>& context, int n, int vocab_limit, Sampler& sampler,
-              Rng& rng, const std::function<void(int32_t)>& on_token = nullptr);
+// Appends up to n tokens to context (which must not be empty); on_token sees each as it
+// comes. Only ids below vocab_limit are sampled (the tokenizer's 50257 of a padded 50304).
+// Sampling stop_token (e.g. <|endoftext|>; -1: none) ends it: appended, not shown to on_token.
+// Returns the tokens sampled.
+int generate(LanguageModel<float>& model, std::vector<int32_t>& context, int n, int vocab_limit, Sampler& sampler,
+             Rng& rng, const std::function<void(int32_t)>& on_token = nullptr, int32_t stop_token = -1);
 
 struct GenerationStats {
   int64_t prompt_tokens = 0, generated = 0;
@@ -29,9 +31,11 @@ struct GenerationStats {
   GenerationStats& operator+=(const GenerationStats& o);
 };
 
-// Resets the stream, feeds the prompt (non-empty) as one batch, then samples n tokens, each
-// pushed back into the stream except the last (nothing reads its logits).
+// Resets the stream, feeds the prompt (non-empty) as one batch, then samples up to n tokens,
+// each pushed back into the stream except the last (nothing reads its logits). Sampling
+// stop_token (-1: none) ends it without showing it to on_token; it counts as generated.
 GenerationStats generate_streaming(TokenStream& stream, std::span<const int32_t> prompt, int n, int vocab_limit,
-                                   Sampler& sampler, Rng& rng, const std::function<void(int32_t)>& on_token = nullptr);
+                                   Sampler& sampler, Rng& rng, const std::function<void(int32_t)>& on_token = nullptr,
+                                   int32_t stop_token = -1);
 
 }  // namespace mosaic

@@ -1,4 +1,5 @@
-// Sampling: candidates are (probability, id); top-k / top-p cut them with partial sorts.
+// Sampling: candidates are (probability, id); top-k, top-p and min-p cut them with partitions
+// and partial sorts.
 #include "infer/sampler.hpp"
 
 #include <algorithm>
@@ -6,7 +7,26 @@
 
 namespace mosaic {
 
-int32_t Sampler::sample(const float* logits, int vocab, Rng& rng) {
+// The logits with the repeat penalty applied to the distinct recent tokens (llama.cpp's rule),
+// or the logits themselves when it is off or there is no history.
+const float* Sampler::penalized(const float* logits, int vocab, std::span<const int32_t> history) {
+  if (config_.repeat_penalty == 1.0 || history.empty() || config_.repeat_last_n <= 0) return logits;
+  adjusted_.assign(logits, logits + vocab);
+  const size_t n = std::min(history.size(), static_cast<size_t>(config_.repeat_last_n));
+  const float penalty = static_cast<float>(config_.repeat_penalty);
+  for (size_t i = history.size() - n; i < history.size(); ++i) {
+    const int32_t t = history[i];
+    if (t < 0 || t >= vocab) continue;
+    bool seen = false;  // each distinct token once: a token three times is not penalised thrice
+    for (size_t j = history.size() - n; j < i && !seen; ++j) seen = history[j] == t;
+    if (seen) continue;
+    adjusted_[t] = adjusted_[t] > 0 ? adjusted_[t] / penalty : adjusted_[t] * penalty;
+  }
+  return adjusted_.data();
+}
+
+int32_t Sampler::sample(const float* raw_logits, int vocab, Rng& rng, std::span<const int32_t> history) {
+  const float* logits = penalized(raw_logits, vocab, history);
   if (config_.temperature <= 0) return static_cast<int32_t>(std::max_element(logits, logits + vocab) - logits);
   const float mx = *std::max_element(logits, logits + vocab);
   candidates_.resize(vocab);
@@ -38,6 +58,14 @@ int32_t Sampler::sample(const float* logits, int vocab, Rng& rng) {
     while (n < above && cum < config_.top_p * sum) cum += candidates_[n++].first;
     keep = std::max<size_t>(n, 1);
     sum = cum;
+  }
+  if (config_.min_p > 0) {
+    // The top token's weight is exp(0) = 1 (the max was subtracted): keep weights >= min_p.
+    const float floor = static_cast<float>(config_.min_p);
+    const auto first = candidates_.begin();
+    keep = std::max<size_t>(1, std::partition(first, first + keep, [&](const auto& c) { return c.first >= floor; }) - first);
+    sum = 0;
+    for (size_t i = 0; i < keep; ++i) sum += candidates_[i].first;
   }
   const double r = rng.uniform() * sum;
   double acc = 0;

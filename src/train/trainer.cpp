@@ -22,6 +22,7 @@
 #include "models/factory.hpp"
 #include "models/init.hpp"
 #include "text/gpt2_tokenizer.hpp"
+#include "text/utf8_stream.hpp"
 #include "train/batch_sampler.hpp"
 #include "train/checkpoint.hpp"
 
@@ -172,10 +173,13 @@ void Run::print_sample() {
   if (!tokenizer_) return;
   std::vector<int32_t> context = {tokenizer_->eot()};
   Sampler sampler({0.8, 40, 1.0});
-  generate(*model_, context, c_.sample_tokens, tokenizer_->vocab_size(), sampler, sample_rng_);
-  std::vector<int> ids(context.begin() + 1, context.end());
-  std::fprintf(stderr, "---- sample at step %lld ----\n%s\n----\n", static_cast<long long>(state_.step),
-               tokenizer_->decode(ids).c_str());
+  generate(*model_, context, c_.sample_tokens, tokenizer_->vocab_size(), sampler, sample_rng_, nullptr,
+           tokenizer_->eot());  // a story ends at <|endoftext|>
+  if (context.back() == tokenizer_->eot()) context.pop_back();
+  Utf8Stream text;
+  std::string story = text.feed(tokenizer_->decode(std::vector<int>(context.begin() + 1, context.end())));
+  story += text.flush();
+  std::fprintf(stderr, "---- sample at step %lld ----\n%s\n----\n", static_cast<long long>(state_.step), story.c_str());
 }
 
 void Run::checkpoint() {
