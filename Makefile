@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build data run test bench microbench clean
+.PHONY: deps configure build data run test bench microbench install clean
 deps:
 	@bash scripts/setup.sh
 
@@ -29,6 +29,11 @@ bench: build
 microbench: configure
 	@cmake --build $(BUILD) -j $(JOBS) --target mosaic_microbench
 	@$(BUILD)/mosaic_microbench $(ARGS)
+
+# Installs bin/mosaic and share/mosaic/{tokenizer,configs} under PREFIX (default /usr/local).
+PREFIX ?= /usr/local
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD)

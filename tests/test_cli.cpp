@@ -1,5 +1,6 @@
 // The binary as a user runs it: exit codes and the one-line error + hint on bad input.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -68,6 +69,38 @@ const std::string kTokenizer = std::string(MOSAIC_SOURCE_DIR) + "/data/tokenizer
 const std::string kTinyModel =
     " --n_layer 1 --n_head 2 --n_embd 16 --block_size 32 --pmem_size 8 --batch_size 2 --eval_iters 2"
     " --sample_interval 0 --log_interval 2 --warmup_iters 2 ";
+
+// `cmake --install` to a fresh prefix; the installed binary, run from another folder without
+// $MOSAIC_TOKENIZER_DIR, prepares, trains and samples with the tokenizer it installed.
+TEST(Cli, InstalledBinaryPreparesTrainsAndSamples) {
+  if (!std::filesystem::exists(kStories) || !std::filesystem::exists(kTokenizer))
+    GTEST_SKIP() << "needs ../shared/data and the tokenizer (scripts/setup.sh)";
+  const std::string root =
+      (std::filesystem::path(::testing::TempDir()) / ("install_" + std::to_string(::getpid()))).lexically_normal().string();
+  std::filesystem::remove_all(root);
+  std::filesystem::create_directories(root + "/work");
+  auto install = run_shell("cmake --install " + std::string(MOSAIC_BUILD_DIR) + " --prefix " + root + "/prefix");
+  ASSERT_EQ(install.status, 0) << install.output;
+  {  // a slice of the stories: enough for a few steps
+    std::ifstream in(kStories);
+    std::string text(40000, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<size_t>(in.gcount()));
+    std::ofstream(root + "/work/stories.txt") << text;
+  }
+  const std::string mosaic = "cd " + root + "/work && env -u MOSAIC_TOKENIZER_DIR " + root + "/prefix/bin/mosaic ";
+  const std::string share = root + "/prefix/share/mosaic/tokenizer";
+  auto prep = run_shell(mosaic + "prepare stories.txt --val-frac 0.2 -q -o shards");
+  ASSERT_EQ(prep.status, 0) << prep.output;
+  EXPECT_NE(prep.output.find("tokenizer " + share), std::string::npos) << prep.output;
+  auto tr = run_shell(mosaic + "train --data_dir shards --out_dir run --max_iters 2 --lr_decay_iters 2" + kTinyModel);
+  ASSERT_EQ(tr.status, 0) << tr.output;
+  auto sample = run_shell(mosaic + "sample -m run -p \"Once upon a time\" -n 5 -t 1");
+  ASSERT_EQ(sample.status, 0) << sample.output;
+  EXPECT_EQ(sample.output.rfind("Once upon a time", 0), 0u) << sample.output;
+  EXPECT_NE(sample.output.find("tokenizer:  " + share), std::string::npos) << sample.output;
+  std::filesystem::remove_all(root);
+}
 
 // prepare -> train -> sample on a real slice of the story corpus, as a user runs them.
 TEST(Cli, PrepareTrainSampleEndToEnd) {

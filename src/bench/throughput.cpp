@@ -12,6 +12,7 @@
 
 #include "core/buffer.hpp"
 #include "core/error.hpp"
+#include "core/resources.hpp"
 #include "core/rng.hpp"
 #include "kernels/gemm.hpp"
 #include "models/factory.hpp"
@@ -79,11 +80,9 @@ double gemm_ceiling(const std::vector<GemmResult>& results) {
 }
 
 TrainBenchConfig train_bench_config(const std::string& name) {
-#ifdef MOSAIC_SOURCE_DIR
-  const std::string configs = std::string(MOSAIC_SOURCE_DIR) + "/configs";
-#else
-  const std::string configs = "configs";
-#endif
+  const std::string configs = find_resource("configs", nullptr, "configs", [](const std::string& dir) {
+    return std::filesystem::is_regular_file(dir + "/bench_d128.json");
+  });
   const std::string path = name.ends_with(".json") ? name : configs + "/bench_" + name + ".json";
   MOSAIC_CHECK(std::filesystem::is_regular_file(path), "unknown bench config '" + name + "' (no " + path + ")",
                "use d128, d256, d128-gpt, d256-gpt, or a .json file with model keys and batch_size");

