@@ -145,7 +145,7 @@ void add_sample_command(CLI::App& app) {
     auto stream = o->recompute ? nullptr : make_stream(*model, o->stream);
     uint64_t seed = static_cast<uint64_t>(o->seed);
     if (o->seed < 0) {
-      seed = (static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}();
+      seed = ((static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}()) >> 1;  // fits -s
       std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(seed));
     }
     Rng rng(seed);
