@@ -8,6 +8,9 @@
 #include <iterator>
 #include <string>
 
+#include "io/safetensors.hpp"
+#include "models/factory.hpp"
+
 namespace {
 
 struct Run {
@@ -43,6 +46,37 @@ TEST(Cli, InfoShowsConfigAndParameterCount) {
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("model     mosaic"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("param.mosaic.h.0.mlp.P_k"), std::string::npos) << r.output;
+}
+
+// A plain state_dict (no config in the metadata): info shows the config it infers, prints
+// metadata with its control characters escaped, and check says it is no parity fixture.
+TEST(Cli, InfoInfersAPlainStateDictAndEscapesMetadata) {
+  mosaic::ModelConfig c;
+  c.n_layer = 2;
+  c.n_head = 2;
+  c.n_embd = 16;
+  c.vocab_size = 40;
+  c.block_size = 24;
+  c.pmem_size = 6;
+  c.pmem_count = 2;
+  c.bias = false;
+  auto model = mosaic::make_model<float>(c);
+  mosaic::safetensors::Writer out;
+  out.set_metadata("note", "\x1b[31mred");
+  for (const auto& e : model->params().entries()) out.add_f32(e.name, e.shape, model->params().value(e));
+  const std::string path = ::testing::TempDir() + "/plain_" + std::to_string(::getpid()) + ".safetensors";
+  out.write(path);
+  auto info = run("info " + path);
+  EXPECT_EQ(info.status, 0) << info.output;
+  EXPECT_NE(info.output.find("\"n_head\":2"), std::string::npos) << info.output;
+  EXPECT_NE(info.output.find("\"pmem_count\":2"), std::string::npos) << info.output;
+  EXPECT_NE(info.output.find("(inferred from the tensor shapes)"), std::string::npos) << info.output;
+  EXPECT_NE(info.output.find("\\x1B[31mred"), std::string::npos) << info.output;
+  EXPECT_EQ(info.output.find('\x1b'), std::string::npos) << "no raw escape reaches the terminal";
+  auto check = run("check " + path);
+  EXPECT_EQ(check.status, 1);
+  EXPECT_NE(check.output.find("is not a parity fixture"), std::string::npos) << check.output;
+  std::remove(path.c_str());
 }
 
 TEST(Cli, CorruptFileGivesOneErrorLineWithHint) {
@@ -111,6 +145,10 @@ TEST(Cli, PrepareTrainSampleEndToEnd) {
   auto prep = run("prepare " + kStories + " --val-frac 0.1 -q -o " + dir + "/shards");
   ASSERT_EQ(prep.status, 0) << prep.output;
   auto tr = run("train --data_dir " + dir + "/shards --out_dir " + dir + "/run --max_iters 6 --lr_decay_iters 6" + kTinyModel);
+  auto info = run("info " + dir + "/run --activations 2");  // a run folder: its newest checkpoint
+  EXPECT_EQ(info.status, 0) << info.output;
+  EXPECT_NE(info.output.find("ckpt_0000006.safetensors"), std::string::npos) << info.output;
+  EXPECT_NE(info.output.find("mosaic.h.0.attn.probs"), std::string::npos) << info.output;
   ASSERT_EQ(tr.status, 0) << tr.output;
   EXPECT_NE(tr.output.find("val loss"), std::string::npos) << tr.output;
   EXPECT_TRUE(std::filesystem::exists(dir + "/run/metrics.jsonl"));

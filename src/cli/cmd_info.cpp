@@ -1,6 +1,8 @@
-// `mosaic info FILE.safetensors`: metadata, model config and parameter count, the tensor table,
-// and with --activations B the activation arena of a training step of B x block_size tokens.
+// `mosaic info FILE.safetensors | RUN_DIR`: metadata, model config (from the metadata, or
+// inferred from the tensors of a plain state_dict) and parameter count, the tensor table, and
+// with --activations B the activation arena of a training step of B x block_size tokens.
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <memory>
@@ -16,6 +18,22 @@
 
 namespace mosaic {
 
+// Metadata comes from the file: control characters (a terminal's escape sequences) are shown
+// as \xNN, never sent to the terminal.
+static std::string printable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c != 0x7F) {
+      out += static_cast<char>(c);
+      continue;
+    }
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "\\x%02X", c);
+    out += buf;
+  }
+  return out;
+}
+
 static std::string human_bytes(double b) {
   const char* units[] = {"B", "KiB", "MiB", "GiB"};
   int u = 0;
@@ -29,15 +47,20 @@ void add_info_command(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto batch = std::make_shared<int>(0);
   auto* cmd = app.add_subcommand("info", "show a safetensors file: metadata, model config, parameters");
-  cmd->add_option("file", *path, "a checkpoint or parity fixture (.safetensors)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("file", *path, "a checkpoint, a run folder (its newest checkpoint) or a parity fixture")->required();
   cmd->add_option("--activations", *batch, "also list the activation arena of a training step of this batch size")
       ->check(CLI::Range(1, 1 << 16));
   cmd->callback([path, batch] {
-    const auto file = safetensors::Reader::open(*path);
-    std::printf("file      %s\n", path->c_str());
-    for (const auto& [k, v] : file.metadata()) std::printf("metadata  %-10s %s\n", k.c_str(), v.c_str());
-    if (file.metadata().count("config")) {
+    const std::string resolved = resolve_model_path(*path);
+    const auto file = safetensors::Reader::open(resolved);
+    std::printf("file      %s\n", printable(resolved).c_str());
+    for (const auto& [k, v] : file.metadata())
+      std::printf("metadata  %-10s %s\n", printable(k).c_str(), printable(v).c_str());
+    const bool has_config = file.metadata().count("config") > 0;
+    const bool plain_state_dict = !has_config && (file.has("mosaic.wte.weight") || file.has("lm_head.weight"));
+    if (has_config || plain_state_dict) {
       const ModelConfig config = read_model_config(file);
+      if (plain_state_dict) std::printf("config    %s (inferred from the tensor shapes)\n", config.to_json().dump().c_str());
       auto model = make_model<float>(config);  // for the exact parameter count of this config
       std::printf("model     %s, %zu parameters (%.2fM)\n", config.arch.c_str(), model->params().count(),
                   model->params().count() / 1e6);

@@ -82,6 +82,11 @@ std::vector<int32_t> greedy(LanguageModel<float>& model, std::vector<int32_t> se
 
 ParityReport check_reference_fixture(const std::string& path, const std::function<void(const ParityLine&)>& on_line) {
   const auto file = safetensors::Reader::open(path);
+  MOSAIC_CHECK(file.has("input.idx"),
+               path + " is not a parity fixture (no input.idx)" +
+                   (file.metadata_or("format", "") == kCheckpointFormat ? ": it is a model file" : ""),
+               "mosaic check compares with PyTorch fixtures (../shared/reference, or tools/torch_fixture.py MODEL "
+               "-o FIXTURE); mosaic info shows a model file");
   ParityReport report;
   auto add = [&](ParityLine line) {
     if (on_line) on_line(line);
