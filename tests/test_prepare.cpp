@@ -203,7 +203,7 @@ TEST(Prepare, EveryInputFormatGivesTheSameShards) {
     auto o = quiet_options({input}, dir.file("out_" + fs::path(input).extension().string().substr(1)));
     o.val_frac = 0.2;
     const auto s = mosaic::prepare_corpus(o);
-    const auto train = mosaic::read_token_shard(s.train_path), val = mosaic::read_token_shard(s.val_path);
+    const auto train = mosaic::read_token_shard(s.train_paths.at(0)), val = mosaic::read_token_shard(s.val_paths.at(0));
     EXPECT_EQ(train, want_train);
     EXPECT_EQ(val, want_val);
     EXPECT_EQ(decode_documents(tok, train), train_docs);
@@ -241,8 +241,8 @@ TEST(Prepare, ValidationFileAndSmallCorpusFallback) {
   auto o = quiet_options({a, b}, dir.file("with_val"));
   o.val_inputs = {v};
   auto s = mosaic::prepare_corpus(o);
-  EXPECT_EQ(mosaic::read_token_shard(s.train_path), expected_tokens(tok, {docs[0], docs[1], "Third."}));
-  EXPECT_EQ(mosaic::read_token_shard(s.val_path), expected_tokens(tok, {docs[5], docs[6]}));
+  EXPECT_EQ(mosaic::read_token_shard(s.train_paths.at(0)), expected_tokens(tok, {docs[0], docs[1], "Third."}));
+  EXPECT_EQ(mosaic::read_token_shard(s.val_paths.at(0)), expected_tokens(tok, {docs[5], docs[6]}));
   json meta = json::parse(read_text(s.meta_path));
   EXPECT_EQ(meta["val_split"], "files");
   EXPECT_EQ(meta["sources"].size(), 3u);
@@ -250,10 +250,40 @@ TEST(Prepare, ValidationFileAndSmallCorpusFallback) {
 
   // 3 documents * 0.05 < 1: the rule holds out none, so the last document validates.
   s = mosaic::prepare_corpus(quiet_options({a, b}, dir.file("fallback")));
-  EXPECT_EQ(mosaic::read_token_shard(s.train_path), expected_tokens(tok, {docs[0], docs[1]}));
-  EXPECT_EQ(mosaic::read_token_shard(s.val_path), expected_tokens(tok, {"Third."}));
+  EXPECT_EQ(mosaic::read_token_shard(s.train_paths.at(0)), expected_tokens(tok, {docs[0], docs[1]}));
+  EXPECT_EQ(mosaic::read_token_shard(s.val_paths.at(0)), expected_tokens(tok, {"Third."}));
   meta = json::parse(read_text(s.meta_path));
   EXPECT_EQ(meta["sources"][1]["val_documents"], 1);
+}
+
+// --shard-size: llm.c-style numbered shards whose concatenation is the one-file split; a
+// later run into the same folder replaces them rather than leaving stale shards.
+TEST(Prepare, ShardSizeWritesNumberedShards) {
+  REQUIRE_TOKENIZER();
+  TempDir dir;
+  std::vector<std::string> docs;
+  for (int i = 0; i < 60; ++i) docs.push_back("Story " + std::to_string(i) + ". " + sample_documents()[i % 5]);
+  const std::string in = write_text(dir.file("in.txt"), as_tinystories_text(docs));
+  auto whole = mosaic::prepare_corpus(quiet_options({in}, dir.file("one")));
+  auto o = quiet_options({in}, dir.file("many"));
+  o.shard_tokens = 1024;
+  auto sharded = mosaic::prepare_corpus(o);
+  ASSERT_GT(sharded.train_paths.size(), 1u);
+  std::vector<uint16_t> joined;
+  for (const auto& p : sharded.train_paths) {
+    EXPECT_NE(p.find("mosaic_train_"), std::string::npos) << p;
+    const auto t = mosaic::read_token_shard(p);
+    EXPECT_LE(t.size(), 1024u);
+    joined.insert(joined.end(), t.begin(), t.end());
+  }
+  EXPECT_EQ(joined, mosaic::read_token_shard(whole.train_paths.at(0)));
+  EXPECT_EQ(mosaic::split_shard_paths(dir.file("many"), "train"), sharded.train_paths);
+  o.shard_tokens = 0;  // the same folder, one file per split: the numbered shards go
+  auto again = mosaic::prepare_corpus(o);
+  EXPECT_EQ(mosaic::split_shard_paths(dir.file("many"), "train"), again.train_paths);
+  EXPECT_EQ(mosaic::split_shard_paths(dir.file("many"), "val"), again.val_paths);
+  o.shard_tokens = 5;
+  EXPECT_THROW(mosaic::prepare_corpus(o), mosaic::Error);
 }
 
 TEST(Prepare, ErrorsHaveHints) {
@@ -294,7 +324,7 @@ TEST(Prepare, SameFilesForOneAndTwoThreads) {
   for (int threads : {1, 2}) {
     omp_set_num_threads(threads);
     const auto s = mosaic::prepare_corpus(quiet_options({input}, dir.file("t" + std::to_string(threads))));
-    files[threads - 1] = {read_text(s.train_path), read_text(s.val_path), read_text(s.meta_path)};
+    files[threads - 1] = {read_text(s.train_paths.at(0)), read_text(s.val_paths.at(0)), read_text(s.meta_path)};
   }
   omp_set_num_threads(saved);
   EXPECT_TRUE(files[0][0] == files[1][0]) << "train.bin differs";

@@ -156,6 +156,30 @@ TEST(Train, TokensOutsideTheVocabularyAreRejected) {
   EXPECT_THROW(train(tiny_config(data, out), false), Error);
 }
 
+// llm.c's shard names (several per split) give the run one file per split gives; a folder
+// with both namings is refused (one of them is stale).
+TEST(Train, LlmcShardsGiveTheSameRunAsOneFilePerSplit) {
+  const std::string single = make_shards("single_data");
+  const std::string sharded = ::testing::TempDir() + "/sharded_data";
+  fs::remove_all(sharded);
+  fs::create_directories(sharded);
+  const auto train_tokens = read_token_shard(single + "/train.bin"), val_tokens = read_token_shard(single + "/val.bin");
+  const std::span<const uint16_t> all(train_tokens);
+  write_token_shard(sharded + "/tiny_train_000000.bin", all.subspan(0, 2500));
+  write_token_shard(sharded + "/tiny_train_000001.bin", all.subspan(2500));
+  write_token_shard(sharded + "/tiny_val_000000.bin", val_tokens);
+  const std::string a = ::testing::TempDir() + "/run_single", b = ::testing::TempDir() + "/run_sharded";
+  fs::remove_all(a);
+  fs::remove_all(b);
+  train(tiny_config(single, a), false);
+  train(tiny_config(sharded, b), false);
+  EXPECT_EQ(tensors_of(checkpoint_model_path(a, 8)), tensors_of(checkpoint_model_path(b, 8)));
+
+  write_token_shard(sharded + "/train.bin", train_tokens);
+  fs::remove_all(b);
+  EXPECT_THROW(train(tiny_config(sharded, b), false), Error);
+}
+
 TEST(Train, MissingShardIsAnError) {
   const std::string out = ::testing::TempDir() + "/missing";
   fs::remove_all(out);

@@ -36,6 +36,9 @@ void add_prepare_command(CLI::App& app) {
                   "directory with encoder.json and vocab.bpe (default: $MOSAIC_TOKENIZER_DIR, else the "
                   "installed or checkout copy)");
   cmd->add_option("-t,--threads", opts->threads, "tokeniser threads (0: OpenMP's default)")->capture_default_str();
+  cmd->add_option("--shard-size", opts->shard_tokens,
+                  "tokens per shard: write OUT/mosaic_train_000000.bin, ... (llm.c's naming) instead of one file per "
+                  "split (0)");
   cmd->add_flag("-q,--quiet", *quiet, "no progress lines on stderr");
   cmd->callback([opts, quiet] {
     opts->progress = !*quiet;
@@ -48,7 +51,10 @@ void add_prepare_command(CLI::App& app) {
     std::printf("\nread %.1f MB in %.2f s (%.2f MB/s)\n", mb, s.seconds, mb / (s.seconds > 0 ? s.seconds : 1));
     std::printf("unigram entropy of the training tokens: %.4f nats (the loss of predicting token frequencies only)\n",
                 s.unigram_entropy_nats);
-    std::printf("wrote %s, %s, %s\n", s.train_path.c_str(), s.val_path.c_str(), s.meta_path.c_str());
+    auto files = [](const std::vector<std::string>& paths) {
+      return paths.size() == 1 ? paths[0] : paths[0] + " .. " + paths.back() + " (" + std::to_string(paths.size()) + " shards)";
+    };
+    std::printf("wrote %s, %s, %s\n", files(s.train_paths).c_str(), files(s.val_paths).c_str(), s.meta_path.c_str());
     std::printf("tokenizer %s\n", opts->tokenizer_dir.c_str());
   });
 }

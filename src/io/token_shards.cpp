@@ -10,6 +10,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
 #include "core/error.hpp"
@@ -142,6 +143,26 @@ std::vector<uint16_t> read_token_shard(const std::string& path) {
   }
   le16_to_native(tokens);
   return tokens;
+}
+
+std::vector<std::string> split_shard_paths(const std::string& dir, const std::string& split) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> numbered;
+  std::error_code ec;
+  const std::string infix = "_" + split + "_";
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file(ec) && name.ends_with(".bin") && name.find(infix) != std::string::npos)
+      numbered.push_back(entry.path().string());
+  }
+  std::sort(numbered.begin(), numbered.end());
+  const fs::path single = fs::path(dir) / (split + ".bin");
+  if (!fs::exists(single, ec)) return numbered;
+  MOSAIC_CHECK(numbered.empty(),
+               dir + " holds both " + single.filename().string() + " and " + std::to_string(numbered.size()) + " *" +
+                   infix + "*.bin shards",
+               "one of them is left from an earlier run: remove it, or prepare into an empty folder");
+  return {single.string()};
 }
 
 uint16_t max_token(std::span<const uint16_t> tokens) {

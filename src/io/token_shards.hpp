@@ -26,6 +26,12 @@ void write_token_shard(const std::string& path, std::span<const uint16_t> tokens
 // version, odd length, ...).
 std::vector<uint16_t> read_token_shard(const std::string& path);
 
+// The shards of one split ("train", "val") in `dir`: dir/<split>.bin (mosaic prepare's
+// default), or else every dir/*_<split>_*.bin (llm.c's names, e.g. tinystories_train_000001.bin,
+// and prepare --shard-size's), sorted by name. Empty when there is none; Error with a hint
+// when both kinds are there (one of them is stale).
+std::vector<std::string> split_shard_paths(const std::string& dir, const std::string& split);
+
 // The largest id in `tokens` (0 when empty).
 uint16_t max_token(std::span<const uint16_t> tokens);
 

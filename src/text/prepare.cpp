@@ -309,12 +309,41 @@ void process_source(SourceStats& src, Corpus& c, const Gpt2Tokenizer& tok, doubl
   c.bytes_done += src.bytes;
 }
 
+// Writes one split: dir/<split>.bin, or numbered shards of shard_tokens tokens (llm.c's
+// names). Shards of this split that an earlier run wrote under either naming go first, so
+// that the reader (io/token_shards.hpp) never mixes old and new files.
+std::vector<std::string> write_split(const fs::path& dir, const std::string& split, std::span<const uint16_t> tokens,
+                                     int64_t shard_tokens) {
+  std::error_code ec;
+  fs::remove(dir / (split + ".bin"), ec);
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("mosaic_" + split + "_") && name.ends_with(".bin")) fs::remove(entry.path(), ec);
+  }
+  if (shard_tokens <= 0) {
+    const std::string path = (dir / (split + ".bin")).string();
+    write_token_shard(path, tokens);
+    return {path};
+  }
+  std::vector<std::string> paths;
+  for (size_t first = 0; first < tokens.size(); first += static_cast<size_t>(shard_tokens)) {
+    char name[64];
+    std::snprintf(name, sizeof name, "mosaic_%s_%06zu.bin", split.c_str(), paths.size());
+    paths.push_back((dir / name).string());
+    write_token_shard(paths.back(), tokens.subspan(first, std::min<size_t>(shard_tokens, tokens.size() - first)));
+  }
+  return paths;
+}
+
 void check_options(const PrepareOptions& o) {
   MOSAIC_CHECK(!o.inputs.empty(), "prepare needs at least one input file",
                "pass TinyStories text, .json or .jsonl files; scripts/get_data.sh puts TinyStories in data/tinystories/");
   MOSAIC_CHECK(!o.out_dir.empty(), "prepare needs an output directory", "pass -o OUTDIR");
   MOSAIC_CHECK(o.threads >= 0, "thread count must be >= 0, got " + std::to_string(o.threads),
                "pass -t 0 for OpenMP's default");
+  MOSAIC_CHECK(o.shard_tokens == 0 || o.shard_tokens >= 1024,
+               "--shard-size must be 0 (one file per split) or at least 1024 tokens, got " + std::to_string(o.shard_tokens),
+               "llm.c writes shards of 100M tokens; e.g. --shard-size 100000000");
   if (o.val_inputs.empty()) {
     MOSAIC_CHECK(o.val_frac > 0 && o.val_frac < 1,
                  "--val-frac must be in (0, 1), got " + json(o.val_frac).dump(),
@@ -420,11 +449,9 @@ PrepareStats prepare_corpus(const PrepareOptions& o) {
   s.input_bytes = c.bytes_done;
   s.unigram_entropy_nats = unigram_entropy_nats(c.train);
   const fs::path dir(o.out_dir);
-  s.train_path = (dir / "train.bin").string();
-  s.val_path = (dir / "val.bin").string();
   s.meta_path = (dir / "meta.json").string();
-  write_token_shard(s.train_path, c.train);
-  write_token_shard(s.val_path, c.val);
+  s.train_paths = write_split(dir, "train", c.train, o.shard_tokens);
+  s.val_paths = write_split(dir, "val", c.val, o.shard_tokens);
   const std::string meta = meta_json(o, s, sources, tok).dump(2) + "\n";  // last: its presence means done
   write_file_atomically(s.meta_path, std::as_bytes(std::span<const char>(meta.data(), meta.size())));
   s.seconds = progress.seconds();

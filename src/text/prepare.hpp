@@ -82,6 +82,8 @@ struct PrepareOptions {
   std::string tokenizer_dir;            // empty: Gpt2Tokenizer::default_dir()
   int threads = 0;                      // OpenMP threads for tokenising; 0: OpenMP's default
   bool progress = true;                 // progress lines on stderr
+  int64_t shard_tokens = 0;             // 0: OUTDIR/train.bin, val.bin; else llm.c-style shards of
+                                        // this many tokens, OUTDIR/mosaic_{train,val}_000000.bin, ...
 };
 
 struct PrepareStats {
@@ -91,12 +93,14 @@ struct PrepareStats {
   uint64_t input_bytes = 0;
   double unigram_entropy_nats = 0;  // of the training tokens
   double seconds = 0;               // reading + tokenising + writing (not loading the tokenizer)
-  std::string train_path, val_path, meta_path;
+  std::vector<std::string> train_paths, val_paths;  // the shards written, in order
+  std::string meta_path;
 };
 
 // Reads, tokenises (OpenMP over documents; the output is identical for any thread count) and
-// writes OUTDIR/train.bin and OUTDIR/val.bin (llm.c shards) and then OUTDIR/meta.json, each
-// atomically. meta.json holds tokenizer, vocab_size, eot, train/val tokens and documents,
+// writes OUTDIR/train.bin and OUTDIR/val.bin (llm.c shards; or numbered shards, see
+// shard_tokens, after removing shards of either naming left by an earlier run) and then
+// OUTDIR/meta.json, each atomically. meta.json holds tokenizer, vocab_size, eot, train/val tokens and documents,
 // unigram_entropy_nats, the split rule and the sources. Throws Error with a hint on bad input,
 // options, or when either split would be empty.
 PrepareStats prepare_corpus(const PrepareOptions& options);

@@ -52,15 +52,27 @@ struct StopSignals {
   }
 };
 
-std::vector<uint16_t> load_split(const TrainConfig& c, const std::string& name) {
-  const std::string path = (fs::path(c.data_dir) / name).string();
-  MOSAIC_CHECK(fs::exists(path), "token shard " + path + " does not exist",
+// A split's tokens: its shards (io/token_shards.hpp: split.bin, or llm.c's *_split_*.bin) in
+// name order, one after another. Each shard starts with <|endoftext|>, so a window that
+// crosses into the next one crosses a document boundary, as within a shard.
+std::vector<uint16_t> load_split(const TrainConfig& c, const std::string& split) {
+  MOSAIC_CHECK(fs::is_directory(c.data_dir), "data_dir " + c.data_dir + " does not exist",
                "prepare the corpus first: mosaic prepare TEXT -o " + c.data_dir);
-  auto tokens = read_token_shard(path);
-  check_tokens_fit(tokens, c.model.vocab_size, path);
+  const auto paths = split_shard_paths(c.data_dir, split);
+  MOSAIC_CHECK(!paths.empty(),
+               "token shard " + (fs::path(c.data_dir) / (split + ".bin")).string() + " does not exist (nor any *_" + split +
+                   "_*.bin)",
+               "prepare the corpus first: mosaic prepare TEXT -o " + c.data_dir);
+  std::vector<uint16_t> tokens;
+  for (const auto& path : paths) {
+    const auto shard = read_token_shard(path);
+    check_tokens_fit(shard, c.model.vocab_size, path);
+    tokens.insert(tokens.end(), shard.begin(), shard.end());
+  }
+  const std::string where = paths.size() == 1 ? paths[0] : std::to_string(paths.size()) + " " + split + " shards";
   MOSAIC_CHECK(tokens.size() > static_cast<size_t>(c.model.block_size) + 1,
-               path + " holds " + std::to_string(tokens.size()) + " tokens, fewer than one window of block_size " +
-                   std::to_string(c.model.block_size),
+               where + " hold" + (paths.size() == 1 ? "s " : " ") + std::to_string(tokens.size()) +
+                   " tokens, fewer than one window of block_size " + std::to_string(c.model.block_size),
                "use a larger corpus or a smaller block_size");
   return tokens;
 }
@@ -133,8 +145,8 @@ void Run::setup(bool resume) {
     sample_rng_.set_state(state_.sample_rng);
     truncate_metrics((fs::path(c_.out_dir) / "metrics.jsonl").string(), state_.step);
   }
-  train_tokens_ = load_split(c_, "train.bin");
-  val_tokens_ = load_split(c_, "val.bin");
+  train_tokens_ = load_split(c_, "train");
+  val_tokens_ = load_split(c_, "val");
   const std::string config_text = c_.to_json().dump(2) + "\n";
   write_file_atomically((fs::path(c_.out_dir) / "config.json").string(), std::as_bytes(std::span(config_text)));
   metrics_.open(fs::path(c_.out_dir) / "metrics.jsonl", std::ios::app);
