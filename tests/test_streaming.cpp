@@ -11,6 +11,7 @@
 #include <cstring>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
@@ -536,6 +537,58 @@ TEST(StreamingCli, GreedyStreamingEqualsRecomputeAndBf16Head) {
     EXPECT_GT(stream.output.size(), 20u) << stream.output;
     EXPECT_EQ(stream.output, recompute.output) << arch;
     EXPECT_EQ(bf16.output, stream.output) << arch << ": a bf16 head picks the same greedy tokens";
+  }
+}
+
+// A GPT in Hugging Face's GPT-2 layout (Conv1D weights (in, out), attention-mask buffers, with
+// or without "transformer."), written here from one of our GPTs, loads back to the same model:
+// the same logits. n_head comes from the config.json beside it.
+TEST(ModelFiles, HuggingFaceGpt2LayoutLoadsIntoTheGptBaseline) {
+  auto model = random_model(gpt_config(2, true, 16), 21);
+  const ModelConfig& c = model->config();
+  for (const std::string prefix : {"", "transformer."}) {
+    const std::string dir = ::testing::TempDir() + "/hf_gpt2_" + std::to_string(::getpid()) + (prefix.empty() ? "a" : "b");
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    safetensors::Writer out;
+    std::vector<std::vector<float>> keep;  // the writer reads its tensors when it writes
+    for (const auto& e : model->params().entries()) {
+      const std::string name = prefix + e.name.substr(std::string("transformer.").size());
+      const float* v = model->params().value(e);
+      const bool conv1d = e.name.ends_with("c_attn.weight") || e.name.ends_with("c_proj.weight") || e.name.ends_with("c_fc.weight");
+      if (!conv1d) {
+        out.add_f32(name, e.shape, v);
+        continue;
+      }
+      const int64_t rows = e.shape[0], cols = e.shape[1];
+      keep.emplace_back(rows * cols);
+      for (int64_t o = 0; o < rows; ++o)
+        for (int64_t i = 0; i < cols; ++i) keep.back()[i * rows + o] = v[o * cols + i];
+      out.add_f32(name, {cols, rows}, keep.back().data());
+    }
+    const int64_t T = c.block_size;
+    keep.emplace_back(T * T, 0.0f);
+    for (int64_t i = 0; i < T; ++i)
+      for (int64_t j = 0; j <= i; ++j) keep.back()[i * T + j] = 1.0f;
+    for (int l = 0; l < c.n_layer; ++l)
+      out.add_f32(prefix + "h." + std::to_string(l) + ".attn.bias", {1, 1, T, T}, keep.back().data());
+    out.add_f32("lm_head.weight", {c.vocab_size, c.n_embd}, model->params().value(*model->params().find("transformer.wte.weight")));
+    const std::string path = dir + "/model.safetensors";
+    out.write(path);
+    EXPECT_THROW(load_model(path), Error) << "no config.json: n_head unknown for a head size other than 64";
+    std::ofstream(dir + "/config.json") << "{\"model_type\": \"gpt2\", \"n_head\": 2, \"n_embd\": 32}";
+    auto loaded = load_model(path);
+    EXPECT_EQ(loaded->config().arch, "gpt");
+    EXPECT_EQ(loaded->config().n_head, 2);
+    EXPECT_EQ(loaded->config().block_size, c.block_size);
+    const auto tokens = random_tokens(16, c.vocab_size, 3);
+    model->forward(tokens.data(), nullptr, 1, 16);
+    const std::vector<float> expected(model->logits(), model->logits() + 16 * c.vocab_size);
+    loaded->forward(tokens.data(), nullptr, 1, 16);
+    for (int t = 0; t < 16; ++t)
+      EXPECT_EQ(rel_diff(loaded->logits() + t * c.vocab_size, expected.data() + t * c.vocab_size, c.vocab_size), 0.0)
+          << prefix << " position " << t;
+    std::filesystem::remove_all(dir);
   }
 }
 

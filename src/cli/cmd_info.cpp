@@ -57,7 +57,9 @@ void add_info_command(CLI::App& app) {
     for (const auto& [k, v] : file.metadata())
       std::printf("metadata  %-10s %s\n", printable(k).c_str(), printable(v).c_str());
     const bool has_config = file.metadata().count("config") > 0;
-    const bool plain_state_dict = !has_config && (file.has("mosaic.wte.weight") || file.has("lm_head.weight"));
+    bool plain_state_dict = false;  // a PyTorch state_dict without our metadata
+    for (const char* wte : {"mosaic.wte.weight", "transformer.wte.weight", "wte.weight", "lm_head.weight"})
+      plain_state_dict |= !has_config && file.has(wte);
     if (has_config || plain_state_dict) {
       const ModelConfig config = read_model_config(file);
       if (plain_state_dict) std::printf("config    %s (inferred from the tensor shapes)\n", config.to_json().dump().c_str());

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
@@ -14,22 +16,63 @@ namespace mosaic {
 
 namespace fs = std::filesystem;
 
+// Hugging Face's GPT-2 (GPT2LMHeadModel, GPT2Model): nanoGPT's modules under "transformer."
+// or no prefix, but Conv1D weights stored (in, out), the transpose of nn.Linear's (out, in).
+// The prefix when the file has that layout (c_attn's weight is (C, 3C), not (3C, C)).
+static std::optional<std::string> hf_gpt2_prefix(const safetensors::Reader& file) {
+  for (const std::string p : {"transformer.", ""}) {
+    if (!file.has(p + "wte.weight") || !file.has(p + "h.0.attn.c_attn.weight")) continue;
+    const auto& wte = file.info(p + "wte.weight").shape;
+    const auto& w = file.info(p + "h.0.attn.c_attn.weight").shape;
+    if (wte.size() == 2 && w.size() == 2 && w[0] == wte[1] && w[1] == 3 * wte[1]) return p;
+  }
+  return std::nullopt;
+}
+
+static bool is_conv1d_weight(const std::string& name) {
+  for (const char* s : {"attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight"})
+    if (name.ends_with(s)) return true;
+  return false;
+}
+
+// A GPT state_dict holds no head count: Hugging Face keeps it in config.json beside the
+// weights; without one, a GPT-2-family model (head size 64) is assumed for that layout.
+static int gpt_head_count(const safetensors::Reader& file, int n_embd, bool hf_layout) {
+  const fs::path beside = fs::path(file.path()).parent_path() / "config.json";
+  std::ifstream in(beside);
+  if (in.good()) {
+    const auto j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_object() && j.contains("n_head") && j["n_head"].is_number_integer()) return j["n_head"].get<int>();
+  }
+  MOSAIC_CHECK(hf_layout && n_embd % 64 == 0,
+               file.path() + ": a plain GPT state_dict does not record n_head, and no config.json beside it does",
+               "put Hugging Face's config.json (with n_head) next to the file, or add __metadata__ {\"arch\": "
+               "\"gpt\", \"config\": \"{...GPTConfig fields...}\"} to it");
+  return n_embd / 64;
+}
+
 // A plain PyTorch state_dict saved with safetensors has no config: read it off the shapes.
 static ModelConfig infer_model_config(const safetensors::Reader& file) {
-  const bool gpt = file.has("transformer.wte.weight") || file.has("transformer.wpe.weight");
-  const std::string root = gpt ? "transformer." : "mosaic.";
+  const auto hf = hf_gpt2_prefix(file);
+  const bool gpt = hf || file.has("transformer.wte.weight") || file.has("transformer.wpe.weight");
+  const std::string root = hf ? *hf : gpt ? "transformer." : "mosaic.";
   const std::string wte = file.has(root + "wte.weight") ? root + "wte.weight" : "lm_head.weight";
   MOSAIC_CHECK(file.has(wte), file.path() + ": no model config in the metadata and no embedding to infer it from",
                "expected a mosaic checkpoint, or a PyTorch state_dict of MemoryMosaic or GPT");
-  MOSAIC_CHECK(!gpt, file.path() + ": a plain GPT state_dict does not record n_head, so its config cannot be inferred",
-               "add __metadata__ {\"arch\": \"gpt\", \"config\": \"{...GPTConfig fields...}\"} to the file");
   ModelConfig c;
-  c.arch = "mosaic";
+  c.arch = gpt ? "gpt" : "mosaic";
   c.vocab_size = static_cast<int>(file.info(wte).shape.at(0));
   c.n_embd = static_cast<int>(file.info(wte).shape.at(1));
   c.n_layer = 0;
   while (file.has(root + "h." + std::to_string(c.n_layer) + ".ln_1.weight")) ++c.n_layer;
   c.bias = file.has(root + "h.0.ln_1.bias");
+  if (gpt) {
+    c.n_head = gpt_head_count(file, c.n_embd, hf.has_value());
+    MOSAIC_CHECK(file.has(root + "wpe.weight"), file.path() + ": a GPT state_dict without wpe.weight",
+                 "the file is incomplete");
+    c.block_size = static_cast<int>(file.info(root + "wpe.weight").shape.at(0));
+    return c;
+  }
   const auto& pk = file.info("mosaic.h.0.mlp.P_k").shape;  // (pmem_count, 1, H, P, hs)
   c.pmem_count = static_cast<int>(pk.at(0));
   c.n_head = static_cast<int>(pk.at(2));
@@ -94,6 +137,40 @@ void load_parameters(const safetensors::Reader& file, ParamTable<float>& table, 
   }
 }
 
+// Hugging Face's GPT-2 layout into the GPT baseline: names without our "transformer." or with
+// the file's own prefix, Conv1D weights transposed; attn.bias / attn.masked_bias are causal
+// masks and lm_head.weight is wte, none of them a parameter.
+static void load_hf_gpt2_parameters(const safetensors::Reader& file, ParamTable<float>& table, const std::string& prefix) {
+  const std::string ours = "transformer.";
+  std::vector<std::string> used;
+  for (const auto& e : table.entries()) {
+    std::string name = prefix + e.name.substr(e.name.rfind(ours, 0) == 0 ? ours.size() : 0);
+    if (!file.has(name) && e.name.ends_with("wte.weight") && file.has("lm_head.weight")) name = "lm_head.weight";
+    MOSAIC_CHECK(file.has(name), file.path() + ": missing tensor " + name, "the file is not a complete GPT-2 state_dict");
+    const auto& shape = file.info(name).shape;
+    const bool transposed = is_conv1d_weight(e.name);
+    const std::vector<int64_t> expected = transposed ? std::vector<int64_t>{e.shape[1], e.shape[0]} : e.shape;
+    MOSAIC_CHECK(shape == expected,
+                 file.path() + ": tensor " + name + " has shape " + shape_string(shape) + ", expected " + shape_string(expected),
+                 "the file's config does not match the model's");
+    const std::vector<float> data = file.read_f32(name);
+    float* dst = table.value(e);
+    if (!transposed) {
+      std::copy(data.begin(), data.end(), dst);
+    } else {  // (in, out) -> (out, in)
+      const int64_t rows = e.shape[0], cols = e.shape[1];
+      for (int64_t i = 0; i < cols; ++i)
+        for (int64_t o = 0; o < rows; ++o) dst[o * cols + i] = data[i * rows + o];
+    }
+    used.push_back(name);
+  }
+  for (const auto& name : file.names()) {
+    if (std::find(used.begin(), used.end(), name) != used.end() || name == "lm_head.weight" ||
+        name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias"))
+      continue;
+    throw Error(file.path() + ": tensor " + name + " is not a parameter of GPT-2", "the file holds another model");
+  }
+}
 
 // PyTorch's MemoryMosaic also keeps two buffers per layer in its state_dict; writing them
 // lets `model.load_state_dict(safetensors.torch.load_file(path))` run with strict=True.
@@ -134,7 +211,8 @@ void save_model(const std::string& path, const LanguageModel<float>& model,
 std::unique_ptr<LanguageModel<float>> load_model(const std::string& path) {
   const auto file = safetensors::Reader::open(path);
   auto model = make_model<float>(read_model_config(file));
-  load_parameters(file, model->params());
+  if (const auto hf = hf_gpt2_prefix(file)) load_hf_gpt2_parameters(file, model->params(), *hf);
+  else load_parameters(file, model->params());
   return model;
 }
 

@@ -29,7 +29,9 @@ void load_parameters(const safetensors::Reader& file, ParamTable<float>& table, 
 // so that PyTorch loads it with strict=True. Atomic.
 void save_model(const std::string& path, const LanguageModel<float>& model,
                 const std::map<std::string, std::string>& extra_metadata = {});
-// Loads a model file written by save_model (or any safetensors with arch/config metadata).
+// Loads a model file written by save_model, any safetensors with arch/config metadata, a plain
+// PyTorch state_dict of the reference's MemoryMosaic or GPT, or Hugging Face's GPT-2 (Conv1D
+// layout, with or without "transformer."; n_head from the config.json beside it, else C / 64).
 std::unique_ptr<LanguageModel<float>> load_model(const std::string& path);
 
 // A run folder's checkpoints: OUT/ckpt_0000500.safetensors + OUT/ckpt_0000500.state.safetensors.
