@@ -1,327 +1,261 @@
-// Float64 finite-difference checks of every layer's backward, every parameter and every
-// input, plus both full models; and a check that a deliberately wrong gradient fails.
+// Float64 finite-difference checks of every layer's backward (every parameter and the input)
+// and of both full models through the real loss, over a table of shapes; at each layer and
+// shape, a second run with one gradient entry broken must fail. Layers are built and run
+// through tests/layer_harness.hpp. Not a test of the float kernels (test_kernels.cpp is).
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
+#include <ostream>
+#include <string>
+#include <vector>
 
 #include "core/error.hpp"
 #include "gradcheck.hpp"
-#include "plan_layer.hpp"
 #include "kernels/attention.hpp"
-#include "layers/causal_self_attention.hpp"
-#include "layers/contextual_memory.hpp"
-#include "layers/embedding.hpp"
-#include "layers/key_extractor.hpp"
-#include "layers/layernorm.hpp"
-#include "layers/linear.hpp"
-#include "layers/mlp.hpp"
-#include "layers/persistent_memory.hpp"
-#include "layers/tied_lm_head.hpp"
-#include "layers/value_extractor.hpp"
-#include "models/factory.hpp"
-#include "models/init.hpp"
-#include "models/language_model.hpp"
+#include "layer_harness.hpp"
 
 namespace mosaic::testing {
 namespace {
 
-// Random parameters away from kinks: matrices N(0, 0.3); per-head scalars of either sign
-// with magnitude in [0.05, 0.15] (so |beta| and the key-scale clamp are differentiable).
-void randomize(ParamTable<double>& table, Rng& rng) {
-  for (const auto& e : table.entries()) {
-    double* p = table.value(e);
-    const size_t d = e.shape.size();
-    const bool per_head = d == 4 && e.shape[2] == 1 && e.shape[3] == 1;
-    for (size_t i = 0; i < e.numel; ++i)
-      p[i] = per_head ? (rng.uniform() < 0.5 ? -1 : 1) * (0.05 + 0.1 * rng.uniform()) : rng.normal() * 0.3;
+struct ShapeCase {
+  Shape shape;
+  size_t layer_probes, model_probes;  // entries checked per tensor: fewer where a pass costs more
+};
+
+// Why each shape is here. Persistent memory: row blocks of 64, 8 row groups (persistent_memory.cpp);
+// attention: query tiles of kAttentionTile = 64 rows.
+const ShapeCase kShapes[] = {
+    {{1, 1, 8, 2}, 40, 12},   // one token: the contextual memory's only position sees no key
+    {{1, 2, 12, 4}, 40, 12},  // two tokens: the second sees one key; hs 3
+    {{2, 6, 8, 2}, 40, 12},   // the tests' former only shape
+    {{3, 5, 20, 4}, 40, 12},  // C not a multiple of 16, hs 5
+    {{2, 9, 32, 8}, 40, 8},   // C a multiple of 16, H 8
+    {{1, 67, 12, 1}, 24, 6},  // H 1; a second attention tile of 3 rows; 67 rows: blocks 64 + 3
+    {{2, 70, 15, 5}, 24, 6},  // odd C, hs 3; tiles 64 + 6; 140 rows: blocks 64 + 64 + 12
+    {{9, 65, 12, 3}, 12, 4},  // 585 rows: 10 blocks (the last of 9 rows), more than the 8 groups
+};
+constexpr size_t kShapeCount = sizeof kShapes / sizeof kShapes[0];
+const Shape kBaseShape = kShapes[2].shape;
+
+// Passes intact, fails once `tensor` is broken, and the failure points at `tensor`.
+void expect_check_passes_and_can_fail(const GradCheckResult& intact, const GradCheckResult& broken,
+                                      const std::string& tensor) {
+  EXPECT_GT(intact.checked, 0u);
+  EXPECT_LT(intact.worst_error, kGradTolerance) << "worst at " << intact.worst_where;
+  EXPECT_GT(broken.worst_error, kGradTolerance) << "not caught: " << broken.broken_entry << " broken";
+  EXPECT_EQ(broken.worst_where.rfind(tensor + "[", 0), 0u)
+      << "broke " << broken.broken_entry << ", worst at " << broken.worst_where;
+}
+
+// The gradient entry broken to show that a layer's check can fail: a per-head scalar, a bias or
+// the input gradient, whichever the layer has.
+std::string break_tensor(LayerKind kind, bool bias) {
+  switch (kind) {
+    case LayerKind::Linear: return bias ? "bias" : "x";
+    case LayerKind::LayerNorm: return bias ? "bias" : "weight";
+    case LayerKind::Embedding: return "weight";
+    case LayerKind::TiedLmHead: return "wte";
+    case LayerKind::TiedLmHeadChunked: return "x";
+    case LayerKind::Mlp: return bias ? "c_fc.bias" : "x";
+    case LayerKind::CausalSelfAttention: return bias ? "c_attn.bias" : "x";
+    case LayerKind::KeyExtractorContextual: return "leaky_avg.leaky_key_beta";
+    case LayerKind::KeyExtractorPersistent: return "key_scale";
+    case LayerKind::ValueExtractor: return bias ? "coef" : "val_scale";
+    case LayerKind::ContextualMemory: return bias ? "k_featurizer.leaky_avg.leaky_key_beta" : "v_featurizer.coef";
+    case LayerKind::PersistentMemory: return "out_scale";
+    case LayerKind::PersistentMemoryBanks: return bias ? "P_k" : "k_featurizer.leaky_avg.leaky_key_beta";
   }
+  return "";
 }
 
-std::vector<GradTarget> param_targets(ParamTable<double>& table) {
-  std::vector<GradTarget> targets;
-  for (const auto& e : table.entries()) targets.push_back({e.name, table.value(e), table.grad(e), e.numel});
-  return targets;
-}
+// ---- every layer at every shape ----
 
-// Checks a layer with forward(x) -> y of out_size and backward(dy, dx), through the scalar
-// loss sum(w * y) with random w: every parameter and the input x.
-template <class Forward, class Backward>
-GradCheckResult check_layer(ParamTable<double>& table, size_t in_size, size_t out_size, Forward forward,
-                            Backward backward, uint64_t seed = 1) {
-  Rng rng(seed);
-  table.allocate();
-  randomize(table, rng);
-  std::vector<double> x(in_size), w(out_size), dx(in_size);
-  fill_normal(x.data(), in_size, rng, 1.0);
-  fill_normal(w.data(), out_size, rng, 1.0);
-  auto loss = [&] {
-    const double* y = forward(x.data());
-    double s = 0;
-    for (size_t i = 0; i < out_size; ++i) s += w[i] * y[i];
-    return s;
-  };
-  auto grad = [&] {
-    table.zero_grad();
-    std::fill(dx.begin(), dx.end(), 0.0);
-    backward(w.data(), dx.data());
-  };
-  auto targets = param_targets(table);
-  targets.push_back({"x", x.data(), dx.data(), in_size});
-  return gradcheck(loss, grad, targets);
-}
+struct LayerParam {
+  LayerKind kind;
+  size_t shape;
+  bool bias;
+};
 
-constexpr int B = 2, T = 6, C = 8, H = 2;
-constexpr size_t N = B * T;
-
-#define EXPECT_GRADS_MATCH(result)                                              \
-  do {                                                                          \
-    auto r_ = (result);                                                         \
-    EXPECT_GT(r_.checked, 0u);                                                  \
-    EXPECT_LT(r_.worst_error, kGradTolerance) << "worst at " << r_.worst_where; \
-  } while (0)
-
-TEST(Gradients, Linear) {
-  for (bool bias : {true, false}) {
-    Linear<double> layer(C, 5, bias);
-    ParamTable<double> table;
-    layer.register_params(table, "");
-    auto layer_acts = plan_layer<double>(layer, int64_t{N});
-    EXPECT_GRADS_MATCH(check_layer(
-        table, N * C, N * 5, [&](const double* x) { return layer.forward(x, N); },
-        [&](const double* dy, double* dx) { layer.backward(dy, dx); }));
-  }
-}
-
-TEST(Gradients, LayerNorm) {
-  for (bool bias : {true, false}) {
-    LayerNorm<double> layer(C, bias);
-    ParamTable<double> table;
-    layer.register_params(table, "");
-    auto layer_acts = plan_layer<double>(layer, int64_t{N});
-    EXPECT_GRADS_MATCH(check_layer(
-        table, N * C, N * C, [&](const double* x) { return layer.forward(x, N); },
-        [&](const double* dy, double* dx) { layer.backward(dy, dx); }));
-  }
-}
-
-TEST(Gradients, Embedding) {
-  Embedding<double> layer(7, C);
-  ParamTable<double> table;
-  layer.register_params(table, "wte");
-  std::vector<int32_t> ids = {3, 0, 6, 3, 3, 1};  // repeated ids exercise the scatter-add
-  auto layer_acts = plan_layer<double>(layer, static_cast<int64_t>(ids.size()));
-  // The input is integer: only the weight has a gradient, x is a dummy of size 1.
-  EXPECT_GRADS_MATCH(check_layer(
-      table, 1, ids.size() * C, [&](const double*) { return layer.forward(ids.data(), ids.size()); },
-      [&](const double* dy, double*) { layer.backward(dy); }));
-}
-
-TEST(Gradients, TiedLmHeadCrossEntropy) {
-  const int V = 11;
-  Embedding<double> wte(V, C);
-  ParamTable<double> table;
-  wte.register_params(table, "wte");
-  std::vector<int32_t> targets = {1, 10, -1, 0, 5, 5, 2, 9, -1, 3, 4, 7};  // -1 is ignored
-  // A scalar layer: forward returns a pointer to the loss, dy is the loss weight. All rows in
-  // one chunk, then chunks of 5, 5 and 2 rows (the gradient gemms accumulate across chunks).
-  for (int64_t chunk : {0, 5}) {
-    TiedLmHead<double> head(&wte, {chunk, true});
-    auto acts = plan_layer<double>(head, int64_t{N}, int64_t{0});
-    double loss_value = 0;
-    EXPECT_GRADS_MATCH(check_layer(
-        table, N * C, 1,
-        [&](const double* x) {
-          loss_value = head.loss(x, N, targets.data(), true);
-          return &loss_value;
-        },
-        [&](const double* dy, double* dx) { head.add_grads(dy[0], dx); }));
-  }
-}
-
-TEST(Gradients, MlpWithGelu) {
-  Mlp<double> layer(C, true);
-  ParamTable<double> table;
-  layer.register_params(table, "");
-  auto layer_acts = plan_layer<double>(layer, B, T);
-  EXPECT_GRADS_MATCH(check_layer(
-      table, N * C, N * C, [&](const double* x) { return layer.forward(x, B, T); },
-      [&](const double* dy, double* dx) { layer.backward(dy, dx); }));
-}
-
-TEST(Gradients, CausalSelfAttention) {
-  CausalSelfAttention<double> layer(C, H, true);
-  ParamTable<double> table;
-  layer.register_params(table, "");
-  auto layer_acts = plan_layer<double>(layer, B, T);
-  EXPECT_GRADS_MATCH(check_layer(
-      table, N * C, N * C, [&](const double* x) { return layer.forward(x, B, T); },
-      [&](const double* dy, double* dx) { layer.backward(dy, dx); }));
-}
-
-TEST(Gradients, KeyExtractorContextualAndPersistent) {
-  for (int s : {1, 2})
-    for (bool bias : {true, false}) {
-      KeyExtractor<double> layer(C, H, bias, s);
-      ParamTable<double> table;
-      layer.register_params(table, "");
-      auto layer_acts = plan_layer<double>(layer, B, T);
-      EXPECT_GRADS_MATCH(check_layer(
-          table, N * C, N * C, [&](const double* x) { return layer.forward(x, B, T); },
-          [&](const double* dy, double* dx) { layer.backward(dy, dx); }));
+std::vector<LayerParam> layer_params() {
+  std::vector<LayerParam> params;
+  for (int k = 0; k <= static_cast<int>(LayerKind::PersistentMemoryBanks); ++k) {
+    const auto kind = static_cast<LayerKind>(k);
+    for (size_t s = 0; s < kShapeCount; ++s) {
+      params.push_back({kind, s, true});
+      if (has_bias_option(kind)) params.push_back({kind, s, false});
     }
-}
-
-TEST(Gradients, KeyExtractorClampedScaleHasZeroGradient) {
-  KeyExtractor<double> layer(C, H, true, 2);
-  ParamTable<double> table;
-  layer.register_params(table, "");
-  auto layer_acts = plan_layer<double>(layer, B, T);
-  table.allocate();
-  layer.key_scale.value[0] = 0.9;  // 2 * 10 * 0.9 = 18 > ln 65535: clamped
-  layer.key_scale.value[1] = 0.1;
-  std::vector<double> x(N * C, 0.5), dx(N * C);
-  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.7 * i);
-  Rng rng(3);
-  fill_normal(layer.W_k.weight.value, C * C, rng, 0.5);
-  const double* k = layer.forward(x.data(), B, T);
-  std::vector<double> dk(k, k + N * C);  // loss = |k|^2 / 2
-  layer.backward(dk.data(), dx.data());
-  EXPECT_EQ(layer.key_scale.grad[0], 0.0);
-  EXPECT_NE(layer.key_scale.grad[1], 0.0);
-}
-
-TEST(Gradients, ValueExtractor) {
-  for (bool bias : {true, false}) {
-    ValueExtractor<double> layer(C, H, bias);
-    ParamTable<double> table;
-    layer.register_params(table, "");
-    auto layer_acts = plan_layer<double>(layer, B, T);
-    EXPECT_GRADS_MATCH(check_layer(
-        table, N * C, N * C, [&](const double* x) { return layer.forward(x, B, T); },
-        [&](const double* dy, double* dx) { layer.backward(dy, dx); }));
   }
+  return params;
 }
 
-TEST(Gradients, ContextualMemory) {
-  ContextualMemory<double> layer(C, H, true);
-  ParamTable<double> table;
-  layer.register_params(table, "");
-  auto layer_acts = plan_layer<double>(layer, B, T);
-  EXPECT_GRADS_MATCH(check_layer(
-      table, N * C, N * C, [&](const double* x) { return layer.forward(x, B, T); },
-      [&](const double* dy, double* dx) { layer.backward(dy, dx); }));
+std::string layer_param_name(const ::testing::TestParamInfo<LayerParam>& info) {
+  const LayerParam& p = info.param;
+  std::string name = std::string(layer_name(p.kind)) + "_" + kShapes[p.shape].shape.name();
+  if (has_bias_option(p.kind)) name += p.bias ? "_bias" : "_nobias";
+  return name;
 }
 
-TEST(Gradients, PersistentMemory) {
-  for (int count : {1, 3}) {
-    PersistentMemory<double> layer(C, H, 5, count, count == 1);
-    ParamTable<double> table;
-    layer.register_params(table, "");
-    auto layer_acts = plan_layer<double>(layer, B, T);
-    EXPECT_GRADS_MATCH(check_layer(
-        table, N * C, N * C, [&](const double* x) { return layer.forward(x, B, T); },
-        [&](const double* dy, double* dx) { layer.backward(dy, dx); }));
-  }
-  // 300 rows: five row blocks, the last one partial, whose slot-gradient sums are kept per
-  // group and added at the end (with 12 rows above there is one group only).
-  constexpr int kLongT = 150;
-  PersistentMemory<double> layer(C, H, 5, 2, false);
-  ParamTable<double> table;
-  layer.register_params(table, "");
-  auto layer_acts = plan_layer<double>(layer, B, kLongT);
-  EXPECT_GRADS_MATCH(check_layer(
-      table, B * kLongT * C, B * kLongT * C, [&](const double* x) { return layer.forward(x, B, kLongT); },
-      [&](const double* dy, double* dx) { layer.backward(dy, dx); }));
+void PrintTo(const LayerParam& p, std::ostream* os) { *os << layer_param_name({p, 0}); }
+
+class Layer : public ::testing::TestWithParam<LayerParam> {};
+
+TEST_P(Layer, MatchesFiniteDifferencesAndABrokenEntryFails) {
+  const LayerParam p = GetParam();
+  const ShapeCase& sc = kShapes[p.shape];
+  auto layer = make_layer(p.kind, sc.shape, p.bias);
+  const std::string broken = break_tensor(p.kind, p.bias);
+  const LayerCheck r = check_layer(*layer, sc.layer_probes, broken);
+  expect_check_passes_and_can_fail(r.intact, r.broken, broken);
 }
 
-// Whole models through the real loss: every parameter, including the tied embedding.
-void check_model(ModelConfig config) {
-  auto model = make_model<double>(config);
-  Rng rng(7);
-  init_parameters(model->params(), config, rng);
-  std::vector<int32_t> idx(N), targets(N);
-  for (size_t i = 0; i < N; ++i) {
-    idx[i] = static_cast<int32_t>(rng.below(config.vocab_size));
-    targets[i] = i == 4 ? -1 : static_cast<int32_t>(rng.below(config.vocab_size));
-  }
-  auto loss = [&] { return model->forward(idx.data(), targets.data(), B, T); };
-  auto grad = [&] {
-    model->params().zero_grad();
-    model->backward(1.0);
-  };
-  auto result = gradcheck(loss, grad, param_targets(model->params()), 12);
-  EXPECT_GT(result.checked, 0u);
-  EXPECT_LT(result.worst_error, kGradTolerance) << config.arch << ": worst at " << result.worst_where;
-}
+INSTANTIATE_TEST_SUITE_P(Gradients, Layer, ::testing::ValuesIn(layer_params()), layer_param_name);
 
-ModelConfig tiny(const std::string& arch, bool bias, int pmem_count = 1) {
+// ---- both models through the real loss ----
+
+ModelConfig tiny(const std::string& arch, const Shape& s, bool bias) {
   ModelConfig c;
   c.arch = arch;
-  c.block_size = T;
+  c.block_size = s.T;
   c.vocab_size = 13;
   c.n_layer = 2;
-  c.n_head = H;
-  c.n_embd = C;
+  c.n_head = s.H;
+  c.n_embd = s.C;
   c.pmem_size = 5;
-  c.pmem_count = pmem_count;
+  c.pmem_count = bias ? 1 : 2;
   c.bias = bias;
   return c;
 }
 
-TEST(Gradients, MemoryMosaicModel) {
-  check_model(tiny("mosaic", true));
-  check_model(tiny("mosaic", false, 2));
+// Tokens and targets (every fifth ignored) drawn from seed.
+void draw_tokens(std::vector<int32_t>& idx, std::vector<int32_t>& targets, size_t n, int vocab, uint64_t seed) {
+  Rng rng(seed);
+  idx.resize(n);
+  targets.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    idx[i] = static_cast<int32_t>(rng.below(vocab));
+    targets[i] = i % 5 == 4 ? -1 : static_cast<int32_t>(rng.below(vocab));
+  }
 }
 
-TEST(Gradients, GptModel) { check_model(tiny("gpt", true)); }
+struct ModelParam {
+  const char* arch;
+  size_t shape;
+  bool bias;
+};
 
-// The checker must be able to fail: a gradient off by 0.1% in one entry, or with the
-// leaky-average decay term dropped, is caught.
+std::vector<ModelParam> model_params() {
+  std::vector<ModelParam> params;
+  for (const char* arch : {"mosaic", "gpt"})
+    for (size_t s = 0; s < kShapeCount; ++s)
+      for (bool bias : {true, false}) params.push_back({arch, s, bias});
+  return params;
+}
+
+std::string model_param_name(const ::testing::TestParamInfo<ModelParam>& info) {
+  const ModelParam& p = info.param;
+  return std::string(p.arch) + "_" + kShapes[p.shape].shape.name() + (p.bias ? "_bias" : "_nobias");
+}
+
+void PrintTo(const ModelParam& p, std::ostream* os) { *os << model_param_name({p, 0}); }
+
+class WholeModel : public ::testing::TestWithParam<ModelParam> {};
+
+// At init the residual branches add ~1% to the stream and attention is near uniform, so the
+// query and key paths carry gradients of ~1e-6, near the loss's rounding. Weight matrices
+// (embeddings included) x 10 make every path count; per-head scalars and slots keep their init.
+void widen_weights(ParamTable<double>& table) {
+  for (const auto& e : table.entries())
+    if (e.shape.size() == 2 && e.name.size() > 7 && e.name.compare(e.name.size() - 7, 7, ".weight") == 0)
+      for (size_t i = 0; i < e.numel; ++i) table.value(e)[i] *= 10;
+}
+
+// Every parameter, the tied embedding included; the broken entry sits in the first block.
+TEST_P(WholeModel, MatchesFiniteDifferencesAndABrokenEntryFails) {
+  const ModelParam p = GetParam();
+  const ShapeCase& sc = kShapes[p.shape];
+  const Shape& s = sc.shape;
+  const ModelConfig config = tiny(p.arch, s, p.bias);
+  auto model = make_test_model(config, 7);
+  widen_weights(model->params());
+  std::vector<int32_t> idx, targets;
+  draw_tokens(idx, targets, s.rows(), config.vocab_size, 8);
+  auto loss = [&] { return model->forward(idx.data(), targets.data(), s.B, s.T); };
+  auto grad = [&] {
+    model->params().zero_grad();
+    model->backward(1.0);
+  };
+  const std::string broken = config.arch == "gpt" ? "transformer.h.0.attn.c_attn.weight"
+                                                  : "mosaic.h.0.mlp.k_featurizer.leaky_avg.leaky_key_beta";
+  // The head sums the rows' losses in double: rounding ~eps sqrt(rows) of the loss.
+  GradCheckOptions options;
+  options.max_per_tensor = sc.model_probes;
+  options.loss_rounding = kRounding * std::sqrt(static_cast<double>(s.rows()));
+  const auto params = param_targets(model->params());
+  const GradCheckResult intact = gradcheck(loss, grad, params, options);
+  options.break_tensor = broken;
+  expect_check_passes_and_can_fail(intact, gradcheck(loss, grad, params, options), broken);
+}
+
+INSTANTIATE_TEST_SUITE_P(Gradients, WholeModel, ::testing::ValuesIn(model_params()), model_param_name);
+
+// ---- single cases ----
+
+TEST(Gradients, KeyExtractorClampedScaleHasZeroGradient) {
+  auto layer = make_layer(LayerKind::KeyExtractorPersistent, kBaseShape, true);
+  double* key_scale = value_of(layer->table, "key_scale");
+  key_scale[0] = 0.9;  // 2 * 10 * 0.9 = 18 > ln 65535: clamped
+  key_scale[1] = 0.1;
+  Rng rng(3);
+  fill_normal(value_of(layer->table, "W_k.weight"), kBaseShape.C * kBaseShape.C, rng, 0.5);
+  std::vector<double> x(layer->in_size), dx(layer->in_size);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.7 * i);
+  const double* k = layer->forward(x.data());
+  std::vector<double> dk(k, k + layer->out_size);  // loss = |k|^2 / 2
+  layer->backward(dk.data(), dx.data());
+  EXPECT_EQ(grad_of(layer->table, "key_scale")[0], 0.0);
+  EXPECT_NE(grad_of(layer->table, "key_scale")[1], 0.0);
+}
+
+// The checker must catch errors made inside a backward pass (not only the break it injects
+// itself): a gradient off by 0.1% in one entry, and the leaky-average decay term dropped.
 TEST(Gradients, CheckerCatchesWrongGradient) {
-  Linear<double> layer(C, 5, true);
-  ParamTable<double> table;
-  layer.register_params(table, "");
-  auto layer_acts = plan_layer<double>(layer, int64_t{N});
-  auto broken = check_layer(
-      table, N * C, N * C / 8 * 5, [&](const double* x) { return layer.forward(x, N); },
-      [&](const double* dy, double* dx) {
-        layer.backward(dy, dx);
-        layer.weight.grad[0] *= 1.001;
-      });
-  EXPECT_GT(broken.worst_error, kGradTolerance);
+  auto linear = make_layer(LayerKind::Linear, kBaseShape, true);
+  const auto linear_backward = linear->backward;
+  double* weight_grad = grad_of(linear->table, "weight");
+  linear->backward = [&](const double* dy, double* dx) {
+    linear_backward(dy, dx);
+    weight_grad[0] *= 1.001;
+  };
+  const auto off = check_layer(*linear, 40).intact;
+  EXPECT_GT(off.worst_error, kGradTolerance);
+  EXPECT_EQ(off.worst_where.rfind("weight[0]", 0), 0u) << off.worst_where;
 
-  KeyExtractor<double> keys(C, H, true, 1);
-  ParamTable<double> key_table;
-  keys.register_params(key_table, "");
-  auto keys_acts = plan_layer<double>(keys, B, T);
-  auto no_beta = check_layer(
-      key_table, N * C, N * C, [&](const double* x) { return keys.forward(x, B, T); },
-      [&](const double* dy, double* dx) {
-        keys.backward(dy, dx);
-        keys.leaky_key_beta.grad[1] = 0;  // as if the decay's gradient were forgotten
-      });
+  auto keys = make_layer(LayerKind::KeyExtractorContextual, kBaseShape, true);
+  const auto keys_backward = keys->backward;
+  double* beta_grad = grad_of(keys->table, "leaky_avg.leaky_key_beta");
+  keys->backward = [&](const double* dy, double* dx) {
+    keys_backward(dy, dx);
+    for (int h = 0; h < kBaseShape.H; ++h) beta_grad[h] = 0;  // as if the decay's gradient were forgotten
+  };
+  const auto no_beta = check_layer(*keys, 40).intact;
   EXPECT_GT(no_beta.worst_error, kGradTolerance);
+  EXPECT_EQ(no_beta.worst_where.rfind("leaky_avg.leaky_key_beta[", 0), 0u) << no_beta.worst_where;
 }
 
 // The three passes agree: a training forward, evaluate, and the cross-entropy recomputed from
 // the logits of a pass without targets; only the last keeps logits, only the first backward.
 TEST(Model, TrainingEvaluateAndLogitsPassesAgree) {
+  const Shape& s = kBaseShape;
   for (const std::string arch : {"mosaic", "gpt"}) {
-    const ModelConfig config = tiny(arch, false);
-    auto model = make_model<double>(config);
-    Rng rng(11);
-    init_parameters(model->params(), config, rng);
-    std::vector<int32_t> idx(N), targets(N);
-    for (size_t i = 0; i < N; ++i) {
-      idx[i] = static_cast<int32_t>(rng.below(config.vocab_size));
-      targets[i] = i == 2 ? -1 : static_cast<int32_t>(rng.below(config.vocab_size));
-    }
-    model->forward(idx.data(), nullptr, B, T);
+    const ModelConfig config = tiny(arch, s, false);
+    auto model = make_test_model(config, 11);
+    std::vector<int32_t> idx, targets;
+    draw_tokens(idx, targets, s.rows(), config.vocab_size, 12);
+    model->forward(idx.data(), nullptr, s.B, s.T);
     const int V = config.vocab_size;
     double expected = 0;
     int counted = 0;
-    for (size_t i = 0; i < N; ++i) {
+    for (int64_t i = 0; i < s.rows(); ++i) {
       if (targets[i] < 0) continue;
       const double* z = model->logits() + i * V;
       double sum = 0;
@@ -330,16 +264,15 @@ TEST(Model, TrainingEvaluateAndLogitsPassesAgree) {
       ++counted;
     }
     expected /= counted;
-    EXPECT_NEAR(model->evaluate(idx.data(), targets.data(), B, T), expected, 1e-12) << arch;
+    EXPECT_NEAR(model->evaluate(idx.data(), targets.data(), s.B, s.T), expected, 1e-12) << arch;
     EXPECT_THROW(model->logits(), Error) << arch;
     EXPECT_THROW(model->backward(1.0), Error) << arch << ": evaluate prepares no gradient";
-    EXPECT_NEAR(model->forward(idx.data(), targets.data(), B, T), expected, 1e-12) << arch;
+    EXPECT_NEAR(model->forward(idx.data(), targets.data(), s.B, s.T), expected, 1e-12) << arch;
     EXPECT_THROW(model->logits(), Error) << arch;
     model->backward(1.0);
     EXPECT_THROW(model->backward(1.0), Error) << arch << ": one backward per training forward";
   }
 }
-
 
 // Tiled attention (tiles of 2 query rows, each stopping at its last visible key) gives the
 // untiled result (one tile), forward and backward, for both masks and with dq aliasing dk.

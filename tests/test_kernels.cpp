@@ -2,15 +2,18 @@
 // tests route around them, so this is where their arithmetic is checked).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <ostream>
+#include <string>
 #include <vector>
 
 #include "core/rng.hpp"
+#include "gradcheck.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/small_gemm.hpp"
-#include "layers/embedding.hpp"
-#include "layers/tied_lm_head.hpp"
-#include "plan_layer.hpp"
+#include "layer_harness.hpp"
 
 namespace mosaic {
 namespace {
@@ -51,83 +54,125 @@ TEST(SmallGemm, MatchesSgemmOnTilesAndRemainders) {
   }
 }
 
-// The float head's fused kernel (kernels/vocab_softmax.hpp) against the float64 gemm + softmax
-// path, which tests/test_gradients.cpp checks by finite differences: loss, d x, d wte.
+// The float head's fused kernel (kernels/vocab_softmax.hpp) on its real path against the
+// float64 head (gemm + softmax), whose gradients the finite-difference check validates at the
+// same shape: loss, d x, d wte; and a broken float gradient must fail the same comparison.
+// Errors are measured against the tensor's largest entry.
+constexpr double kFloatHeadTolerance = 1e-5;
+
+double float_error(const std::vector<double>& ours, const std::vector<double>& exact) {
+  double scale = 0, worst = 0;
+  for (double v : exact) scale = std::max(scale, std::abs(v));
+  for (size_t i = 0; i < exact.size(); ++i) worst = std::max(worst, std::abs(ours[i] - exact[i]));
+  return worst / scale;
+}
+
 struct HeadRun {
   double loss = 0;
   std::vector<double> dx, dwte;
   int64_t rows_redone = 0;
+  bool fused = false;
 };
 
 template <class F>
 HeadRun run_head(const std::vector<double>& w, const std::vector<double>& x, const std::vector<int32_t>& targets, int V,
-                 int C, int64_t chunk, bool want_grad, bool* fused = nullptr) {
-  Embedding<F> wte(V, C);
+                 int C, int64_t chunk, bool want_grad) {
+  testing::TiedHead<F> h(V, C, static_cast<int64_t>(targets.size()), chunk);
   ParamTable<F> table;
-  wte.register_params(table, "wte");
+  h.register_params(table);
   table.allocate();
-  for (size_t i = 0; i < w.size(); ++i) wte.weight.value[i] = static_cast<F>(w[i]);
-  TiedLmHead<F> head(&wte, {chunk, true});
-  const int64_t N = static_cast<int64_t>(targets.size());
-  auto acts = testing::plan_layer<F>(head, N, int64_t{0});
+  for (size_t i = 0; i < w.size(); ++i) h.wte.weight.value[i] = static_cast<F>(w[i]);
   std::vector<F> xf(x.begin(), x.end()), dx(x.size(), F(0));
   HeadRun run;
-  run.loss = head.loss(xf.data(), N, targets.data(), want_grad);
-  if (fused) *fused = head.uses_fused_kernel();
-  run.rows_redone = head.rows_redone;
+  run.loss = h.forward(xf.data(), targets.data(), want_grad);
+  run.fused = h.head->uses_fused_kernel();
+  run.rows_redone = h.head->rows_redone;
   if (!want_grad) return run;
-  head.add_grads(F(0.5), dx.data());
+  h.backward(F(0.5), dx.data());
   run.dx.assign(dx.begin(), dx.end());
-  run.dwte.assign(wte.weight.grad, wte.weight.grad + w.size());
+  run.dwte.assign(h.wte.weight.grad, h.wte.weight.grad + w.size());
   return run;
 }
 
-TEST(TiedLmHead, FusedKernelMatchesTheFloat64Path) {
-  Rng rng(5);
-  struct Shape {
-    int V, C, N;
-    int64_t chunk;
-  };
-  // a vocabulary of whole 16-word groups and one with a partial last group and fewer groups
-  // than slabs; rows in whole 6-row tiles and not; one chunk and several
-  for (const Shape s : {Shape{320, 32, 12, 0}, Shape{37, 16, 13, 0}, Shape{301, 48, 17, 5}, Shape{1000, 64, 30, 7}})
-    for (bool far_max : {false, true}) {
-      std::vector<double> w(static_cast<size_t>(s.V) * s.C), x(static_cast<size_t>(s.N) * s.C);
-      for (auto& v : w) v = 0.5 * (rng.uniform() - 0.5);
-      for (auto& v : x) v = 4.0 * (rng.uniform() - 0.5);
-      // Row 0 points along a long word vector that is neither sampled for the shift nor its
-      // target: its largest logit is ~1200 above its shift, the sum overflows, and the row must
-      // be redone with its true max (other rows may be too).
-      if (far_max)
-        for (int k = 0; k < s.C; ++k) {
-          x[k] = k == 1 ? 3.0 : 0.0;
-          w[static_cast<size_t>(s.V - 1) * s.C + k] = k == 1 ? 400.0 : 0.0;
-        }
-      std::vector<int32_t> targets(s.N);
-      for (int i = 0; i < s.N; ++i) targets[i] = i % 5 == 2 ? -1 : static_cast<int32_t>(rng.uniform() * s.V);
-      targets[0] = 0;
-      targets[1] = s.V - 1;  // a target in the partial group
-      for (bool want_grad : {true, false}) {
-        bool fused = false;
-        const HeadRun ours = run_head<float>(w, x, targets, s.V, s.C, s.chunk, want_grad, &fused);
-        const HeadRun exact = run_head<double>(w, x, targets, s.V, s.C, s.chunk, want_grad);
-        ASSERT_TRUE(fused);
-        if (far_max)
-          EXPECT_GE(ours.rows_redone, 1) << "V " << s.V;
-        else
-          EXPECT_EQ(ours.rows_redone, 0) << "V " << s.V;
-        EXPECT_NEAR(ours.loss, exact.loss, 1e-5 * std::abs(exact.loss)) << "V " << s.V;
-        if (!want_grad) continue;
-        double scale = 0;
-        for (double v : exact.dwte) scale = std::max(scale, std::abs(v));
-        for (size_t i = 0; i < exact.dwte.size(); ++i)
-          ASSERT_NEAR(ours.dwte[i], exact.dwte[i], 1e-5 * scale) << "dwte " << i;
-        scale = 0;
-        for (double v : exact.dx) scale = std::max(scale, std::abs(v));
-        for (size_t i = 0; i < exact.dx.size(); ++i) ASSERT_NEAR(ours.dx[i], exact.dx[i], 1e-5 * scale) << "dx " << i;
-      }
+struct HeadShape {
+  int N, V, C;
+  int64_t chunk;  // rows per chunk, 0: the head's own (all rows here)
+  bool far_max;   // row 0's largest logit far above every logit that sets its shift
+};
+
+class FusedHead : public ::testing::TestWithParam<HeadShape> {};
+
+TEST_P(FusedHead, MatchesTheFloat64Path) {
+  const HeadShape s = GetParam();
+  Rng rng(5 + s.V);
+  std::vector<double> w(static_cast<size_t>(s.V) * s.C), x(static_cast<size_t>(s.N) * s.C);
+  for (auto& v : w) v = 0.5 * (rng.uniform() - 0.5);
+  for (auto& v : x) v = 4.0 * (rng.uniform() - 0.5);
+  // Row 0 points along a long word vector that is neither sampled for the shift nor its
+  // target: its largest logit is ~1200 above its shift, the sum overflows, and the row must
+  // be redone with its true max (other rows may be too).
+  if (s.far_max)
+    for (int k = 0; k < s.C; ++k) {
+      x[k] = k == 1 ? 3.0 : 0.0;
+      w[static_cast<size_t>(s.V - 1) * s.C + k] = k == 1 ? 400.0 : 0.0;
     }
+  std::vector<int32_t> targets(s.N);
+  for (int i = 0; i < s.N; ++i) targets[i] = i % 5 == 2 ? -1 : static_cast<int32_t>(rng.uniform() * s.V);
+  targets[0] = 0;
+  if (s.N > 1) targets[1] = s.V - 1;  // a target in the partial group
+  for (bool want_grad : {true, false}) {
+    SCOPED_TRACE(want_grad ? "training forward" : "evaluation forward");
+    const HeadRun ours = run_head<float>(w, x, targets, s.V, s.C, s.chunk, want_grad);
+    const HeadRun exact = run_head<double>(w, x, targets, s.V, s.C, s.chunk, want_grad);
+    ASSERT_TRUE(ours.fused);
+    if (s.far_max)
+      EXPECT_GE(ours.rows_redone, 1);
+    else
+      EXPECT_EQ(ours.rows_redone, 0);
+    EXPECT_NEAR(ours.loss, exact.loss, kFloatHeadTolerance * std::abs(exact.loss));
+    if (!want_grad) continue;
+    EXPECT_LT(float_error(ours.dwte, exact.dwte), kFloatHeadTolerance);
+    EXPECT_LT(float_error(ours.dx, exact.dx), kFloatHeadTolerance);
+    // The same comparison catches a float gradient 0.1% off in one entry (gradcheck.hpp's break).
+    for (const auto* grad : {&ours.dwte, &ours.dx}) {
+      std::vector<double> broken = *grad;
+      std::vector<size_t> all(broken.size());
+      for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+      testing::break_gradient(broken.data(), all, 0.0);  // the largest entry: never below a floor
+      EXPECT_GT(float_error(broken, grad == &ours.dx ? exact.dx : exact.dwte), kFloatHeadTolerance)
+          << (grad == &ours.dx ? "dx" : "dwte");
+    }
+  }
+  // The float64 head at this shape and chunking against finite differences (its own random
+  // weights: the far row only concerns the float path).
+  if (!s.far_max) {
+    auto head = testing::make_head_case(s.V, s.C, targets, s.chunk);
+    const auto r = testing::check_layer(*head, 12, "wte");
+    EXPECT_LT(r.intact.worst_error, testing::kGradTolerance) << "worst at " << r.intact.worst_where;
+    EXPECT_GT(r.broken.worst_error, testing::kGradTolerance) << r.broken.broken_entry << " broken";
+  }
 }
+
+// Vocabularies of whole 16-word groups and not (a partial last group), fewer groups than the 8
+// slabs and more, fewer words than the 32 shift words; rows in whole 6-row tiles and not, one
+// row; one chunk and several, the last partial; every fifth target ignored.
+const HeadShape kHeadShapes[] = {
+    {12, 320, 32, 0, false}, {12, 320, 32, 0, true},   {13, 37, 16, 0, false}, {13, 37, 16, 0, true},
+    {17, 301, 48, 5, false}, {17, 301, 48, 5, true},   {30, 1000, 64, 7, false}, {30, 1000, 64, 7, true},
+    {1, 5, 16, 0, false},    {23, 17, 32, 4, false},   {40, 129, 16, 12, false},
+};
+
+std::string head_shape_name(const ::testing::TestParamInfo<HeadShape>& info) {
+  const HeadShape& s = info.param;
+  char name[64];
+  std::snprintf(name, sizeof name, "N%d_V%d_C%d_chunk%lld%s", s.N, s.V, s.C, static_cast<long long>(s.chunk),
+                s.far_max ? "_far" : "");
+  return name;
+}
+
+void PrintTo(const HeadShape& s, std::ostream* os) { *os << head_shape_name({s, 0}); }
+
+INSTANTIATE_TEST_SUITE_P(TiedLmHead, FusedHead, ::testing::ValuesIn(kHeadShapes), head_shape_name);
 
 }  // namespace
 }  // namespace mosaic
