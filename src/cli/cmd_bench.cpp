@@ -18,13 +18,13 @@
 #include "bench/reference.hpp"
 #include "bench/throughput.hpp"
 #include "cli/commands.hpp"
-#include "io/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "io/atomic_file.hpp"
+#include "io/model_io.hpp"
 #include "kernels/gemm.hpp"
 #include "models/factory.hpp"
 #include "models/init.hpp"
-#include "train/checkpoint.hpp"
 
 namespace mosaic {
 

@@ -21,10 +21,10 @@
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "infer/generate.hpp"
+#include "io/model_io.hpp"
 #include "kernels/gemm.hpp"
 #include "text/gpt2_tokenizer.hpp"
 #include "text/utf8_stream.hpp"
-#include "train/checkpoint.hpp"
 
 namespace mosaic {
 

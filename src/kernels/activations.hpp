@@ -9,11 +9,20 @@ namespace mosaic {
 
 constexpr int64_t kGeluParallelMin = 1 << 15;
 
+template <class F>
+inline F gelu(F x) {
+  return F(0.5) * x * (F(1) + std::erf(x * F(M_SQRT1_2)));
+}
+
 // out may be x (in place).
 template <class F>
 void gelu_forward(F* out, const F* x, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= kGeluParallelMin)
-  for (int64_t i = 0; i < n; ++i) out[i] = F(0.5) * x[i] * (F(1) + std::erf(x[i] * F(M_SQRT1_2)));
+  if (n < kGeluParallelMin) {  // not even an inactive parallel region: it costs a team set-up
+    for (int64_t i = 0; i < n; ++i) out[i] = gelu(x[i]);
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) out[i] = gelu(x[i]);
 }
 
 // Accumulates into dx.

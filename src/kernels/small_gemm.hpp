@@ -3,7 +3,7 @@
 // read-out (rows x hs, depth P). OpenBLAS repacks both operands on every such call; here A is
 // read in place and B is either used in place (row-major K x n) or, for A B^T, transposed once
 // by the caller (pack_transposed) and reused across calls. Measured single-threaded on the
-// d128 shapes: 65-80 GFLOP/s against OpenBLAS's 50-64 (bench/kernels.cpp).
+// d128 shapes: 65-80 GFLOP/s against OpenBLAS's 50-64 (microbench/kernels.cpp).
 // F = double (the gradient tests) goes to gemm<double>: the float kernel is checked against
 // sgemm in tests/test_kernels.cpp.
 // Shapes: A (m, K) row stride lda; B (K, n) row stride ldb; C (m, n) row stride ldc.

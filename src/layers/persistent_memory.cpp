@@ -9,8 +9,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/gemm.hpp"
+#include "kernels/matvec.hpp"
 #include "kernels/memory_features.hpp"
 #include "kernels/small_gemm.hpp"
 #include "kernels/softmax.hpp"
@@ -65,6 +67,15 @@ void PersistentMemory<F>::read_head(F* z, int ldz, F* scores, int64_t bank_strid
   for (int i = 0; i < count; ++i) {
     const int64_t slot = (static_cast<int64_t>(i) * H + h) * P * hs;
     F* a = scores + i * bank_stride;
+    if constexpr (std::is_same_v<F, float>) {
+      if (rows == 1) {  // a streamed token: row loops (a one-row tile wastes most of its lanes)
+        matvec(a, P_k.value + slot, keys, nullptr, P, hs);
+        softmax_prefix(a, P, P);
+        if (i == 0) std::fill(z, z + hs, F(0));
+        add_weighted_rows(z, P_v.value + slot, a, P, hs);
+        continue;
+      }
+    }
     small_gemm<F>(rows, P, hs, F(1), keys, ldk, slots_transposed + slot, P, false, a, P);
     for (int r = 0; r < rows; ++r) softmax_prefix(a + static_cast<int64_t>(r) * P, P, P);
     small_gemm<F>(rows, hs, P, F(1), a, P, P_v.value + slot, hs, i > 0, z, ldz);
