@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <random>
 #include <fstream>
 #include <iostream>
@@ -43,6 +45,9 @@ struct SampleOptions {
 std::string read_prompt(const SampleOptions& o) {
   if (o.prompt_given) return o.prompt;
   if (!o.prompt_file.empty()) {
+    std::error_code ec;  // not a directory, FIFO or device: opening a FIFO would wait forever
+    MOSAIC_CHECK(std::filesystem::is_regular_file(o.prompt_file, ec), "prompt file " + o.prompt_file + " is not a regular file",
+                 "pass a text file to -f (or pipe the prompt on stdin)");
     std::ifstream in(o.prompt_file, std::ios::binary);
     MOSAIC_CHECK(in.good(), "cannot open prompt file " + o.prompt_file, "check the path given to -f");
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -119,6 +124,10 @@ void add_sample_command(CLI::App& app) {
   cmd->add_flag("--recompute", o->recompute, "full recomputation per token (the reference's loop; slow)");
   cmd->callback([o, cmd] {
     o->prompt_given = cmd->count("--prompt") > 0;
+    for (auto [flag, value] : {std::pair{"--temp", o->sampler.temperature}, {"--top-p", o->sampler.top_p},
+                               {"--min-p", o->sampler.min_p}, {"--repeat-penalty", o->sampler.repeat_penalty},
+                               {"--lru-threshold", static_cast<double>(o->stream.memory.lru_threshold)}})
+      MOSAIC_CHECK(std::isfinite(value), std::string(flag) + " must be a finite number", "see mosaic sample --help");
     MOSAIC_CHECK(o->sampler.top_p > 0 && o->sampler.top_p <= 1, "--top-p must be in (0, 1]", "1 turns it off");
     MOSAIC_CHECK(o->n >= 0 || !o->ignore_eos, "-n -1 runs until <|endoftext|>, which --ignore-eos turns off",
                  "give -n a number of tokens");
@@ -126,6 +135,7 @@ void add_sample_command(CLI::App& app) {
     o->stream.head = parse_head_precision(o->head);
     set_threads(o->threads);
     o->stream.threads = o->threads;
+    const std::string prompt = read_prompt(*o);  // bad -f before the model is loaded
     const std::string path = resolve_model_path(o->model);
     auto model = load_model(path);
     const ModelConfig& config = model->config();
@@ -135,7 +145,6 @@ void add_sample_command(CLI::App& app) {
                  "the model's vocabulary (" + std::to_string(config.vocab_size) + ") is smaller than the tokenizer's (" +
                      std::to_string(tokenizer.vocab_size()) + ")",
                  "this checkpoint was trained with another tokenizer");
-    const std::string prompt = read_prompt(*o);
     std::vector<int32_t> prompt_ids{tokenizer.eot()};  // documents start after <|endoftext|>
     for (int id : tokenizer.encode(prompt)) prompt_ids.push_back(id);
     MOSAIC_CHECK(config.arch != "gpt" || static_cast<int>(prompt_ids.size()) <= config.block_size,

@@ -1,9 +1,12 @@
 // `mosaic train`: config = defaults < --config FILE.json < --KEY VALUE flags (every key of
-// TrainConfig, e.g. --n_layer 4 --batch_size 8), then the training loop.
+// TrainConfig, e.g. --n_layer 4 --batch_size 8), then the training loop. --resume starts from
+// the run's own config.json instead of the defaults: what the file and flags change is
+// printed (and recorded in config.json), and a change to the model is an error.
 #include <CLI/CLI.hpp>
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -17,6 +20,32 @@
 namespace mosaic {
 
 namespace {
+
+// The run's own settings (out_dir/config.json) with what -c FILE and the flags set on top;
+// changed trainer settings are printed, a changed model setting is an Error.
+TrainConfig resumed_config(const std::string& out_dir, const nlohmann::json& from_file, const std::string& file_name,
+                           const nlohmann::json& from_flags) {
+  const std::string path = (std::filesystem::path(out_dir) / "config.json").string();
+  MOSAIC_CHECK(std::filesystem::is_regular_file(path), "--resume: no config.json in " + out_dir,
+               "resume a run folder written by mosaic train (--out_dir), or start without --resume");
+  const nlohmann::json run = read_json_file(path);
+  TrainConfig config;
+  config.update_from_json(run, path);
+  const nlohmann::json before = config.to_json();
+  config.update_from_json(from_file, file_name);
+  config.update_from_json(from_flags, "command line");
+  const nlohmann::json after = config.to_json();
+  for (const auto& [key, value] : after.items()) {
+    if (before.contains(key) && before[key] == value) continue;
+    const bool model_key = config.model.to_json().contains(key) || key == "arch";
+    MOSAIC_CHECK(!model_key,
+                 "--resume: " + key + " " + value.dump() + " differs from the run's " + before.value(key, nlohmann::json()).dump(),
+                 "a run keeps its model; drop the setting, or train a new model in another --out_dir");
+    std::fprintf(stderr, "resume: %s %s -> %s\n", key.c_str(), before.value(key, nlohmann::json()).dump().c_str(),
+                 value.dump().c_str());
+  }
+  return config;
+}
 
 struct TrainOptions {
   std::string config_file;
@@ -40,7 +69,11 @@ void add_train_command(CLI::App& app) {
   }
   cmd->callback([opts, defaults_json] {
     TrainConfig config;
-    if (!opts->config_file.empty()) config.update_from_json(read_json_file(opts->config_file), opts->config_file);
+    nlohmann::json from_file = nlohmann::json::object();
+    if (!opts->config_file.empty()) {
+      from_file = read_json_file(opts->config_file);
+      config.update_from_json(from_file, opts->config_file);
+    }
     nlohmann::json from_flags = nlohmann::json::object();
     for (const auto& [key, text] : opts->flags) {
       bool is_string = false;
@@ -56,6 +89,7 @@ void add_train_command(CLI::App& app) {
       from_flags[key] = value;
     }
     config.update_from_json(from_flags, "command line");
+    if (opts->resume) config = resumed_config(config.out_dir, from_file, opts->config_file, from_flags);
     config.validate();
     const TrainResult r = train(config, opts->resume);
     std::printf("steps %lld  train loss %.4f  val loss %.4f%s\n", static_cast<long long>(r.steps), r.last_train_loss,

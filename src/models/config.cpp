@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/json_value.hpp"
 
 namespace mosaic {
 
@@ -23,24 +24,20 @@ void ModelConfig::validate() const {
 void ModelConfig::update_from_json(const nlohmann::json& j, const std::string& source) {
   MOSAIC_CHECK(j.is_object(), source + ": model config is not a JSON object", "expected {\"n_layer\": ..., ...}");
   for (const auto& [key, value] : j.items()) {
-    try {
-      if (key == "arch") arch = value.get<std::string>();
-      else if (key == "block_size") block_size = value.get<int>();
-      else if (key == "vocab_size") vocab_size = value.get<int>();
-      else if (key == "n_layer") n_layer = value.get<int>();
-      else if (key == "n_head") n_head = value.get<int>();
-      else if (key == "n_embd") n_embd = value.get<int>();
-      else if (key == "pmem_size") pmem_size = value.get<int>();
-      else if (key == "pmem_count") pmem_count = value.get<int>();
-      else if (key == "bias") bias = value.get<bool>();
-      else if (key == "dropout") dropout = value.get<double>();
-      else if (key == "leaky_cuda") {}  // reference-only switch between two equal implementations
-      else
-        throw Error(source + ": unknown model config key '" + key + "'",
-                    "known keys: arch block_size vocab_size n_layer n_head n_embd pmem_size pmem_count bias dropout");
-    } catch (const nlohmann::json::exception&) {
-      throw Error(source + ": model config key '" + key + "' has the wrong type", "numbers for sizes, true/false for bias");
-    }
+    if (key == "arch") arch = json_value<std::string>(value, key, source);
+    else if (key == "block_size") block_size = json_value<int>(value, key, source);
+    else if (key == "vocab_size") vocab_size = json_value<int>(value, key, source);
+    else if (key == "n_layer") n_layer = json_value<int>(value, key, source);
+    else if (key == "n_head") n_head = json_value<int>(value, key, source);
+    else if (key == "n_embd") n_embd = json_value<int>(value, key, source);
+    else if (key == "pmem_size") pmem_size = json_value<int>(value, key, source);
+    else if (key == "pmem_count") pmem_count = json_value<int>(value, key, source);
+    else if (key == "bias") bias = json_value<bool>(value, key, source);
+    else if (key == "dropout") dropout = json_value<double>(value, key, source);
+    else if (key == "leaky_cuda") {}  // reference-only switch between two equal implementations
+    else
+      throw Error(source + ": unknown model config key '" + key + "'",
+                  "known keys: arch block_size vocab_size n_layer n_head n_embd pmem_size pmem_count bias dropout");
   }
 }
 

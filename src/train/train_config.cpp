@@ -1,16 +1,23 @@
 // TrainConfig <-> flat JSON, validation, and the learning-rate schedule.
 #include "train/train_config.hpp"
 
+#include <filesystem>
 #include <fstream>
 
 #include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/json_value.hpp"
 
 namespace mosaic {
 
 nlohmann::json read_json_file(const std::string& path) {
+  std::error_code ec;  // not a directory, FIFO or device: opening a FIFO would wait forever
+  MOSAIC_CHECK(std::filesystem::is_regular_file(path, ec), "config " + path + " is not a regular file",
+               "pass a .json file (a flat JSON object)");
+  MOSAIC_CHECK(std::filesystem::file_size(path, ec) <= (64 << 20), "config " + path + " is larger than 64 MiB",
+               "a config is a small flat JSON object");
   std::ifstream in(path);
   MOSAIC_CHECK(in.good(), "cannot open config " + path, "check the path given to --config");
   try {
@@ -27,11 +34,7 @@ const std::vector<std::string> kModelKeys = {"arch",      "block_size", "vocab_s
 
 template <class T>
 void read(const nlohmann::json& v, T& field, const std::string& key, const std::string& source) {
-  try {
-    field = v.get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(source + ": config key '" + key + "' has the wrong type", "see configs/*.json for examples");
-  }
+  field = json_value<T>(v, key, source);
 }
 
 }  // namespace

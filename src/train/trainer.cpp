@@ -107,6 +107,7 @@ class Run {
   double evaluate();
   void print_sample();
   void checkpoint();
+  Error diverged(const std::string& what) const;
   void log(const nlohmann::json& record);
 
   TrainConfig c_;
@@ -194,7 +195,30 @@ void Run::print_sample() {
   std::fprintf(stderr, "---- sample at step %lld ----\n%s\n----\n", static_cast<long long>(state_.step), story.c_str());
 }
 
+// The error of a run that diverged at the current step: nothing of it is saved, and the hint
+// names the checkpoint that really is the last good one.
+Error Run::diverged(const std::string& what) const {
+  const auto kept = list_checkpoints(c_.out_dir);
+  return Error(what + " at step " + std::to_string(state_.step) + "; no checkpoint written",
+               "lower learning_rate or raise warmup_iters; the last good checkpoint (" +
+                   (kept.empty() ? std::string("none yet") : "step " + std::to_string(kept.back())) + ") is kept in " +
+                   c_.out_dir);
+}
+
+static bool all_finite(const float* p, size_t n) {
+  bool ok = true;
+  for (size_t i = 0; i < n; ++i) ok &= std::isfinite(p[i]);
+  return ok;
+}
+
+// Only finite weights and moments are saved: a diverged run never replaces a good checkpoint
+// (and so pruning never removes the last good one).
 void Run::checkpoint() {
+  const auto& params = model_->params();
+  const size_t n = params.arena_size();
+  if (!all_finite(model_->params().values(), n)) throw diverged("non-finite weights");
+  if (!all_finite(optimizer_->first_moment().data(), n) || !all_finite(optimizer_->second_moment().data(), n))
+    throw diverged("non-finite AdamW moments");
   state_.data_rng = data_rng_.state();
   state_.sample_rng = sample_rng_.state();
   save_model(checkpoint_model_path(c_.out_dir, state_.step), *model_, {{"step", std::to_string(state_.step)}});
@@ -224,14 +248,8 @@ TrainResult Run::loop() {
     const float* g = params.grads();
     for (size_t i = 0; i < params.arena_size(); ++i) norm2 += static_cast<double>(g[i]) * g[i];
     const double grad_norm = std::sqrt(norm2);
-    if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
-      const auto kept = list_checkpoints(c_.out_dir);
-      throw Error("non-finite " + std::string(std::isfinite(loss) ? "gradient" : "loss") + " at step " +
-                      std::to_string(state_.step),
-                  "lower learning_rate or raise warmup_iters; the last good checkpoint (" +
-                      (kept.empty() ? std::string("none yet") : "step " + std::to_string(kept.back())) +
-                      ") is kept in " + c_.out_dir);
-    }
+    if (!std::isfinite(loss) || !std::isfinite(grad_norm))
+      throw diverged(std::isfinite(loss) ? "non-finite gradient" : "non-finite loss");
     if (c_.grad_clip > 0 && grad_norm > c_.grad_clip) {  // torch.nn.utils.clip_grad_norm_
       const float coef = static_cast<float>(c_.grad_clip / (grad_norm + 1e-6));
       float* gm = params.grads();
@@ -256,6 +274,7 @@ TrainResult Run::loop() {
     }
     if ((c_.eval_interval > 0 && state_.step % c_.eval_interval == 0) || last) {
       result.last_val_loss = evaluate();
+      if (!std::isfinite(result.last_val_loss)) throw diverged("non-finite validation loss");
       std::fprintf(stderr, "step %6lld | val loss %.4f\n", static_cast<long long>(state_.step), result.last_val_loss);
       log({{"step", state_.step}, {"split", "val"}, {"loss", result.last_val_loss}, {"tokens", state_.tokens_seen}});
     }

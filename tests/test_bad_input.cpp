@@ -1,0 +1,149 @@
+// Bad input as a hostile user gives it: each case one `error:` line with a `hint:` and exit 1,
+// never an abort, a hang, a wrapped number, or a diverged checkpoint saved as good; and
+// --resume keeps the run's own settings.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "core/rng.hpp"
+#include "io/model_io.hpp"
+#include "io/token_shards.hpp"
+
+namespace mosaic {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Run {
+  int status;
+  std::string output;  // stdout and stderr together
+};
+
+Run run(const std::string& args) {
+  const std::string cmd = "(timeout 60 " + std::string(MOSAIC_BINARY) + " " + args + ") 2>&1 </dev/null";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  const int status = pclose(pipe);
+  return {WEXITSTATUS(status), out};
+}
+
+// Exit 1 with one error line, then a hint, and the error mentions `what` (a training run may
+// have logged steps before it).
+void expect_error(const Run& r, const std::string& what, const std::string& args) {
+  EXPECT_EQ(r.status, 1) << args << "\n" << r.output;
+  const size_t line = r.output.rfind("error: ", 0) == 0 ? 0 : r.output.find("\nerror: ");
+  ASSERT_NE(line, std::string::npos) << args << "\n" << r.output;
+  const size_t at = line == 0 ? 0 : line + 1;
+  EXPECT_EQ(r.output.find("\nerror: ", at), std::string::npos) << "one error line\n" << r.output;
+  EXPECT_NE(r.output.find("\nhint: ", at), std::string::npos) << args << "\n" << r.output;
+  EXPECT_NE(r.output.find(what, at), std::string::npos) << args << "\n" << r.output;
+}
+
+// A folder of its own per test and process, with token shards of a 32-token vocabulary.
+std::string data_dir(const std::string& name) {
+  const std::string dir = (fs::path(::testing::TempDir()) / (name + "_" + std::to_string(::getpid()))).string();
+  fs::remove_all(dir);
+  fs::create_directories(dir + "/shards");
+  Rng rng(3);
+  std::vector<uint16_t> tokens(4000);
+  for (auto& t : tokens) t = static_cast<uint16_t>(rng.below(32));
+  write_token_shard(dir + "/shards/train.bin", tokens);
+  write_token_shard(dir + "/shards/val.bin", std::vector<uint16_t>(tokens.begin(), tokens.begin() + 500));
+  return dir;
+}
+
+const std::string kTiny =
+    " --vocab_size 32 --n_layer 1 --n_head 2 --n_embd 16 --block_size 16 --pmem_size 8 --batch_size 2 --eval_iters 1"
+    " --sample_interval 0 --log_interval 1 --warmup_iters 1 -t 1";
+
+TEST(BadInput, NumbersAreParsedStrictly) {
+  const std::string dir = data_dir("numbers");
+  const std::string train = "train --data_dir " + dir + "/shards --out_dir " + dir + "/run --max_iters 1" + kTiny;
+  for (const auto& [flag, what] : std::vector<std::pair<std::string, std::string>>{
+           {"--keep_checkpoints 4294967298", "out of range"},  // would wrap to 2
+           {"--eval_interval 2.9", "whole number"},     // would truncate to 2
+           {"--learning_rate nan", "not a number"},     // JSON has no NaN
+           {"--seed -3", "out of range"}}) {
+    expect_error(run(train + " " + flag), what, flag);
+  }
+  const auto whole = run(train + " --eval_interval 1e0");
+  EXPECT_EQ(whole.status, 0) << "a whole number written as a real is fine\n" << whole.output;
+  const std::string model = dir + "/run";
+  for (const auto& [flag, what] : std::vector<std::pair<std::string, std::string>>{
+           {"--temp nan", "--temp must be a finite number"},
+           {"--top-p inf", "--top-p must be a finite number"},
+           {"--temp -1", "--temp"},      // CLI11's own check, in our format
+           {"-n -5", "-n"},
+           {"--no-such-flag", "no-such-flag"}}) {
+    expect_error(run("sample -m " + model + " -p hi " + flag + " -t 1"), what, flag);
+  }
+  fs::remove_all(dir);
+}
+
+TEST(BadInput, DirectoriesAndFifosAreNotFiles) {
+  const std::string dir = data_dir("files");
+  expect_error(run("train -c " + dir), "not a regular file", "-c DIR");
+  const std::string fifo = dir + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_error(run("train -c " + fifo), "not a regular file", "-c FIFO");
+  ASSERT_EQ(run("train --data_dir " + dir + "/shards --out_dir " + dir + "/run --max_iters 1" + kTiny).status, 0);
+  expect_error(run("sample -m " + dir + "/run -f " + dir + " -n 2 -t 1"), "not a regular file", "-f DIR");
+  expect_error(run("sample -m " + dir + "/run -f " + fifo + " -n 2 -t 1"), "not a regular file", "-f FIFO");
+  std::ofstream(dir + "/plain_file") << "x";
+  const auto out_is_file = run("train --data_dir " + dir + "/shards --out_dir " + dir + "/plain_file --max_iters 1" + kTiny);
+  EXPECT_EQ(out_is_file.status, 1) << out_is_file.output;
+  EXPECT_EQ(out_is_file.output.rfind("error: ", 0), 0u) << out_is_file.output;
+  fs::remove_all(dir);
+}
+
+// A learning rate that sends the weights to infinity: the run stops with an error naming the
+// last good checkpoint, and only finite checkpoints exist, even with keep_checkpoints 1.
+TEST(BadInput, ADivergedRunIsNeverSavedAsGood) {
+  const std::string dir = data_dir("diverge");
+  const std::string out = dir + "/run";
+  const std::string base = "train --data_dir " + dir + "/shards --out_dir " + out + " --keep_checkpoints 1 --checkpoint_interval 2" + kTiny;
+  ASSERT_EQ(run(base + " --max_iters 2").status, 0);
+  const auto r = run(base + " --max_iters 6 --resume --learning_rate 1e39 --min_lr 1e39 --grad_clip 0");
+  expect_error(r, "no checkpoint written", "lr 1e39");
+  EXPECT_NE(r.output.find("last good checkpoint (step 2)"), std::string::npos) << r.output;
+  const auto steps = list_checkpoints(out);
+  ASSERT_FALSE(steps.empty());
+  EXPECT_EQ(steps.back(), 2);
+  auto model = load_model(checkpoint_model_path(out, steps.back()));
+  auto& p = model->params();
+  bool finite = true;
+  for (size_t i = 0; i < p.arena_size(); ++i) finite &= std::isfinite(p.values()[i]);
+  EXPECT_TRUE(finite);
+  fs::remove_all(dir);
+}
+
+// --resume without the original flags continues with the run's settings; a changed trainer
+// setting is printed and recorded; a changed model setting is an error.
+TEST(BadInput, ResumeKeepsTheRunsOwnSettings) {
+  const std::string dir = data_dir("resume");
+  const std::string out = dir + "/run";
+  ASSERT_EQ(run("train --data_dir " + dir + "/shards --out_dir " + out + " --max_iters 2 --grad_clip 0.5 --lr_decay_iters 9" + kTiny).status, 0);
+  const auto resumed = run("train --out_dir " + out + " --resume --max_iters 4");
+  EXPECT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resume: max_iters 2 -> 4"), std::string::npos) << resumed.output;
+  std::ifstream in(out + "/config.json");
+  const std::string config((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(config.find("\"grad_clip\": 0.5"), std::string::npos) << config;
+  EXPECT_NE(config.find("\"max_iters\": 4"), std::string::npos) << config;
+  EXPECT_NE(config.find("\"lr_decay_iters\": 9"), std::string::npos) << config;
+  expect_error(run("train --out_dir " + out + " --resume --max_iters 6 --n_embd 32"), "differs from the run's", "--n_embd");
+  expect_error(run("train --out_dir " + dir + "/nothing --resume"), "--resume", "no run");
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mosaic
