@@ -3,17 +3,20 @@
 // --resume keeps the run's own settings.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "core/rng.hpp"
 #include "io/model_io.hpp"
+#include "io/safetensors.hpp"
 #include "io/token_shards.hpp"
 
 namespace mosaic {
@@ -142,6 +145,111 @@ TEST(BadInput, ResumeKeepsTheRunsOwnSettings) {
   EXPECT_NE(config.find("\"lr_decay_iters\": 9"), std::string::npos) << config;
   expect_error(run("train --out_dir " + out + " --resume --max_iters 6 --n_embd 32"), "differs from the run's", "--n_embd");
   expect_error(run("train --out_dir " + dir + "/nothing --resume"), "--resume", "no run");
+  fs::remove_all(dir);
+}
+
+// A copy of a safetensors file with some tensors replaced (or dropped when `replace` gives an
+// empty shape and no data); the metadata is kept.
+using Replacement = std::function<bool(const std::string& name, safetensors::Writer& out)>;
+void rewrite(const std::string& in, const std::string& out, const Replacement& replace) {
+  const auto file = safetensors::Reader::open(in);
+  safetensors::Writer w;
+  for (const auto& [k, v] : file.metadata()) w.set_metadata(k, v);
+  for (const auto& name : file.names()) {
+    if (replace(name, w)) continue;
+    const auto& info = file.info(name);
+    w.add(name, info.dtype, info.shape, file.raw(name));
+  }
+  w.write(out);
+}
+
+// Damaged model, state and shard files, and FIFOs where files belong: one error each.
+TEST(BadInput, DamagedFilesAreRefused) {
+  const std::string dir = data_dir("damaged");
+  const std::string out = dir + "/run";
+  ASSERT_EQ(run("train --data_dir " + dir + "/shards --out_dir " + out + " --max_iters 2 --checkpoint_interval 2" + kTiny).status, 0);
+  const std::string model = checkpoint_model_path(out, 2), state = checkpoint_state_path(out, 2);
+
+  // NaN weights: refused by every command that loads a model.
+  const std::string nan_model = dir + "/nan.safetensors";
+  rewrite(model, nan_model, [](const std::string& name, safetensors::Writer& w) {
+    if (name != "mosaic.h.0.attn.c_proj.weight") return false;
+    std::vector<float> v(16 * 16, std::nanf(""));
+    w.add_f32(name, {16, 16}, v.data());
+    return true;
+  });
+  expect_error(run("sample -m " + nan_model + " -n 2 -t 1"), "non-finite values", "NaN weights");
+  const auto info = run("info " + nan_model);  // info inspects the file and says what is wrong
+  EXPECT_EQ(info.status, 0) << info.output;
+  EXPECT_NE(info.output.find("mosaic.h.0.attn.c_proj.weight holds 256 non-finite values"), std::string::npos) << info.output;
+
+  // A plain state_dict whose embedding is 1-D: an error, not an abort.
+  const std::string flat = dir + "/flat.safetensors";
+  {
+    safetensors::Writer w;
+    std::vector<float> v(32, 0.5f);
+    w.add_f32("mosaic.wte.weight", {32}, v.data());
+    w.write(flat);
+  }
+  expect_error(run("info " + flat), "not 2-D", "1-D wte");
+
+  // Train-state files: an empty AdamW step, a negative step.
+  for (const auto& [tensor, what] : std::vector<std::pair<std::string, std::string>>{
+           {"adamw.step", "adamw.step"}, {"step_and_tokens", "step_and_tokens"}}) {
+    const std::string copy = dir + "/copy_" + tensor;
+    fs::remove_all(copy);
+    fs::copy(out, copy);
+    rewrite(state, checkpoint_state_path(copy, 2), [&](const std::string& name, safetensors::Writer& w) {
+      if (name != tensor) return false;
+      const int64_t bad[2] = {-5, 100};
+      if (tensor == "adamw.step") w.add_i64(name, {0}, nullptr);
+      else w.add_i64(name, {2}, bad);
+      return true;
+    });
+    expect_error(run("train --out_dir " + copy + " --resume --max_iters 4"), what, tensor);
+  }
+
+  // A shard with an llm.c header but the wrong magic is not read as a headerless stream.
+  {
+    std::vector<uint16_t> tokens(600, 7);
+    write_token_shard(dir + "/shards/train.bin", tokens);
+    std::fstream f(dir + "/shards/train.bin", std::ios::in | std::ios::out | std::ios::binary);
+    const int32_t wrong = 20240519;
+    f.write(reinterpret_cast<const char*>(&wrong), 4);
+  }
+  expect_error(run("train --data_dir " + dir + "/shards --out_dir " + dir + "/run_magic --max_iters 1" + kTiny),
+               "instead of 20240520", "magic");
+
+  // FIFOs where a model or a shard belongs: an error at once, not a wait for a writer.
+  const std::string fifo = dir + "/model.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_error(run("info " + fifo), "not a regular file", "FIFO model");
+  expect_error(run("sample -m " + fifo + " -n 1"), "not a regular file", "FIFO model, sample");
+  fs::remove(dir + "/shards/train.bin");
+  ASSERT_EQ(::mkfifo((dir + "/shards/train.bin").c_str(), 0600), 0);
+  expect_error(run("train --data_dir " + dir + "/shards --out_dir " + dir + "/run_fifo --max_iters 1" + kTiny),
+               "not a regular file", "FIFO shard");
+  fs::remove_all(dir);
+}
+
+// Temp files of killed writers (NAME.tmp.<pid> whose pid is gone) go at the next start.
+TEST(BadInput, StaleTempFilesOfKilledRunsAreRemoved) {
+  const std::string dir = data_dir("stale");
+  const std::string out = dir + "/run";
+  ASSERT_EQ(run("train --data_dir " + dir + "/shards --out_dir " + out + " --max_iters 2" + kTiny).status, 0);
+  // A pid that does not run: one past the kernel's limit would be rejected, so take a child's.
+  const pid_t gone = ::fork();
+  if (gone == 0) ::_exit(0);
+  ::waitpid(gone, nullptr, 0);
+  const std::string stale = out + "/ckpt_0000004.safetensors.tmp." + std::to_string(gone);
+  const std::string live = out + "/ckpt_0000004.safetensors.tmp." + std::to_string(::getpid());
+  std::ofstream(stale) << std::string(1000, 'x');
+  std::ofstream(live) << "a writer that still runs";
+  const auto r = run("train --out_dir " + out + " --resume --max_iters 3");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("removed"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(live));
   fs::remove_all(dir);
 }
 

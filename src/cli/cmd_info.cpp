@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -83,6 +84,15 @@ void add_info_command(CLI::App& app) {
                   shape_string(t.shape).c_str(), static_cast<long long>(t.numel()));
     }
     std::printf("%zu tensors, %s of data\n", file.names().size(), human_bytes(static_cast<double>(total)).c_str());
+    for (const auto& name : file.names()) {  // what a model load would refuse, said here
+      const auto dtype = file.info(name).dtype;
+      if (dtype != safetensors::DType::F32 && dtype != safetensors::DType::F16 && dtype != safetensors::DType::BF16 &&
+          dtype != safetensors::DType::F64)
+        continue;
+      size_t bad = 0;
+      for (float v : file.read_f32(name)) bad += !std::isfinite(v);
+      if (bad) std::printf("warning: tensor %s holds %zu non-finite values\n", printable(name).c_str(), bad);
+    }
   });
 }
 

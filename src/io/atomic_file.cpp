@@ -4,6 +4,8 @@
 #include "io/atomic_file.hpp"
 
 #include <fcntl.h>
+#include <filesystem>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -139,7 +141,8 @@ void write_file_atomically(const std::string& path, std::span<const std::byte> b
 }
 
 std::vector<std::byte> read_file_bytes(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; the kind is checked below.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     const int err = errno;
     throw Error("cannot open " + path + ": " + std::strerror(err),
@@ -159,6 +162,9 @@ std::vector<std::byte> read_file_bytes(const std::string& path) {
   }
   MOSAIC_CHECK(!S_ISDIR(st.st_mode), "cannot read " + path + ": it is a directory",
                "pass a file, not a directory");
+  MOSAIC_CHECK(S_ISREG(st.st_mode), "cannot read " + path + ": not a regular file (a FIFO, socket or device)",
+               "pass a regular file");
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 
   // st_size is a first guess only: pipes report 0 and a file may grow while we read. Fill
   // the guessed size, then keep reading in chunks until read() returns 0 (end of file).
@@ -182,6 +188,24 @@ std::vector<std::byte> read_file_bytes(const std::string& path) {
   }
   bytes.resize(used);
   return bytes;
+}
+
+uint64_t remove_stale_temp_files(const std::string& dir) {
+  namespace fs = std::filesystem;
+  uint64_t freed = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const size_t at = name.rfind(".tmp.");
+    if (at == std::string::npos || !entry.is_regular_file(ec)) continue;
+    const std::string pid_text = name.substr(at + 5);
+    if (pid_text.empty() || pid_text.size() > 9 || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // its writer may still run
+    const uint64_t size = entry.file_size(ec);
+    if (fs::remove(entry.path(), ec)) freed += size;
+  }
+  return freed;
 }
 
 }  // namespace mosaic

@@ -44,4 +44,8 @@ std::vector<std::byte> read_file_bytes(const std::string& path);
 // The directory part of PATH ("." when it has none); used in hints.
 std::string directory_of(const std::string& path);
 
+// Removes the temp files (NAME.tmp.<pid>) that writers in `dir` left when their process was
+// killed, i.e. whose pid no longer runs; returns how many bytes that freed.
+uint64_t remove_stale_temp_files(const std::string& dir);
+
 }  // namespace mosaic

@@ -2,6 +2,7 @@
 #include "io/model_io.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -15,6 +16,14 @@
 namespace mosaic {
 
 namespace fs = std::filesystem;
+
+// A model whose weights hold NaN or Inf computes nothing meaningful: refused at the door.
+static void check_finite(const safetensors::Reader& file, const std::string& name, const std::vector<float>& data) {
+  size_t bad = 0;
+  for (float v : data) bad += !std::isfinite(v);
+  MOSAIC_CHECK(bad == 0, file.path() + ": tensor " + name + " holds " + std::to_string(bad) + " non-finite values (NaN or Inf)",
+               "the run diverged before this file was written, or the file is damaged: use an earlier checkpoint");
+}
 
 // Hugging Face's GPT-2 (GPT2LMHeadModel, GPT2Model): nanoGPT's modules under "transformer."
 // or no prefix, but Conv1D weights stored (in, out), the transpose of nn.Linear's (out, in).
@@ -59,10 +68,18 @@ static ModelConfig infer_model_config(const safetensors::Reader& file) {
   const std::string wte = file.has(root + "wte.weight") ? root + "wte.weight" : "lm_head.weight";
   MOSAIC_CHECK(file.has(wte), file.path() + ": no model config in the metadata and no embedding to infer it from",
                "expected a mosaic checkpoint, or a PyTorch state_dict of MemoryMosaic or GPT");
+  // A dimension read off a tensor, checked: the shapes of a file are input like any other.
+  auto dim = [&](const std::string& name, size_t rank, size_t i) {
+    const auto& shape = file.info(name).shape;
+    MOSAIC_CHECK(shape.size() == rank && shape[i] > 0 && shape[i] <= (1 << 30),
+                 file.path() + ": tensor " + name + " has shape " + shape_string(shape) + ", not " + std::to_string(rank) + "-D",
+                 "the file is not a state_dict of MemoryMosaic or GPT");
+    return static_cast<int>(shape[i]);
+  };
   ModelConfig c;
   c.arch = gpt ? "gpt" : "mosaic";
-  c.vocab_size = static_cast<int>(file.info(wte).shape.at(0));
-  c.n_embd = static_cast<int>(file.info(wte).shape.at(1));
+  c.vocab_size = dim(wte, 2, 0);
+  c.n_embd = dim(wte, 2, 1);
   c.n_layer = 0;
   while (file.has(root + "h." + std::to_string(c.n_layer) + ".ln_1.weight")) ++c.n_layer;
   c.bias = file.has(root + "h.0.ln_1.bias");
@@ -70,15 +87,16 @@ static ModelConfig infer_model_config(const safetensors::Reader& file) {
     c.n_head = gpt_head_count(file, c.n_embd, hf.has_value());
     MOSAIC_CHECK(file.has(root + "wpe.weight"), file.path() + ": a GPT state_dict without wpe.weight",
                  "the file is incomplete");
-    c.block_size = static_cast<int>(file.info(root + "wpe.weight").shape.at(0));
+    c.block_size = dim(root + "wpe.weight", 2, 0);
     return c;
   }
-  const auto& pk = file.info("mosaic.h.0.mlp.P_k").shape;  // (pmem_count, 1, H, P, hs)
-  c.pmem_count = static_cast<int>(pk.at(0));
-  c.n_head = static_cast<int>(pk.at(2));
-  c.pmem_size = static_cast<int>(pk.at(3));
+  const std::string pk = "mosaic.h.0.mlp.P_k";  // (pmem_count, 1, H, P, hs)
+  MOSAIC_CHECK(file.has(pk), file.path() + ": a Memory Mosaic state_dict without " + pk, "the file is incomplete");
+  c.pmem_count = dim(pk, 5, 0);
+  c.n_head = dim(pk, 5, 2);
+  c.pmem_size = dim(pk, 5, 3);
   const std::string coef = "mosaic.h.0.attn.k_featurizer.leaky_avg.coef";
-  if (file.has(coef)) c.block_size = static_cast<int>(file.info(coef).shape.at(0));
+  if (file.has(coef)) c.block_size = dim(coef, 2, 0);
   return c;
 }
 
@@ -126,6 +144,7 @@ void load_parameters(const safetensors::Reader& file, ParamTable<float>& table, 
                      shape_string(e.shape),
                  "the file's config does not match the model's");
     std::vector<float> data = file.read_f32(name);
+    check_finite(file, name, data);
     std::copy(data.begin(), data.end(), table.value(e));
   }
   for (const auto& name : file.names()) {
@@ -154,6 +173,7 @@ static void load_hf_gpt2_parameters(const safetensors::Reader& file, ParamTable<
                  file.path() + ": tensor " + name + " has shape " + shape_string(shape) + ", expected " + shape_string(expected),
                  "the file's config does not match the model's");
     const std::vector<float> data = file.read_f32(name);
+    check_finite(file, name, data);
     float* dst = table.value(e);
     if (!transposed) {
       std::copy(data.begin(), data.end(), dst);

@@ -83,6 +83,10 @@ void write_token_shard(const std::string& path, std::span<const uint16_t> tokens
 }
 
 std::vector<uint16_t> read_token_shard(const std::string& path) {
+  std::error_code ec;  // before opening: opening a FIFO would wait for a writer
+  MOSAIC_CHECK(!std::filesystem::exists(path, ec) || std::filesystem::is_regular_file(path, ec),
+               "cannot read token shard " + path + ": not a regular file",
+               "pass a .bin file written by mosaic prepare, llm.c or nanoGPT");
   File f(std::fopen(path.c_str(), "rb"));
   if (!f) {
     const int err = errno;
@@ -139,6 +143,17 @@ std::vector<uint16_t> read_token_shard(const std::string& path) {
     std::memcpy(tokens.data(), first, first_n);
     if (size > first_n) {
       read_exact(f.get(), reinterpret_cast<unsigned char*>(tokens.data()) + first_n, size - first_n, path);
+    }
+    // An llm.c header (version 1 and a count that matches the size) under another magic is a
+    // damaged shard, not a stream of tokens that happens to start that way.
+    if (size >= kShardHeaderBytes) {
+      const auto* bytes = reinterpret_cast<const unsigned char*>(tokens.data());
+      const int64_t count = load_le_i32(bytes + 8);
+      MOSAIC_CHECK(!(load_le_i32(bytes + 4) == kShardVersion && count >= 0 &&
+                     kShardHeaderBytes + 2 * static_cast<uint64_t>(count) == size),
+                   "token shard " + path + " has an llm.c header with the magic " + std::to_string(load_le_i32(bytes)) +
+                       " instead of " + std::to_string(kShardMagic),
+                   kRemakeHint);
     }
   }
   le16_to_native(tokens);

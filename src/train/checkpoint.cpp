@@ -2,6 +2,7 @@
 #include "train/checkpoint.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -38,7 +39,8 @@ void load_train_state(const std::string& path, TrainState& state, AdamW<float>& 
   MOSAIC_CHECK(file.metadata_or("format", "") == kCheckpointFormat, path + ": not a mosaic train-state file",
                "pass the run folder written by mosaic train");
   auto scalars = file.read_i64("step_and_tokens");
-  MOSAIC_CHECK(scalars.size() == 2, path + ": malformed step_and_tokens", "the file is damaged; resume from an older checkpoint");
+  MOSAIC_CHECK(scalars.size() == 2 && scalars[0] >= 0 && scalars[1] >= 0, path + ": malformed step_and_tokens",
+               "the file is damaged; resume from an older checkpoint");
   state.step = scalars[0];
   state.tokens_seen = scalars[1];
   auto data_rng = file.read_i64("rng.data"), sample_rng = file.read_i64("rng.sample");
@@ -47,13 +49,20 @@ void load_train_state(const std::string& path, TrainState& state, AdamW<float>& 
     state.data_rng[i] = static_cast<uint64_t>(data_rng[i]);
     state.sample_rng[i] = static_cast<uint64_t>(sample_rng[i]);
   }
-  optimizer.set_step(file.read_i64("adamw.step").at(0));
+  const auto adam_step = file.read_i64("adamw.step");
+  MOSAIC_CHECK(adam_step.size() == 1 && adam_step[0] >= 0 && adam_step[0] <= state.step, path + ": malformed adamw.step",
+               "the file is damaged; resume from an older checkpoint");
+  optimizer.set_step(adam_step[0]);
   for (const auto& e : params.entries()) {
     for (auto [prefix, buffer] : {std::pair{"adamw.m.", &optimizer.first_moment()}, std::pair{"adamw.v.", &optimizer.second_moment()}}) {
       const std::string name = prefix + e.name;
       MOSAIC_CHECK(file.has(name) && file.info(name).shape == e.shape, path + ": no matching " + name,
                    "the train state belongs to another model config");
       auto data = file.read_f32(name);
+      bool ok = true;  // finite, and the second moment (a mean of squares) not negative
+      for (float v : data) ok &= std::isfinite(v) && (prefix[6] == 'm' || v >= 0);
+      MOSAIC_CHECK(ok, path + ": " + name + " holds non-finite or impossible values",
+                   "the file is damaged; resume from an older checkpoint");
       std::copy(data.begin(), data.end(), buffer->data() + e.offset);
     }
   }

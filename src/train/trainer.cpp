@@ -122,7 +122,12 @@ class Run {
 };
 
 void Run::setup(bool resume) {
-  fs::create_directories(c_.out_dir);
+  std::error_code ec;
+  fs::create_directories(c_.out_dir, ec);
+  MOSAIC_CHECK(fs::is_directory(c_.out_dir), "cannot create out_dir " + c_.out_dir + (ec ? ": " + ec.message() : ": a file has that name"),
+               "choose another --out_dir");
+  if (const uint64_t freed = remove_stale_temp_files(c_.out_dir))
+    std::fprintf(stderr, "train: removed %.1f MB of temp files left by killed runs\n", freed / 1e6);
   const auto existing = list_checkpoints(c_.out_dir);
   if (resume) {
     MOSAIC_CHECK(!existing.empty(), "--resume: no checkpoint in " + c_.out_dir, "start without --resume");
