@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build data run test bench microbench install clean
+.PHONY: deps configure build data run test test-sanitize test-kill bench microbench install clean
 deps:
 	@bash scripts/setup.sh
 
@@ -21,6 +21,19 @@ run: build
 test: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The whole suite under ASan + UBSan, in its own build folder (slower: run before submitting).
+test-sanitize: deps
+	@cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOSAIC_SANITIZE=ON >/dev/null
+	@cmake --build build-sanitize -j $(JOBS)
+	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --output-on-failure -j $(JOBS)
+
+# 200 SIGKILLs of a training run at random moments, each followed by a load of the newest
+# checkpoint (make test runs 4).
+test-kill: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target mosaic mosaic_tests
+	@MOSAIC_KILL_ROUNDS=$${KILL_ROUNDS:-200} $(BUILD)/mosaic_tests --gtest_filter='CrashSafety.*'
 
 bench: build
 	@$(BUILD)/mosaic bench gemm
