@@ -79,6 +79,19 @@ TEST(Cli, InfoInfersAPlainStateDictAndEscapesMetadata) {
   std::remove(path.c_str());
 }
 
+// Every subcommand's --help shows the defaults (CLI11 writes them as =VALUE).
+TEST(Cli, HelpShowsTheDefaults) {
+  const struct { std::string command, shown; } cases[] = {
+      {"sample", "--temp FLOAT:NONNEGATIVE=0.8"}, {"sample", "=200"},   {"sample", "--repeat-last-n INT:NONNEGATIVE=64"},
+      {"prepare", "--val-frac FLOAT=0.05"},       {"bench train", "--warmup INT=2"}, {"three-moons", "--seeds INT:INT in [1 - 100]=5"},
+  };
+  for (const auto& c : cases) {
+    auto r = run(c.command + " --help");
+    EXPECT_EQ(r.status, 0) << c.command;
+    EXPECT_NE(r.output.find(c.shown), std::string::npos) << c.command << "\n" << r.output;
+  }
+}
+
 TEST(Cli, CorruptFileGivesOneErrorLineWithHint) {
   const std::string path = ::testing::TempDir() + "/corrupt.safetensors";
   std::ofstream(path) << "this is not a safetensors file at all";
