@@ -18,25 +18,19 @@
 #include "io/model_io.hpp"
 #include "io/safetensors.hpp"
 #include "io/token_shards.hpp"
+#include "run_command.hpp"
+#include "synthetic_shards.hpp"
 
 namespace mosaic {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Run {
-  int status;
-  std::string output;  // stdout and stderr together
-};
+using Run = testing::CommandResult;
 
+// stdout and stderr together; a hang would end in a timeout (status 124) rather than stall the suite.
 Run run(const std::string& args) {
-  const std::string cmd = "(timeout 60 " + std::string(MOSAIC_BINARY) + " " + args + ") 2>&1 </dev/null";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  const int status = pclose(pipe);
-  return {WEXITSTATUS(status), out};
+  return testing::run_command("timeout 60 " + std::string(MOSAIC_BINARY) + " " + args + " </dev/null");
 }
 
 // Exit 1 with one error line, then a hint, and the error mentions `what` (a training run may
@@ -55,12 +49,7 @@ void expect_error(const Run& r, const std::string& what, const std::string& args
 std::string data_dir(const std::string& name) {
   const std::string dir = (fs::path(::testing::TempDir()) / (name + "_" + std::to_string(::getpid()))).string();
   fs::remove_all(dir);
-  fs::create_directories(dir + "/shards");
-  Rng rng(3);
-  std::vector<uint16_t> tokens(4000);
-  for (auto& t : tokens) t = static_cast<uint16_t>(rng.below(32));
-  write_token_shard(dir + "/shards/train.bin", tokens);
-  write_token_shard(dir + "/shards/val.bin", std::vector<uint16_t>(tokens.begin(), tokens.begin() + 500));
+  testing::write_random_shards(dir + "/shards", 4000, 32, 3);
   return dir;
 }
 

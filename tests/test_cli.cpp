@@ -10,24 +10,14 @@
 
 #include "io/safetensors.hpp"
 #include "models/factory.hpp"
+#include "run_command.hpp"
 
 namespace {
 
-struct Run {
-  int status;
-  std::string output;  // stdout and stderr together
-};
+using Run = mosaic::testing::CommandResult;  // stdout and stderr together
 
 // Runs a shell command line, capturing stdout and stderr.
-Run run_shell(const std::string& command) {
-  const std::string cmd = "(" + command + ") 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  int status = pclose(pipe);
-  return {WEXITSTATUS(status), out};
-}
+Run run_shell(const std::string& command) { return mosaic::testing::run_command(command); }
 
 Run run(const std::string& args) { return run_shell(std::string(MOSAIC_BINARY) + " " + args); }
 

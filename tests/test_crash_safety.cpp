@@ -15,7 +15,7 @@
 
 #include "core/rng.hpp"
 #include "io/model_io.hpp"
-#include "io/token_shards.hpp"
+#include "synthetic_shards.hpp"
 #include "train/adamw.hpp"
 #include "train/checkpoint.hpp"
 
@@ -51,12 +51,8 @@ TEST(CrashSafety, RunsKilledAtRandomMomentsAlwaysResume) {
   const int rounds = env ? std::atoi(env) : 4;
   const std::string dir = (fs::path(::testing::TempDir()) / ("kill_" + std::to_string(::getpid()))).string();
   fs::remove_all(dir);
-  fs::create_directories(dir + "/shards");
+  testing::write_random_shards(dir + "/shards", 8000, 32, 11);
   Rng rng(11);
-  std::vector<uint16_t> tokens(8000);
-  for (auto& t : tokens) t = static_cast<uint16_t>(rng.below(32));
-  write_token_shard(dir + "/shards/train.bin", tokens);
-  write_token_shard(dir + "/shards/val.bin", std::vector<uint16_t>(tokens.begin(), tokens.begin() + 500));
   const std::string out = dir + "/run";
   const std::vector<std::string> train = {
       "train", "--data_dir", dir + "/shards", "--out_dir", out, "--max_iters", "1000000", "--lr_decay_iters", "1000000",

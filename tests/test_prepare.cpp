@@ -16,10 +16,11 @@
 
 #include "core/error.hpp"
 #include "io/token_shards.hpp"
+#include "run_command.hpp"
 #include "temp_dir.hpp"
 #include "text/gpt2_tokenizer.hpp"
-#include "tokenizer_fixture.hpp"
 #include "text/prepare.hpp"
+#include "tokenizer_fixture.hpp"
 
 namespace fs = std::filesystem;
 using mosaic::Gpt2Tokenizer;
@@ -334,17 +335,9 @@ TEST(Prepare, SameFilesForOneAndTwoThreads) {
 
 #ifdef MOSAIC_BINARY
 namespace {
-struct Run {
-  int status;
-  std::string output;  // stdout and stderr together
-};
-Run run_mosaic(const std::string& args) {
-  FILE* pipe = popen((std::string(MOSAIC_BINARY) + " " + args + " 2>&1").c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  const int status = pclose(pipe);
-  return {WEXITSTATUS(status), out};
+// stdout and stderr together
+mosaic::testing::CommandResult run_mosaic(const std::string& args) {
+  return mosaic::testing::run_command(std::string(MOSAIC_BINARY) + " " + args);
 }
 }  // namespace
 

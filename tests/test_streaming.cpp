@@ -26,6 +26,7 @@
 #include "models/factory.hpp"
 #include "models/init.hpp"
 #include "models/language_model.hpp"
+#include "run_command.hpp"
 #include "tokenizer_fixture.hpp"
 #include "train/checkpoint.hpp"
 
@@ -477,20 +478,11 @@ TEST(Streaming, ReferenceGreedyTokens) {
 
 // ---- `mosaic sample` on the streaming path, as a user runs it ----
 
-struct Run {
-  int status;
-  std::string output;
-};
+using Run = testing::CommandResult;
 
 Run run_sample(const std::string& args, const std::string& stdin_text = "", bool with_stderr = true) {
   const std::string input = stdin_text.empty() ? "</dev/null" : "<<'EOF'\n" + stdin_text + "\nEOF\n";
-  const std::string cmd = std::string(MOSAIC_BINARY) + " sample " + args + (with_stderr ? " 2>&1 " : " 2>/dev/null ") + input;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  const int status = pclose(pipe);
-  return {WEXITSTATUS(status), out};
+  return testing::run_command(std::string(MOSAIC_BINARY) + " sample " + args + " " + input, with_stderr);
 }
 
 // A tiny random model with the GPT-2 vocabulary, saved where the binary can load it.
