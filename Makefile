@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build data run test test-sanitize test-kill bench microbench install clean
+.PHONY: deps configure build data run test test-sanitize test-kill bench microbench install clean fuzz fuzz-smoke
 deps:
 	@bash scripts/setup.sh
 
@@ -21,6 +21,7 @@ run: build
 test: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@bash fuzz/run.sh smoke
 
 # The whole suite under ASan + UBSan, in its own build folder (slower: run before submitting).
 test-sanitize: deps
@@ -50,3 +51,13 @@ install: build
 
 clean:
 	rm -rf $(BUILD)
+
+# libFuzzer harnesses of every parser (fuzz/, built with clang++ in build-fuzz/). fuzz-smoke
+# (also the last step of make test): seeds + a few seconds each (~1 min); fuzz: FUZZ_SECONDS
+# per fuzzer, corpus kept in build-fuzz/.
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	@bash fuzz/run.sh long $(FUZZ_SECONDS)
+
+fuzz-smoke: deps
+	@bash fuzz/run.sh smoke

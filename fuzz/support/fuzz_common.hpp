@@ -67,13 +67,23 @@ inline void remove_file(const std::string& path) {
   std::filesystem::remove(path, ec);
 }
 
+// MOSAIC_FUZZ_VERBOSE=1 prints each Error a harness accepts (to see why a seed is refused).
+inline bool verbose() {
+  static const bool on = [] {
+    const char* v = std::getenv("MOSAIC_FUZZ_VERBOSE");
+    return v && *v && *v != '0';
+  }();
+  return on;
+}
+
 // Runs f; a mosaic::Error is an accepted outcome (returns false), anything else propagates.
 template <class F>
 bool ok_or_error(F&& f) {
   try {
     f();
     return true;
-  } catch (const mosaic::Error&) {
+  } catch (const mosaic::Error& e) {
+    if (verbose()) std::fprintf(stderr, "fuzz: Error: %s\n", e.what());
     return false;
   }
 }

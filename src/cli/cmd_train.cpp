@@ -15,6 +15,7 @@
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "core/json_value.hpp"
 #include "train/trainer.hpp"
 
 namespace mosaic {
@@ -83,7 +84,8 @@ void add_train_command(CLI::App& app) {
         from_flags[key] = text;
         continue;
       }
-      auto value = nlohmann::json::parse(text, nullptr, false);
+      auto value = json_nesting_depth(text) <= kMaxJsonDepth ? nlohmann::json::parse(text, nullptr, false)
+                                                              : nlohmann::json(nlohmann::json::value_t::discarded);
       MOSAIC_CHECK(!value.is_discarded() && !value.is_string(), "--" + key + ": '" + text + "' is not a number or boolean",
                    "e.g. --" + key + " " + defaults_json.value(key, nlohmann::json(0)).dump());
       from_flags[key] = value;

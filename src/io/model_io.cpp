@@ -7,10 +7,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/json_value.hpp"
 #include "models/factory.hpp"
 
 namespace mosaic {
@@ -33,7 +35,7 @@ static std::optional<std::string> hf_gpt2_prefix(const safetensors::Reader& file
     if (!file.has(p + "wte.weight") || !file.has(p + "h.0.attn.c_attn.weight")) continue;
     const auto& wte = file.info(p + "wte.weight").shape;
     const auto& w = file.info(p + "h.0.attn.c_attn.weight").shape;
-    if (wte.size() == 2 && w.size() == 2 && w[0] == wte[1] && w[1] == 3 * wte[1]) return p;
+    if (wte.size() == 2 && w.size() == 2 && w[0] == wte[1] && w[1] % 3 == 0 && w[1] / 3 == wte[1]) return p;
   }
   return std::nullopt;
 }
@@ -49,8 +51,9 @@ static bool is_conv1d_weight(const std::string& name) {
 static int gpt_head_count(const safetensors::Reader& file, int n_embd, bool hf_layout) {
   const fs::path beside = fs::path(file.path()).parent_path() / "config.json";
   std::ifstream in(beside);
-  if (in.good()) {
-    const auto j = nlohmann::json::parse(in, nullptr, false);
+  const std::string text = in.good() ? std::string(std::istreambuf_iterator<char>(in), {}) : "";
+  if (!text.empty() && json_nesting_depth(text) <= kMaxJsonDepth) {
+    const auto j = nlohmann::json::parse(text, nullptr, false);
     if (j.is_object() && j.contains("n_head") && j["n_head"].is_number_integer()) return j["n_head"].get<int>();
   }
   MOSAIC_CHECK(hf_layout && n_embd % 64 == 0,
@@ -110,12 +113,8 @@ ModelConfig read_model_config(const safetensors::Reader& file) {
   }
   ModelConfig config;
   config.arch = file.metadata_or("arch", "mosaic");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(config_text->second);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(file.path() + ": model config in the metadata is not valid JSON", "the file header is damaged");
-  }
+  const auto j = parse_json(config_text->second, file.path() + ": the model config in the metadata",
+                            "the file header is damaged");
   config.update_from_json(j, file.path());
   config.validate();
   return config;
@@ -130,66 +129,82 @@ static bool is_reference_buffer(const std::string& name) {
   return name == "lm_head.weight" || ends_with(".leaky_avg.coef") || ends_with(".attn.bias");
 }
 
-void load_parameters(const safetensors::Reader& file, ParamTable<float>& table, const std::string& prefix) {
-  for (const auto& e : table.entries()) {
-    std::string name = prefix + e.name;
-    // PyTorch's safetensors export keeps one of two tied tensors: wte may live as lm_head only.
-    if (!file.has(name) && e.name.ends_with("wte.weight") && file.has(prefix + "lm_head.weight"))
-      name = prefix + "lm_head.weight";
-    MOSAIC_CHECK(file.has(name), file.path() + ": missing tensor " + name,
-                 "the file was written for another architecture or config");
-    const auto& info = file.info(name);
-    MOSAIC_CHECK(info.shape == e.shape,
-                 file.path() + ": tensor " + name + " has shape " + shape_string(info.shape) + ", the model expects " +
-                     shape_string(e.shape),
-                 "the file's config does not match the model's");
-    std::vector<float> data = file.read_f32(name);
-    check_finite(file, name, data);
-    std::copy(data.begin(), data.end(), table.value(e));
+// How a file stores the model's parameters: under our state_dict names after `prefix`, or in
+// Hugging Face's GPT-2 layout after hf_prefix (names without our "transformer.", Conv1D
+// weights transposed; attn.bias / attn.masked_bias are causal masks, lm_head.weight is wte).
+struct FileLayout {
+  std::string prefix;
+  std::optional<std::string> hf_prefix;
+};
+
+struct TensorSource {
+  std::string name;  // in the file
+  bool transposed = false;
+};
+
+// Where parameter e lives in the file, its shape checked: Error when missing or mis-shaped.
+static TensorSource source_of(const safetensors::Reader& file, const ParamEntry& e, const FileLayout& layout) {
+  TensorSource s;
+  std::string lm_head = layout.prefix + "lm_head.weight";
+  if (layout.hf_prefix) {
+    const std::string ours = "transformer.";
+    s.name = *layout.hf_prefix + e.name.substr(e.name.rfind(ours, 0) == 0 ? ours.size() : 0);
+    s.transposed = is_conv1d_weight(e.name);
+    lm_head = "lm_head.weight";
+  } else {
+    s.name = layout.prefix + e.name;
   }
+  // PyTorch's safetensors export keeps one of two tied tensors: wte may live as lm_head only.
+  if (!file.has(s.name) && e.name.ends_with("wte.weight") && file.has(lm_head)) s.name = lm_head;
+  MOSAIC_CHECK(file.has(s.name), file.path() + ": missing tensor " + s.name,
+               layout.hf_prefix ? "the file is not a complete GPT-2 state_dict"
+                                : "the file was written for another architecture or config");
+  const auto& shape = file.info(s.name).shape;
+  const std::vector<int64_t> expected = s.transposed ? std::vector<int64_t>{e.shape[1], e.shape[0]} : e.shape;
+  MOSAIC_CHECK(shape == expected,
+               file.path() + ": tensor " + s.name + " has shape " + shape_string(shape) + ", the model expects " +
+                   shape_string(expected),
+               "the file's config does not match the model's");
+  return s;
+}
+
+// Every parameter is in the file with its shape, and every tensor of the file is a parameter
+// or a buffer the reference keeps beside them. Reads names and shapes only.
+static void check_tensors(const safetensors::Reader& file, const ParamTable<float>& table, const FileLayout& layout) {
+  std::vector<std::string> used;
+  for (const auto& e : table.entries()) used.push_back(source_of(file, e, layout).name);
   for (const auto& name : file.names()) {
-    if (name.rfind(prefix, 0) != 0) continue;
-    const std::string bare = name.substr(prefix.size());
-    if (is_reference_buffer(bare)) continue;
-    MOSAIC_CHECK(table.find(bare) != nullptr, file.path() + ": tensor " + name + " is not a parameter of this model",
-                 "the file was written for another architecture or config");
+    if (std::find(used.begin(), used.end(), name) != used.end()) continue;
+    if (layout.hf_prefix) {
+      if (name == "lm_head.weight" || name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias")) continue;
+    } else if (name.rfind(layout.prefix, 0) != 0 || is_reference_buffer(name.substr(layout.prefix.size()))) {
+      continue;
+    }
+    throw Error(file.path() + ": tensor " + name + " is not a parameter of " + (layout.hf_prefix ? "GPT-2" : "this model"),
+                "the file was written for another architecture or config");
   }
 }
 
-// Hugging Face's GPT-2 layout into the GPT baseline: names without our "transformer." or with
-// the file's own prefix, Conv1D weights transposed; attn.bias / attn.masked_bias are causal
-// masks and lm_head.weight is wte, none of them a parameter.
-static void load_hf_gpt2_parameters(const safetensors::Reader& file, ParamTable<float>& table, const std::string& prefix) {
-  const std::string ours = "transformer.";
-  std::vector<std::string> used;
+static void copy_tensors(const safetensors::Reader& file, ParamTable<float>& table, const FileLayout& layout) {
   for (const auto& e : table.entries()) {
-    std::string name = prefix + e.name.substr(e.name.rfind(ours, 0) == 0 ? ours.size() : 0);
-    if (!file.has(name) && e.name.ends_with("wte.weight") && file.has("lm_head.weight")) name = "lm_head.weight";
-    MOSAIC_CHECK(file.has(name), file.path() + ": missing tensor " + name, "the file is not a complete GPT-2 state_dict");
-    const auto& shape = file.info(name).shape;
-    const bool transposed = is_conv1d_weight(e.name);
-    const std::vector<int64_t> expected = transposed ? std::vector<int64_t>{e.shape[1], e.shape[0]} : e.shape;
-    MOSAIC_CHECK(shape == expected,
-                 file.path() + ": tensor " + name + " has shape " + shape_string(shape) + ", expected " + shape_string(expected),
-                 "the file's config does not match the model's");
-    const std::vector<float> data = file.read_f32(name);
-    check_finite(file, name, data);
+    const TensorSource s = source_of(file, e, layout);
+    const std::vector<float> data = file.read_f32(s.name);
+    check_finite(file, s.name, data);
     float* dst = table.value(e);
-    if (!transposed) {
+    if (!s.transposed) {
       std::copy(data.begin(), data.end(), dst);
     } else {  // (in, out) -> (out, in)
       const int64_t rows = e.shape[0], cols = e.shape[1];
       for (int64_t i = 0; i < cols; ++i)
         for (int64_t o = 0; o < rows; ++o) dst[o * cols + i] = data[i * rows + o];
     }
-    used.push_back(name);
   }
-  for (const auto& name : file.names()) {
-    if (std::find(used.begin(), used.end(), name) != used.end() || name == "lm_head.weight" ||
-        name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias"))
-      continue;
-    throw Error(file.path() + ": tensor " + name + " is not a parameter of GPT-2", "the file holds another model");
-  }
+}
+
+void load_parameters(const safetensors::Reader& file, ParamTable<float>& table, const std::string& prefix) {
+  const FileLayout layout{prefix, std::nullopt};
+  check_tensors(file, table, layout);
+  copy_tensors(file, table, layout);
 }
 
 // PyTorch's MemoryMosaic also keeps two buffers per layer in its state_dict; writing them
@@ -230,9 +245,12 @@ void save_model(const std::string& path, const LanguageModel<float>& model,
 
 std::unique_ptr<LanguageModel<float>> load_model(const std::string& path) {
   const auto file = safetensors::Reader::open(path);
-  auto model = make_model<float>(read_model_config(file));
-  if (const auto hf = hf_gpt2_prefix(file)) load_hf_gpt2_parameters(file, model->params(), *hf);
-  else load_parameters(file, model->params());
+  const FileLayout layout{"", hf_gpt2_prefix(file)};
+  // The file is checked against the model's names and shapes before the weights are allocated:
+  // a 200-byte file whose config claims a vast vocabulary must not cost 64 GiB first.
+  auto model = make_model<float>(read_model_config(file),
+                                 [&](const ParamTable<float>& table) { check_tensors(file, table, layout); });
+  copy_tensors(file, model->params(), layout);
   return model;
 }
 

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/json_value.hpp"
 #include "io/atomic_file.hpp"
 
 namespace mosaic::safetensors {
@@ -172,6 +173,8 @@ Reader Reader::from_bytes(std::vector<std::byte> bytes, const std::string& path)
 void Reader::parse_header(std::string_view header) {
   // The spec requires the header to start with '{' (trailing spaces are allowed padding).
   if (header.empty() || header.front() != '{') fail(path_, "header does not start with '{'");
+  if (json_nesting_depth(header) > kMaxJsonDepth)
+    fail(path_, "header nests lists or objects more than " + std::to_string(kMaxJsonDepth) + " deep");
   json root;
   try {
     root = json::parse(header.begin(), header.end());
@@ -210,7 +213,7 @@ void Reader::parse_header(std::string_view header) {
       // nlohmann stores non-negative integers as unsigned; negatives and floats fail here.
       if (!d.is_number_unsigned() ||
           d.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-        fail(path_, where + "shape " + sh->dump() + " is not a list of non-negative integers");
+        fail(path_, where + "shape " + json_excerpt(*sh) + " is not a list of non-negative integers");
       }
       t.shape.push_back(static_cast<int64_t>(d.get<uint64_t>()));
     }
@@ -221,15 +224,15 @@ void Reader::parse_header(std::string_view header) {
       fail(path_, where + "data_offsets must be [begin, end] with non-negative integers");
     }
     const uint64_t begin = (*off)[0].get<uint64_t>(), end = (*off)[1].get<uint64_t>();
-    if (begin > end) fail(path_, where + "data_offsets " + off->dump() + " has begin > end");
+    if (begin > end) fail(path_, where + "data_offsets " + json_excerpt(*off) + " has begin > end");
     if (end > data_size) {
-      fail(path_, where + "data_offsets " + off->dump() + " run past the data section (" +
+      fail(path_, where + "data_offsets " + json_excerpt(*off) + " run past the data section (" +
                       std::to_string(data_size) + " bytes)");
     }
     uint64_t expected = 0;
     if (!checked_nbytes(t.shape, t.dtype, &expected) || expected != end - begin) {
       fail(path_, where + "shape " + shape_string(t.shape) + " of " + dtype_name(t.dtype) +
-                      " needs a different byte count than data_offsets " + off->dump());
+                      " needs a different byte count than data_offsets " + json_excerpt(*off));
     }
     t.begin = static_cast<size_t>(begin);
     t.end = static_cast<size_t>(end);

@@ -12,11 +12,26 @@ void ModelConfig::validate() const {
   MOSAIC_CHECK(arch == "mosaic" || arch == "gpt", "unknown arch '" + arch + "'", "use \"mosaic\" or \"gpt\"");
   MOSAIC_CHECK(n_layer > 0 && n_head > 0 && n_embd > 0 && block_size > 0 && vocab_size > 0,
                "model sizes must be positive", "check n_layer, n_head, n_embd, block_size, vocab_size");
+  // Above these the layers' index arithmetic (4 n_embd^2 in int, T^2 per head in int64) and any
+  // machine's memory give out; the largest published models stay well inside.
+  auto at_most = [](const char* key, int value, int limit) {
+    MOSAIC_CHECK(value <= limit, std::string(key) + " " + std::to_string(value) + " is larger than " + std::to_string(limit),
+                 "model sizes are bounded: n_embd <= 16384, n_layer <= 1024, vocab_size <= 2^24, block_size and "
+                 "pmem_size <= 2^20, pmem_count <= 1024");
+  };
+  at_most("n_embd", n_embd, 1 << 14);
+  at_most("n_layer", n_layer, 1 << 10);
+  at_most("vocab_size", vocab_size, 1 << 24);
+  at_most("block_size", block_size, 1 << 20);
   MOSAIC_CHECK(n_embd % n_head == 0,
                "n_embd " + std::to_string(n_embd) + " is not divisible by n_head " + std::to_string(n_head),
                "pick n_head dividing n_embd");
   MOSAIC_CHECK(arch != "mosaic" || (pmem_size > 0 && pmem_count > 0), "pmem_size and pmem_count must be positive",
                "the reference uses pmem_size 2688, pmem_count 1");
+  if (arch == "mosaic") {
+    at_most("pmem_size", pmem_size, 1 << 20);
+    at_most("pmem_count", pmem_count, 1 << 10);
+  }
   MOSAIC_CHECK(dropout == 0.0, "dropout " + std::to_string(dropout) + " is not supported",
                "set dropout to 0 (the paper's language models train without it)");
 }

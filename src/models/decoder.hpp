@@ -35,8 +35,7 @@ class Decoder : public LanguageModel<F> {
     wte_.register_params(table, prefix + "wte.weight");
     if (wpe_.V) wpe_.register_params(table, prefix + "wpe.weight");
     for (size_t l = 0; l < blocks_.size(); ++l) blocks_[l].register_params(table, block_prefix(l));
-    ln_f_.register_params(table, prefix + "ln_f.");
-    table.allocate();
+    ln_f_.register_params(table, prefix + "ln_f.");  // make_model allocates the table
   }
 
   const F* logits() const override {

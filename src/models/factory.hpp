@@ -2,6 +2,7 @@
 // (memory_mosaic.cpp or gpt.cpp). Kept apart from language_model.hpp so that the interface
 // does not include its implementations.
 #pragma once
+#include <functional>
 #include <memory>
 
 #include "models/language_model.hpp"
@@ -10,7 +11,10 @@ namespace mosaic {
 
 // Builds the model the config names (arch "mosaic" or "gpt") with parameters allocated
 // and zero; call init_parameters() or load weights next. Error with a hint on a bad config.
+// check_layout, when given, sees the parameter names and shapes before any memory is
+// allocated for them (a loader checks its file there).
 template <class F>
-std::unique_ptr<LanguageModel<F>> make_model(const ModelConfig& config);
+std::unique_ptr<LanguageModel<F>> make_model(const ModelConfig& config,
+                                             const std::function<void(const ParamTable<F>&)>& check_layout = {});
 
 }  // namespace mosaic

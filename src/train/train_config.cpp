@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -20,11 +21,8 @@ nlohmann::json read_json_file(const std::string& path) {
                "a config is a small flat JSON object");
   std::ifstream in(path);
   MOSAIC_CHECK(in.good(), "cannot open config " + path, "check the path given to --config");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("config " + path + " is not valid JSON: " + e.what(), "fix the file (a flat JSON object)");
-  }
+  const std::string text{std::istreambuf_iterator<char>(in), {}};
+  return parse_json(text, "config " + path, "fix the file (a flat JSON object)");
 }
 
 namespace {
@@ -116,8 +114,13 @@ void TrainConfig::validate() const {
   model.validate();
   MOSAIC_CHECK(batch_size > 0 && gradient_accumulation_steps > 0, "batch_size and gradient_accumulation_steps must be positive",
                "e.g. batch_size 8, gradient_accumulation_steps 1");
-  MOSAIC_CHECK(max_iters >= 0 && warmup_iters >= 0 && lr_decay_iters >= 0, "iteration counts must not be negative",
-               "check max_iters, warmup_iters, lr_decay_iters");
+  // 2^50 steps outlast any machine, and keep step + 1 and the schedule's ratios exact.
+  constexpr int64_t kMaxIters = int64_t{1} << 50;
+  for (const auto& [key, value] : {std::pair{"max_iters", max_iters}, std::pair{"warmup_iters", warmup_iters},
+                                   std::pair{"lr_decay_iters", lr_decay_iters}, std::pair{"eval_interval", eval_interval}})
+    MOSAIC_CHECK(value >= 0 && value <= kMaxIters,
+                 std::string(key) + " " + std::to_string(value) + " is outside [0, 2^50]",
+                 "iteration counts must not be negative; e.g. max_iters 5000, warmup_iters 200");
   MOSAIC_CHECK(learning_rate > 0 && min_lr >= 0 && min_lr <= learning_rate, "need 0 <= min_lr <= learning_rate, learning_rate > 0",
                "the paper uses learning_rate 1e-3 (small models) and min_lr 1e-4");
   MOSAIC_CHECK(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "AdamW betas must be in [0, 1)", "e.g. beta1 0.9, beta2 0.95");
