@@ -11,6 +11,7 @@
 
 #include "core/rng.hpp"
 #include "gradcheck.hpp"
+#include "kernels/cpu_target.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/small_gemm.hpp"
 #include "layer_harness.hpp"
@@ -18,10 +19,25 @@
 namespace mosaic {
 namespace {
 
-TEST(SmallGemm, MatchesSgemmOnTilesAndRemainders) {
+// Runs body once on every SIMD target this CPU has (AVX2 always, AVX-512 where present), so
+// that each dispatching kernel's every body is checked; restores the process's target.
+template <class Body>
+void on_every_target(Body&& body) {
+  const SimdTarget before = simd_target();
+  std::vector<SimdTarget> targets{SimdTarget::avx2};
+  if (best_simd_target() == SimdTarget::avx512) targets.push_back(SimdTarget::avx512);
+  for (SimdTarget target : targets) {
+    SCOPED_TRACE(std::string("SIMD target ") + simd_target_name(target));
+    set_simd_target(target);
+    body();
+  }
+  set_simd_target(before);
+}
+
+TEST(SmallGemm, MatchesSgemmOnTilesAndRemainders) { on_every_target([] {
   Rng rng(21);
   struct Shape { int m, n, K; };
-  // whole 6 x 16 tiles, row and column remainders, depth 1, the model's shapes
+  // whole 6 x 16 (6 x 32) tiles, row and column remainders, depth 1, the model's shapes
   for (const Shape s : {Shape{6, 16, 8}, Shape{7, 17, 5}, Shape{1, 1, 1}, Shape{13, 40, 1}, Shape{64, 448, 32},
                         Shape{64, 32, 448}, Shape{5, 3, 33}}) {
     const int lda = s.K + 3, ldb = s.n + 5, ldc = s.n + 2;  // strides wider than the rows
@@ -52,7 +68,7 @@ TEST(SmallGemm, MatchesSgemmOnTilesAndRemainders) {
     gemm<float>(Op::N, Op::T, s.m, s.n, s.K, 1.0f, a.data(), lda, b2.data(), s.K + 1, 0.0f, blas.data(), s.n);
     for (size_t i = 0; i < ours.size(); ++i) ASSERT_NEAR(ours[i], blas[i], 1e-6 * s.K + 1e-6) << i;
   }
-}
+}); }
 
 // The float head's fused kernel (kernels/vocab_softmax.hpp) on its real path against the
 // float64 head (gemm + softmax), whose gradients the finite-difference check validates at the
@@ -120,7 +136,7 @@ TEST_P(FusedHead, MatchesTheFloat64Path) {
   for (int i = 0; i < s.N; ++i) targets[i] = i % 5 == 2 ? -1 : static_cast<int32_t>(rng.uniform() * s.V);
   targets[0] = 0;
   if (s.N > 1) targets[1] = s.V - 1;  // a target in the partial group
-  for (bool want_grad : {true, false}) {
+  for (bool want_grad : {true, false}) on_every_target([&] {
     SCOPED_TRACE(want_grad ? "training forward" : "evaluation forward");
     const HeadRun ours = run_head<float>(w, x, targets, s.V, s.C, s.chunk, want_grad);
     const HeadRun exact = run_head<double>(w, x, targets, s.V, s.C, s.chunk, want_grad);
@@ -130,7 +146,7 @@ TEST_P(FusedHead, MatchesTheFloat64Path) {
     else
       EXPECT_EQ(ours.rows_redone, 0);
     EXPECT_NEAR(ours.loss, exact.loss, kFloatHeadTolerance * std::abs(exact.loss));
-    if (!want_grad) continue;
+    if (!want_grad) return;
     EXPECT_LT(float_error(ours.dwte, exact.dwte), kFloatHeadTolerance);
     EXPECT_LT(float_error(ours.dx, exact.dx), kFloatHeadTolerance);
     // The same comparison catches a float gradient 0.1% off in one entry (gradcheck.hpp's break).
@@ -142,7 +158,7 @@ TEST_P(FusedHead, MatchesTheFloat64Path) {
       EXPECT_GT(float_error(broken, grad == &ours.dx ? exact.dx : exact.dwte), kFloatHeadTolerance)
           << (grad == &ours.dx ? "dx" : "dwte");
     }
-  }
+  });
   // The float64 head at this shape and chunking against finite differences (its own random
   // weights: the far row only concerns the float path).
   if (!s.far_max) {
@@ -153,9 +169,10 @@ TEST_P(FusedHead, MatchesTheFloat64Path) {
   }
 }
 
-// Vocabularies of whole 16-word groups and not (a partial last group), fewer groups than the 8
-// slabs and more, fewer words than the 32 shift words; rows in whole 6-row tiles and not, one
-// row; one chunk and several, the last partial; every fifth target ignored.
+// Vocabularies of whole 16- and 32-word groups and not (a partial last group), fewer groups than the 8
+// slabs and more, fewer words than the 32 shift words; widths that are multiples of 32 and not
+// (the AVX-512 dx tile falls back to 16 columns); rows in whole 6-row tiles and not, one row;
+// one chunk and several, the last partial; every fifth target ignored.
 const HeadShape kHeadShapes[] = {
     {12, 320, 32, 0, false}, {12, 320, 32, 0, true},   {13, 37, 16, 0, false}, {13, 37, 16, 0, true},
     {17, 301, 48, 5, false}, {17, 301, 48, 5, true},   {30, 1000, 64, 7, false}, {30, 1000, 64, 7, true},

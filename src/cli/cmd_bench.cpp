@@ -22,6 +22,7 @@
 #include "core/rng.hpp"
 #include "io/atomic_file.hpp"
 #include "io/model_io.hpp"
+#include "kernels/cpu_target.hpp"
 #include "kernels/gemm.hpp"
 #include "models/factory.hpp"
 #include "models/init.hpp"
@@ -29,6 +30,22 @@
 namespace mosaic {
 
 namespace {
+
+// What ran, for every figure a benchmark prints: the CPU, the threads, the vector width of our
+// kernels (kernels/cpu_target.hpp) and the kernels OpenBLAS picked.
+nlohmann::json machine_facts() {
+  return {{"cpu", cpu_model_name()},
+          {"threads", omp_get_max_threads()},
+          {"simd_target", simd_target_name(simd_target())},
+          {"blas_core", blas_core_name()}};
+}
+
+void print_machine_line() {
+  const auto m = machine_facts();
+  std::printf("cpu: %s, %d threads; our kernels: %s; OpenBLAS kernels: %s\n", m["cpu"].get<std::string>().c_str(),
+              m["threads"].get<int>(), m["simd_target"].get<std::string>().c_str(),
+              m["blas_core"].get<std::string>().c_str());
+}
 
 struct GenerateBenchOptions {
   std::string config = "d128", mosaic_model, gpt_model, json, evict = "oldest";
@@ -76,13 +93,14 @@ nlohmann::json to_json(const GenerateBenchResult& r, const GenerateBenchOptions&
   for (const auto& p : r.paths)
     paths.push_back({{"name", p.name}, {"note", p.note}, {"tokens_per_s", p.tokens_per_s},
                      {"prompt_tokens_per_s", p.prompt_tokens_per_s}});
-  return {{"bench", "generate"},
-          {"models", models},
-          {"threads", o.bench.threads > 0 ? o.bench.threads : omp_get_max_threads()},
-          {"tokens_per_measurement", o.bench.tokens},
-          {"recompute_tokens_per_measurement", o.bench.recompute_tokens},
-          {"contexts", r.contexts},
-          {"paths", paths}};
+  nlohmann::json j = machine_facts();
+  j.update({{"bench", "generate"},
+            {"models", models},
+            {"tokens_per_measurement", o.bench.tokens},
+            {"recompute_tokens_per_measurement", o.bench.recompute_tokens},
+            {"contexts", r.contexts},
+            {"paths", paths}});
+  return j;
 }
 
 struct BenchModels {
@@ -136,6 +154,7 @@ void add_generate_bench(CLI::App& bench) {
     for (int c : o->bench.contexts) MOSAIC_CHECK(c > 0, "context lengths must be positive", "e.g. --contexts 64,256,1024");
     o->bench.limit.policy = parse_eviction(o->evict);
     set_threads(o->bench.threads);
+    print_machine_line();
     const BenchModels m = bench_models(*o);
     const LanguageModel<float>* mosaic = m.mosaic.get();
     LanguageModel<float>* gpt = m.gpt.get();
@@ -169,11 +188,13 @@ void add_gemm_bench(CLI::App& bench) {
   cmd->add_option("--json", *json, "also write the results as JSON");
   cmd->callback([threads, json] {
     set_threads(*threads);
+    print_machine_line();
     const auto results = measure_gemm(5);
     print_gemm_table(results);
     std::printf("sgemm ceiling: %.1f GFLOP/s with %d threads\n", gemm_ceiling(results), omp_get_max_threads());
     if (!json->empty()) {
-      nlohmann::json j = {{"threads", omp_get_max_threads()}, {"ceiling_gflops", gemm_ceiling(results)}};
+      nlohmann::json j = machine_facts();
+      j["ceiling_gflops"] = gemm_ceiling(results);
       for (const auto& r : results) j["gemm"].push_back({{"m", r.m}, {"n", r.n}, {"k", r.k}, {"gflops", r.gflops}});
       write_json_file(*json, j);
     }
@@ -230,6 +251,7 @@ void add_train_bench(CLI::App& bench) {
     const int threads = omp_get_max_threads();
     // The ceiling is measured before and after the training runs and the higher figure kept,
     // so that a neighbour's burst during one measurement cannot flatter the fractions.
+    print_machine_line();
     double ceiling = gemm_ceiling(measure_gemm(3));
     std::printf("%-10s %8s %9s %9s %9s %9s %10s %11s %9s %9s\n", "config", "params", "step ms", "fwd ms", "bwd ms",
                 "adamw ms", "tok/s", "MFLOP/tok", "GFLOP/s", "RSS MiB");
@@ -260,7 +282,9 @@ void add_train_bench(CLI::App& bench) {
     ceiling = std::max(ceiling, gemm_ceiling(measure_gemm(3)));
     std::printf("\nsgemm ceiling %.1f GFLOP/s (%d threads; best of a measurement before, %.1f, and after)\n", ceiling,
                 threads, first_ceiling);
-    nlohmann::json j = {{"threads", threads}, {"ceiling_gflops", ceiling}, {"ceiling_gflops_before", first_ceiling}};
+    nlohmann::json j = machine_facts();
+    j["ceiling_gflops"] = ceiling;
+    j["ceiling_gflops_before"] = first_ceiling;
     for (size_t i = 0; i < results.size(); ++i) {
       const auto& r = results[i];
       std::printf("%-10s %6.1f%% of the ceiling", o->configs[i].c_str(), 100 * r.gflops / ceiling);

@@ -59,4 +59,6 @@ void set_threads(int n) {
   openblas_set_num_threads(n);
 }
 
+const char* blas_core_name() { return openblas_get_corename(); }
+
 }  // namespace mosaic

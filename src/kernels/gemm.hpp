@@ -15,4 +15,7 @@ void gemm(Op op_a, Op op_b, int m, int n, int k, F alpha, const F* a, int lda, c
 // oversubscribes the cores); n <= 0 leaves the defaults (all cores). Set once by -t flags.
 void set_threads(int n);
 
+// The CPU core OpenBLAS chose its kernels for (e.g. "Haswell", "SkylakeX", "Zen").
+const char* blas_core_name();
+
 }  // namespace mosaic

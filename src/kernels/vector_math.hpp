@@ -21,9 +21,10 @@ inline F exp_approx(F x) {
 }
 
 // The float exponential on one float or on a vector of floats (V = float, U = uint32_t; or
-// GCC vector types of 8 floats and 8 uint32_t for the kernels that hold values in registers).
+// GCC vector types of 8 or 16 floats and uint32_t for the kernels that hold values in registers;
+// always inlined, so that it is compiled for its caller's target).
 template <class V, class U>
-inline V exp_float_lanes(V x) {
+__attribute__((always_inline)) inline V exp_float_lanes(V x) {
   constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
   constexpr bool kScalar = std::is_same_v<V, float>;
   if constexpr (kScalar) x = std::min(x, 88.0f);  // expf overflows above anyway; NaN passes through

@@ -8,14 +8,17 @@
 // 1 / sum can be applied after the products (to dx_raw, and to x before d wte = E^T x).
 // Why: the logits gemm, the softmax passes and the dx gemm each streamed the (rows x V) chunk
 // through memory; here each 6-row x 128-word block of E is made and used while in L1.
-// Layout: W (V, C) row-major; panels = W packed 16 words at a time as [group][C][16] (zero
-// rows past V), so the logits tile reads 16 words' weights with two contiguous loads per k.
-// C must be a multiple of 16 (the dx tile is 6 rows x 16 columns of x).
+// Layout: W (V, C) row-major; panels = W packed a group of words at a time as
+// [group][C][words] (zero rows past V), so the logits tile reads a group's weights with two
+// contiguous vector loads per k; a group is 16 words with AVX2 and 32 with AVX-512
+// (kernels/cpu_target.hpp). C must be a multiple of 16 (the dx tile is 6 rows x 16 or 32
+// columns of x).
 #pragma once
 #include <algorithm>
 #include <cstdint>
 
 #include "core/scratch.hpp"
+#include "kernels/cpu_target.hpp"
 #include "kernels/simd.hpp"
 #include "kernels/small_gemm.hpp"
 #include "kernels/vector_math.hpp"
@@ -24,62 +27,129 @@ namespace mosaic {
 
 namespace vocab_softmax_detail {
 
-using small_gemm_detail::kRows;  // the 6 x 16 register tile of kernels/small_gemm.hpp
+using small_gemm_detail::kRows;  // the 6-row register tile of kernels/small_gemm.hpp
 using small_gemm_detail::multiply_tile;
 using small_gemm_detail::RowPointers;
-constexpr int kWords = small_gemm_detail::kCols;  // words per tile, and per packed group
-constexpr int kBlockGroups = 8;                   // 128 words per block: panels and W rows of a block stay in L2
+constexpr int kBlockWords = 128;  // words per block: its panels and W rows stay in L2
 
-using simd::f8;
+// Words per tile, and per packed group: two vectors.
+template <class V>
+constexpr int kWords = small_gemm_detail::kCols<V>;
 
-inline f8 exp8(f8 x) { return exp_float_lanes<f8, simd::u32x8>(x); }
-
-// E (rows x words of one group) = exp(x panel - shift); lane_sums[r] += the stored values.
-inline void exp_logits_tile(float* e, int64_t lde, const RowPointers& x, int C, const float* panel, const float* shift,
-                            int rows, int words, f8* lane_sums) {
-  f8 acc[kRows][2] = {};
-  multiply_tile(acc, x, panel, kWords, C);
+// E (rows x words of one group) = exp(x panel - shift); lane_sums (rows x kLanes<V>) += the
+// stored values, lane by lane.
+template <class V>
+MOSAIC_INLINE void exp_logits_tile(float* e, int64_t lde, const RowPointers& x, int C, const float* panel,
+                                   const float* shift, int rows, int words, float* lane_sums) {
+  constexpr int L = simd::kLanes<V>, W = kWords<V>;
+  V acc[kRows][2] = {};
+  multiply_tile<V>(acc, x, panel, W, C);
   for (int r = 0; r < rows; ++r) {
-    const f8 s = simd::splat(shift[r]);
-    const f8 e0 = exp8(acc[r][0] - s), e1 = exp8(acc[r][1] - s);
+    const V s = simd::splat<V>(shift[r]);
+    const V e0 = exp_float_lanes<V, simd::UintOf<V>>(acc[r][0] - s);
+    const V e1 = exp_float_lanes<V, simd::UintOf<V>>(acc[r][1] - s);
     float* er = e + r * lde;
-    if (words == kWords) {
+    if (words == W) {
       simd::store(er, e0);
-      simd::store(er + 8, e1);
-      lane_sums[r] += e0 + e1;
+      simd::store(er + L, e1);
+      simd::store(lane_sums + r * L, simd::load<V>(lane_sums + r * L) + e0 + e1);
     } else {  // the vocabulary's last, partial group
-      float out[kWords];
+      float out[W];
       simd::store(out, e0);
-      simd::store(out + 8, e1);
+      simd::store(out + L, e1);
       for (int j = 0; j < words; ++j) er[j] = out[j];
-      for (int j = words; j < kWords; ++j) out[j] = 0.0f;
-      lane_sums[r] += simd::load(out) + simd::load(out + 8);
+      for (int j = words; j < W; ++j) out[j] = 0.0f;
+      simd::store(lane_sums + r * L, simd::load<V>(lane_sums + r * L) + simd::load<V>(out) + simd::load<V>(out + L));
     }
   }
 }
 
-// dx (rows x C) += E (rows x words) W (words x C), in 16-column tiles.
-inline void accumulate_dx_tile(float* dx, int C, const RowPointers& e, const float* W, int words, int rows) {
-  for (int c = 0; c < C; c += kWords) {
-    f8 acc[kRows][2] = {};
-    multiply_tile(acc, e, W + c, C, words);
+// dx (rows x C) += E (rows x words) W (words x C), in tiles of kWords<V> columns (C must be a
+// multiple of that).
+template <class V>
+MOSAIC_INLINE void accumulate_dx_tile(float* dx, int C, const RowPointers& e, const float* W, int words, int rows) {
+  constexpr int L = simd::kLanes<V>;
+  for (int c = 0; c < C; c += kWords<V>) {
+    V acc[kRows][2] = {};
+    multiply_tile<V>(acc, e, W + c, C, words);
     for (int r = 0; r < rows; ++r) {
       float* d = dx + r * C + c;
-      simd::store(d, simd::load(d) + acc[r][0]);
-      simd::store(d + 8, simd::load(d + 8) + acc[r][1]);
+      simd::store(d, simd::load<V>(d) + acc[r][0]);
+      simd::store(d + L, simd::load<V>(d + L) + acc[r][1]);
     }
   }
 }
 
+template <class V>
 struct LaneSums {};
+
+// exp_logits_slab's body at vector type V (its comment below).
+template <class V>
+MOSAIC_INLINE void exp_logits_slab(float* e, float* sums, float* dx_raw, const float* x, int rows, int C,
+                                   const float* panels, const float* W, int V_words, int64_t g0, int64_t g1,
+                                   const float* shift, const int32_t* targets, float* target_e) {
+  constexpr int kw = kWords<V>, block_groups = kBlockWords / kw;
+  // Floats, not V: a heap buffer of V made by AVX2 code is only 32-byte aligned.
+  constexpr int L = simd::kLanes<V>;
+  float* lane_sums = thread_scratch<float, LaneSums<V>>(static_cast<size_t>(rows) * L);
+  std::fill_n(lane_sums, static_cast<size_t>(rows) * L, 0.0f);
+  for (int64_t b0 = g0; b0 < g1; b0 += block_groups) {
+    const int64_t b1 = std::min(g1, b0 + block_groups);
+    const int64_t v0 = b0 * kw;
+    const int words = static_cast<int>(std::min<int64_t>(b1 * kw, V_words) - v0);
+    for (int i = 0; i < rows; i += kRows) {
+      const int n = std::min(kRows, rows - i);
+      const RowPointers xr(x + static_cast<int64_t>(i) * C, C, n);
+      float* ei = e + static_cast<int64_t>(i) * V_words;
+      for (int64_t g = b0; g < b1; ++g) {
+        const int gw = static_cast<int>(std::min<int64_t>(kw, V_words - g * kw));
+        exp_logits_tile<V>(ei + g * kw, V_words, xr, C, panels + g * C * kw, shift + i, n, gw, lane_sums + i * L);
+      }
+      if (targets)  // the targets' exponentials leave E (after the sums) for target_e
+        for (int r = 0; r < n; ++r) {
+          const int64_t t = targets[i + r];
+          if (t < v0 || t >= v0 + words) continue;
+          target_e[i + r] = ei[r * static_cast<int64_t>(V_words) + t];
+          ei[r * static_cast<int64_t>(V_words) + t] = 0.0f;
+        }
+      if (dx_raw) {
+        const RowPointers er(ei + v0, V_words, n);
+        if (C % kw == 0) accumulate_dx_tile<V>(dx_raw + static_cast<int64_t>(i) * C, C, er, W + v0 * C, words, n);
+        else accumulate_dx_tile<simd::f8>(dx_raw + static_cast<int64_t>(i) * C, C, er, W + v0 * C, words, n);
+      }
+    }
+  }
+  for (int i = 0; i < rows; ++i) sums[i] = simd::sum(simd::load<V>(lane_sums + i * L));
+}
+
+MOSAIC_TARGET_AVX512 inline void exp_logits_slab_avx512(float* e, float* sums, float* dx_raw, const float* x, int rows,
+                                                        int C, const float* panels, const float* W, int V, int64_t g0,
+                                                        int64_t g1, const float* shift, const int32_t* targets,
+                                                        float* target_e) {
+  exp_logits_slab<simd::f16>(e, sums, dx_raw, x, rows, C, panels, W, V, g0, g1, shift, targets, target_e);
+}
+
+inline void exp_logits_slab_avx2(float* e, float* sums, float* dx_raw, const float* x, int rows, int C,
+                                 const float* panels, const float* W, int V, int64_t g0, int64_t g1,
+                                 const float* shift, const int32_t* targets, float* target_e) {
+  exp_logits_slab<simd::f8>(e, sums, dx_raw, x, rows, C, panels, W, V, g0, g1, shift, targets, target_e);
+}
 
 }  // namespace vocab_softmax_detail
 
-inline int64_t vocab_groups(int V) { return (V + vocab_softmax_detail::kWords - 1) / vocab_softmax_detail::kWords; }
+// Words per packed group on the current target (16 with AVX2, 32 with AVX-512), and the most
+// on any target (what a buffer planned before the target is known must hold).
+inline int vocab_group_words() {
+  return simd_target() == SimdTarget::avx512 ? vocab_softmax_detail::kWords<simd::f16>
+                                             : vocab_softmax_detail::kWords<simd::f8>;
+}
+constexpr int kMaxVocabGroupWords = vocab_softmax_detail::kWords<simd::f16>;
 
-// panels (vocab_groups(V) * C * 16) from W (V, C).
+inline int64_t vocab_groups(int V) { return (V + vocab_group_words() - 1) / vocab_group_words(); }
+
+// panels (vocab_groups(V) * C * vocab_group_words()) from W (V, C).
 inline void pack_vocab_panels(float* panels, const float* W, int V, int C) {
-  constexpr int kw = vocab_softmax_detail::kWords;
+  const int kw = vocab_group_words();
   const int64_t groups = vocab_groups(V);
 #pragma omp parallel for schedule(static)
   for (int64_t g = 0; g < groups; ++g) {
@@ -98,37 +168,16 @@ inline void pack_vocab_panels(float* panels, const float* W, int V, int C) {
 // (and out of E W), after it was summed: the caller adds the target's term as
 // (p_t - 1) w_t, without the cancellation of p_t w_t - w_t when p_t is near 1.
 // Single-threaded; the caller runs slabs in parallel. Sums are made in a fixed order,
-// whatever the threads.
+// whatever the threads (for a given target).
 inline void exp_logits_slab(float* e, float* sums, float* dx_raw, const float* x, int rows, int C, const float* panels,
                             const float* W, int V, int64_t g0, int64_t g1, const float* shift,
                             const int32_t* targets = nullptr, float* target_e = nullptr) {
-  using namespace vocab_softmax_detail;
-  f8* lane_sums = thread_scratch<f8, LaneSums>(rows);
-  for (int i = 0; i < rows; ++i) lane_sums[i] = f8{};
-  for (int64_t b0 = g0; b0 < g1; b0 += kBlockGroups) {
-    const int64_t b1 = std::min(g1, b0 + kBlockGroups);
-    const int64_t v0 = b0 * kWords;
-    const int words = static_cast<int>(std::min<int64_t>(b1 * kWords, V) - v0);
-    for (int i = 0; i < rows; i += kRows) {
-      const int n = std::min(kRows, rows - i);
-      const RowPointers xr(x + static_cast<int64_t>(i) * C, C, n);
-      float* ei = e + static_cast<int64_t>(i) * V;
-      for (int64_t g = b0; g < b1; ++g) {
-        const int gw = static_cast<int>(std::min<int64_t>(kWords, V - g * kWords));
-        exp_logits_tile(ei + g * kWords, V, xr, C, panels + g * C * kWords, shift + i, n, gw, lane_sums + i);
-      }
-      if (targets)  // the targets' exponentials leave E (after the sums) for target_e
-        for (int r = 0; r < n; ++r) {
-          const int64_t t = targets[i + r];
-          if (t < v0 || t >= v0 + words) continue;
-          target_e[i + r] = ei[r * static_cast<int64_t>(V) + t];
-          ei[r * static_cast<int64_t>(V) + t] = 0.0f;
-        }
-      if (dx_raw)
-        accumulate_dx_tile(dx_raw + static_cast<int64_t>(i) * C, C, RowPointers(ei + v0, V, n), W + v0 * C, words, n);
-    }
-  }
-  for (int i = 0; i < rows; ++i) sums[i] = simd::sum(lane_sums[i]);
+  if (simd_target() == SimdTarget::avx512)
+    vocab_softmax_detail::exp_logits_slab_avx512(e, sums, dx_raw, x, rows, C, panels, W, V, g0, g1, shift, targets,
+                                                 target_e);
+  else
+    vocab_softmax_detail::exp_logits_slab_avx2(e, sums, dx_raw, x, rows, C, panels, W, V, g0, g1, shift, targets,
+                                               target_e);
 }
 
 }  // namespace mosaic

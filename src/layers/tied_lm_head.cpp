@@ -86,7 +86,8 @@ void TiedLmHead<F>::plan(Activations<F>& acts, const std::string& prefix, int64_
   acts.add(prefix + "dwte_from_forward", {V, C}, &dwte_from_forward);
   acts.add(prefix + "dx_slabs", {kSlabs, R, C}, &dx_slabs);
   if (!uses_fused_kernel()) return;
-  acts.add(prefix + "panels", {vocab_groups(static_cast<int>(V)), C, 16}, &panels);
+  // W packed for the fused kernel, sized for the widest target's groups (any target fits).
+  acts.add(prefix + "panels", {(V + kMaxVocabGroupWords - 1) / kMaxVocabGroupWords, C, kMaxVocabGroupWords}, &panels);
   acts.add(prefix + "shift_words", {kShiftWords, C}, &shift_words);
   acts.add(prefix + "shift_logits", {R, kShiftWords}, &shift_logits);
   for (auto [name, slot] : {std::pair{"target_logit", &target_logit}, {"target_e", &target_e},
@@ -231,8 +232,9 @@ void TiedLmHead<F>::fused_chunk(const F* xc, const int32_t* targets, int rows, i
       }
     }
     // dwte_v = sum_i (g / sum_i) E_iv x_i + the target terms g (p_t - 1) x_i.
+    const int64_t group_words = vocab_group_words();
     for_each_slab(groups, [&](int, int64_t g0, int64_t gn) {
-      const int64_t v0 = g0 * 16, vn = std::min<int64_t>((g0 + gn) * 16, V) - v0;
+      const int64_t v0 = g0 * group_words, vn = std::min<int64_t>((g0 + gn) * group_words, V) - v0;
       gemm<float>(Op::T, Op::N, static_cast<int>(vn), C, rows, 1.0f, E + v0, V, xs, C, r0 ? 1.0f : 0.0f,
                   dwte_from_forward.data() + v0 * C, C);
     });
