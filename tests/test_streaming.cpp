@@ -517,6 +517,26 @@ TEST(StreamingCli, SampleStreamsWithMemoryLimitsAndReadsStdin) {
   EXPECT_EQ(run_sample("-m " + mosaic + " -p \"\" -n 3 -t 1 --num-samples 2").status, 0);  // a new story
 }
 
+// --num-samples N streams the samples together; sample i is the one `-s seed+i` gives alone
+// (sampled, not greedy: each sample's generator is its own), printed in order.
+TEST(StreamingCli, SamplesTogetherEqualSamplesAlone) {
+  REQUIRE_TOKENIZER();
+  const std::string path = tiny_checkpoint("mosaic", 50304, 32);
+  const std::string args = "-m " + path + " -p \"The cat\" -n 12 --temp 1 -t 1";
+  auto together = run_sample(args + " -s 5 --num-samples 3", "", false);
+  ASSERT_EQ(together.status, 0) << together.output;
+  std::string expected;
+  for (int s = 0; s < 3; ++s) {
+    auto alone = run_sample(args + " -s " + std::to_string(5 + s), "", false);
+    ASSERT_EQ(alone.status, 0) << alone.output;
+    expected += alone.output.substr(0, alone.output.size() - 1) + (s < 2 ? "\n----\n" : "\n");
+  }
+  EXPECT_EQ(together.output, expected);
+  auto error = run_sample(args + " --num-samples 0");
+  EXPECT_NE(error.status, 0);
+  EXPECT_NE(error.output.find("error:"), std::string::npos) << error.output;
+}
+
 // Greedy text is the same by streaming and by full recomputation (inside block_size).
 TEST(StreamingCli, GreedyStreamingEqualsRecomputeAndBf16Head) {
   REQUIRE_TOKENIZER();
@@ -583,6 +603,68 @@ TEST(ModelFiles, HuggingFaceGpt2LayoutLoadsIntoTheGptBaseline) {
           << prefix << " position " << t;
     std::filesystem::remove_all(dir);
   }
+}
+
+// Streams generated together (one vocabulary product per step) give each stream's own greedy
+// tokens, with prompts of different lengths and samples that end at different steps (a stop
+// token one of them meets early); for both models and both head precisions. Also the batch
+// projection against one projection per row.
+TEST(Generation, StreamsTogetherGiveEachStreamsOwnTokens) {
+  for (const std::string arch : {"mosaic", "gpt"})
+    for (const HeadPrecision precision : {HeadPrecision::Fp32, HeadPrecision::Bf16}) {
+      SCOPED_TRACE(arch + " " + head_precision_name(precision));
+      ModelConfig c = mosaic_config(2, true, 1, 96);
+      c.arch = arch;
+      auto model = random_model(c, 31);
+      StreamOptions options;
+      options.head = precision;
+      Sampler greedy({0.0, 0, 1.0});
+      const std::vector<std::vector<int32_t>> prompts = {random_tokens(3, 97, 1), random_tokens(17, 97, 2),
+                                                         random_tokens(1, 97, 3), random_tokens(9, 97, 4)};
+      const int n = 40;
+      std::vector<std::vector<int32_t>> alone(prompts.size());
+      for (size_t i = 0; i < prompts.size(); ++i) {
+        auto s = make_stream(*model, options);
+        Rng rng(i);
+        generate_streaming(*s, prompts[i], n, 97, greedy, rng, [&](int32_t t) { alone[i].push_back(t); });
+      }
+      const int32_t stop = alone[1][5];  // sample 1 ends at step 6 at the latest
+      std::vector<std::vector<int32_t>> expected(prompts.size());
+      for (size_t i = 0; i < prompts.size(); ++i)
+        expected[i].assign(alone[i].begin(), std::find(alone[i].begin(), alone[i].end(), stop));
+      std::vector<std::unique_ptr<TokenStream>> owned;
+      std::vector<TokenStream*> streams;
+      std::vector<Rng> rngs;
+      for (size_t i = 0; i < prompts.size(); ++i) {
+        owned.push_back(make_stream(*model, options));
+        streams.push_back(owned.back().get());
+        rngs.emplace_back(i);
+      }
+      std::vector<std::vector<int32_t>> together(prompts.size());
+      std::vector<int> done_order;
+      const auto stats = generate_streaming_batch(
+          streams, owned[0]->head(), prompts, n, 97, greedy, rngs, [&](int i, int32_t t) { together[i].push_back(t); },
+          [&](int i) { done_order.push_back(i); }, stop);
+      EXPECT_EQ(together, expected);
+      ASSERT_EQ(done_order.size(), prompts.size());
+      EXPECT_EQ(done_order[0], 1) << "the stream that met the stop token first ends first";
+      int64_t generated = 0;
+      for (size_t i = 0; i < prompts.size(); ++i)
+        generated += static_cast<int64_t>(expected[i].size()) + (expected[i].size() < size_t(n) ? 1 : 0);
+      EXPECT_EQ(stats.generated, generated) << "stop tokens count as generated";
+
+      // project_batch row by row against project.
+      const int C = c.n_embd, V = c.vocab_size, m = 5;
+      std::vector<float> X(static_cast<size_t>(m) * C), batch(static_cast<size_t>(m) * V), one(V);
+      Rng rng(8);
+      for (auto& x : X) x = static_cast<float>(rng.uniform() - 0.5);
+      VocabHead& head = owned[0]->head();
+      head.project_batch(X.data(), m, batch.data());
+      for (int i = 0; i < m; ++i) {
+        head.project(X.data() + i * C, one.data());
+        EXPECT_LE(rel_diff(batch.data() + i * V, one.data(), V), kStreamTolerance) << "row " << i;
+      }
+    }
 }
 
 // A stop token ends both generation loops at its first occurrence, unshown and counted.

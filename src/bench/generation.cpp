@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <span>
 
 #include "core/rng.hpp"
 #include "infer/generate.hpp"
@@ -46,6 +47,43 @@ StreamTiming time_stream(TokenStream& s, const std::vector<int32_t>& prompt, int
   return r;
 }
 
+// A batch of streams, each fed its own prompt (the prompt rotated by the stream's index), then
+// `tokens` steps of one vocabulary product for all and one push per stream (argmax untimed).
+// Tokens/s of all streams together.
+StreamTiming time_batch(std::span<const std::unique_ptr<TokenStream>> streams, const std::vector<int32_t>& prompt,
+                        int tokens) {
+  const int m = static_cast<int>(streams.size());
+  VocabHead& head = streams[0]->head();
+  const int V = head.vocab_size(), C = head.width();
+  std::vector<float> features(static_cast<size_t>(m) * C), logits(static_cast<size_t>(m) * V);
+  StreamTiming r;
+  const auto t0 = Clock::now();
+  for (int i = 0; i < m; ++i) {
+    std::vector<int32_t> own(prompt);
+    std::rotate(own.begin(), own.begin() + i % own.size(), own.end());
+    streams[i]->reset();
+    const float* f = streams[i]->advance(own.data(), static_cast<int>(own.size()));
+    std::copy_n(f, C, features.data() + static_cast<int64_t>(i) * C);
+  }
+  r.prompt = static_cast<double>(m) * prompt.size() / seconds_since(t0);
+  double stepping = 0;
+  for (int t = 0; t < tokens; ++t) {
+    auto t1 = Clock::now();
+    head.project_batch(features.data(), m, logits.data());
+    stepping += seconds_since(t1);
+    std::vector<int32_t> next(m);
+    for (int i = 0; i < m; ++i) next[i] = argmax(logits.data() + static_cast<int64_t>(i) * V, V);
+    t1 = Clock::now();
+    for (int i = 0; i < m; ++i) {
+      const float* f = streams[i]->advance(&next[i], 1);
+      std::copy_n(f, C, features.data() + static_cast<int64_t>(i) * C);
+    }
+    stepping += seconds_since(t1);
+  }
+  r.generated = static_cast<double>(m) * tokens / stepping;
+  return r;
+}
+
 double time_recompute(LanguageModel<float>& model, const std::vector<int32_t>& prompt, int tokens) {
   Sampler greedy({0.0, 0, 1.0});
   Rng rng(0);
@@ -80,6 +118,7 @@ GenerateBenchResult measure_generation(const GenerateBenchConfig& cfg, const Lan
     return result.paths.back();
   };
   std::unique_ptr<TokenStream> free_stream, bf16_stream, bounded_stream, gpt_stream;
+  std::vector<std::unique_ptr<TokenStream>> batch;
   std::unique_ptr<LanguageModel<float>> mosaic_recompute;
   StreamOptions options;
   options.threads = cfg.threads;
@@ -94,6 +133,13 @@ GenerateBenchResult measure_generation(const GenerateBenchConfig& cfg, const Lan
     bounded.memory = cfg.limit;
     bounded_stream = make_stream(*mosaic, bounded);
     add_path("mosaic-stream-limit" + std::to_string(cfg.limit.max_pairs), bounded_stream->describe());
+  }
+  if (mosaic && cfg.batch > 1) {
+    for (int i = 0; i < cfg.batch; ++i) batch.push_back(make_stream(*mosaic, options));
+    const std::string b = "mosaic-batch" + std::to_string(cfg.batch);
+    add_path(b + "-all", batch[0]->describe() + ", " + std::to_string(cfg.batch) +
+                             " streams with one vocabulary product per step: tokens/s of all");
+    add_path(b + "-each", "the same, tokens/s of each stream");
   }
   if (gpt) {
     gpt_stream = make_stream(*gpt, options);
@@ -114,12 +160,18 @@ GenerateBenchResult measure_generation(const GenerateBenchConfig& cfg, const Lan
     std::vector<int32_t> prompt(L);
     for (auto& t : prompt) t = static_cast<int32_t>(rng.below(std::min(vocab, 50257)));
     size_t p = 0;  // paths in the order added above
-    for (TokenStream* s : {free_stream.get(), bf16_stream.get(), bounded_stream.get(), gpt_stream.get()}) {
-      if (!s) continue;
-      const StreamTiming t = time_stream(*s, prompt, cfg.tokens);
-      result.paths[p].tokens_per_s[i] = t.generated;
-      result.paths[p++].prompt_tokens_per_s[i] = t.prompt;
+    auto record = [&](const StreamTiming& t, int streams) {
+      result.paths[p].tokens_per_s[i] = t.generated / streams;
+      result.paths[p++].prompt_tokens_per_s[i] = t.prompt / streams;
+    };
+    for (TokenStream* s : {free_stream.get(), bf16_stream.get(), bounded_stream.get()})
+      if (s) record(time_stream(*s, prompt, cfg.tokens), 1);
+    if (!batch.empty()) {
+      const StreamTiming t = time_batch(batch, prompt, cfg.tokens);
+      record(t, 1);
+      record(t, cfg.batch);
     }
+    if (gpt_stream) record(time_stream(*gpt_stream, prompt, cfg.tokens), 1);
     if (mosaic_recompute) {
       if (L <= cfg.recompute_max) result.paths[p].tokens_per_s[i] = time_recompute(*mosaic_recompute, prompt, cfg.recompute_tokens);
       ++p;

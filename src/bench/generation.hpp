@@ -1,6 +1,7 @@
 // Measurements behind `mosaic bench generate`: generated tokens/s against context length for
 // each inference path (the streaming Memory Mosaic with and without a memory bound, the GPT
-// with its KV cache, and both models by full recomputation). Not timed tests: nothing asserts.
+// with its KV cache, a batch of mosaic streams sharing one vocabulary product per step, and both
+// models by full recomputation). Not timed tests: nothing asserts.
 #pragma once
 #include <functional>
 #include <string>
@@ -17,6 +18,7 @@ struct GenerateBenchConfig {
   int recompute_tokens = 2;    // per full-recompute measurement (each one is a whole forward), after one warm-up
   int recompute_max = 1024;    // longest context for full recomputation (T x T and T x V buffers)
   MemoryLimit limit{256, Eviction::Oldest, 0.01f};  // the bounded mosaic's column
+  int batch = 0;               // > 1: also this many mosaic streams together (per stream and in all)
   int threads = 0;
 };
 

@@ -145,6 +145,9 @@ void add_generate_bench(CLI::App& bench) {
   cmd->add_option("--mem-limit", o->bench.limit.max_pairs, "pairs per head for the bounded mosaic column")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--evict", o->evict, "eviction policy of the bounded column: oldest | lru");
+  cmd->add_option("--batch", o->bench.batch,
+                  "also N mosaic streams together, one vocabulary product per step (tokens/s in all and per stream)")
+      ->check(CLI::Range(0, 1024));
   cmd->add_option("--lru-threshold", o->bench.limit.lru_threshold, "attention weight that counts as a use (lru)");
   cmd->add_option("-t,--threads", o->bench.threads, "threads (default: all cores)");
   cmd->add_option("--json", o->json, "also write the results to this JSON file");

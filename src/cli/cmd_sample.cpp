@@ -3,6 +3,8 @@
 // reference's full recomputation instead. Text streams to stdout; prompt-processing and
 // generation speed go to stderr at the end. The text is valid UTF-8 (characters split across
 // tokens are held until complete) and a sample ends at <|endoftext|> unless --ignore-eos.
+// --num-samples N streams N samples together (one vocabulary product per step for all); sample
+// i draws from its own generator, seeded seed + i, so it is the same alone or among others.
 #include <CLI/CLI.hpp>
 
 #include <omp.h>
@@ -13,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <fstream>
 #include <iostream>
@@ -71,6 +74,37 @@ GenerationStats generate_recompute(LanguageModel<float>& model, const std::vecto
   return s;
 }
 
+// Samples 1..N streamed together; each sample's text printed whole, in order, as soon as it
+// and every sample before it have ended.
+GenerationStats sample_together(const LanguageModel<float>& model, const StreamOptions& options, int samples,
+                                const std::string& prompt, const std::vector<int32_t>& prompt_ids, int n, const Gpt2Tokenizer& tokenizer,
+                                Sampler& sampler, uint64_t seed, int32_t stop, const std::function<void(int, const std::string&)>& print) {
+  std::vector<std::unique_ptr<TokenStream>> owned;
+  StreamOptions others = options;
+  others.head = HeadPrecision::Fp32;  // only the first stream's head projects: no bf16 copy each
+  for (int i = 0; i < samples; ++i) owned.push_back(make_stream(model, i == 0 ? options : others));
+  std::vector<TokenStream*> streams;
+  std::vector<Rng> rngs;
+  for (int i = 0; i < samples; ++i) {
+    streams.push_back(owned[i].get());
+    rngs.emplace_back(seed + i);
+  }
+  const std::vector<std::vector<int32_t>> prompts(samples, prompt_ids);
+  std::vector<Utf8Stream> text(samples);
+  std::vector<std::string> out(samples);
+  for (int i = 0; i < samples; ++i) out[i] = text[i].feed(prompt);
+  std::vector<bool> done(samples, false);
+  int printed = 0;
+  auto on_token = [&](int i, int32_t id) { out[i] += text[i].feed(tokenizer.token_bytes(id)); };
+  auto on_done = [&](int i) {
+    out[i] += text[i].flush();
+    done[i] = true;
+    for (; printed < samples && done[printed]; ++printed) print(printed, out[printed]);
+  };
+  return generate_streaming_batch(streams, owned[0]->head(), prompts, n, tokenizer.vocab_size(), sampler, rngs, on_token,
+                                  on_done, stop);
+}
+
 void print_stats(const GenerationStats& s, int samples, const std::string& path) {
   std::fprintf(stderr, "%s\n", path.c_str());
   if (s.prompt_seconds > 0)
@@ -105,7 +139,9 @@ void add_sample_command(CLI::App& app) {
   cmd->add_option("--repeat-last-n", o->sampler.repeat_last_n, "recent tokens the repeat penalty looks at")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--ignore-eos", o->ignore_eos, "go on past <|endoftext|> (into a new story)");
-  cmd->add_option("--num-samples", o->num_samples, "independent samples")->check(CLI::PositiveNumber);
+  cmd->add_option("--num-samples", o->num_samples,
+                  "independent samples, streamed together (sample i is seeded seed + i)")
+      ->check(CLI::Range(1, 4096));
   cmd->add_option("--tokenizer", o->tokenizer_dir,
                   "folder with encoder.json and vocab.bpe (default: $MOSAIC_TOKENIZER_DIR, else the installed or checkout copy)");
   cmd->add_option("--mem-limit", o->stream.memory.max_pairs,
@@ -157,7 +193,6 @@ void add_sample_command(CLI::App& app) {
       seed = ((static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}()) >> 1;  // fits -s
       std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(seed));
     }
-    Rng rng(seed);
     Sampler sampler(o->sampler);
     const int n = o->n < 0 ? kUntilEndCap : o->n;
     const int32_t stop = o->ignore_eos ? -1 : tokenizer.eot();
@@ -166,18 +201,30 @@ void add_sample_command(CLI::App& app) {
       std::fwrite(piece.data(), 1, piece.size(), stdout);
       std::fflush(stdout);
     };
+    auto end_sample = [&](int s) { write(s + 1 < o->num_samples ? "\n----\n" : "\n"); };
     auto print_token = [&](int32_t id) { write(text.feed(tokenizer.token_bytes(id))); };
     GenerationStats total;
-    for (int s = 0; s < o->num_samples; ++s) {
-      write(text.feed(prompt));
-      total += stream ? generate_streaming(*stream, prompt_ids, n, tokenizer.vocab_size(), sampler, rng, print_token, stop)
-                      : generate_recompute(*model, prompt_ids, n, tokenizer.vocab_size(), sampler, rng, print_token, stop);
-      write(text.flush());
-      std::printf("\n");
-      if (s + 1 < o->num_samples) std::printf("----\n");
+    std::string described = stream ? stream->describe() : "full recompute";
+    if (stream && o->num_samples > 1) {
+      auto print = [&](int s, const std::string& sample) {
+        write(sample);
+        end_sample(s);
+      };
+      total = sample_together(*model, o->stream, o->num_samples, prompt, prompt_ids, n, tokenizer, sampler, seed, stop,
+                              print);
+      described += ", " + std::to_string(o->num_samples) + " streams together";
+    } else {
+      for (int s = 0; s < o->num_samples; ++s) {
+        Rng rng(seed + static_cast<uint64_t>(s));
+        write(text.feed(prompt));
+        total += stream ? generate_streaming(*stream, prompt_ids, n, tokenizer.vocab_size(), sampler, rng, print_token, stop)
+                        : generate_recompute(*model, prompt_ids, n, tokenizer.vocab_size(), sampler, rng, print_token, stop);
+        write(text.flush());
+        end_sample(s);
+      }
     }
     std::fflush(stdout);
-    print_stats(total, o->num_samples, path + ": " + (stream ? stream->describe() : "full recompute"));
+    print_stats(total, o->num_samples, path + ": " + described);
     std::fprintf(stderr, "tokenizer:  %s\n", tokenizer_dir.c_str());
   });
 }

@@ -61,4 +61,65 @@ GenerationStats generate_streaming(TokenStream& stream, std::span<const int32_t>
   return stats;
 }
 
+GenerationStats generate_streaming_batch(std::span<TokenStream* const> streams, VocabHead& head,
+                                         std::span<const std::vector<int32_t>> prompts, int n, int vocab_limit,
+                                         Sampler& sampler, std::span<Rng> rngs,
+                                         const std::function<void(int, int32_t)>& on_token,
+                                         const std::function<void(int)>& on_done, int32_t stop_token) {
+  const int m = static_cast<int>(streams.size());
+  MOSAIC_CHECK(m > 0 && prompts.size() == streams.size() && rngs.size() == streams.size(),
+               "generate_streaming_batch needs one prompt and one Rng per stream", "a bug: report it");
+  using clock = std::chrono::steady_clock;
+  const int V = head.vocab_size(), C = head.width(), limit = std::min(vocab_limit, V);
+  GenerationStats stats;
+  std::vector<float> features;  // (active streams, C), in the order of `active`
+  std::vector<float> logits;    // (active streams, V)
+  std::vector<std::vector<int32_t>> history(m);
+  std::vector<int> active, sampled(m, 0);
+  const auto t0 = clock::now();
+  for (int i = 0; i < m; ++i) {
+    MOSAIC_CHECK(!prompts[i].empty(), "empty prompt", "give at least one token (e.g. an empty -p starts from <|endoftext|>)");
+    streams[i]->reset();
+    const float* f = streams[i]->advance(prompts[i].data(), static_cast<int>(prompts[i].size()));
+    features.insert(features.end(), f, f + C);
+    history[i] = prompts[i];
+    stats.prompt_tokens += static_cast<int64_t>(prompts[i].size());
+    if (n > 0)
+      active.push_back(i);
+    else if (on_done)
+      on_done(i);
+  }
+  const auto t1 = clock::now();
+  while (!active.empty()) {
+    const int a = static_cast<int>(active.size());
+    logits.resize(static_cast<size_t>(a) * V);
+    head.project_batch(features.data(), a, logits.data());
+    std::vector<int> still;
+    std::vector<float> next_features;
+    for (int j = 0; j < a; ++j) {
+      const int i = active[j];
+      const int32_t next = sampler.sample(logits.data() + static_cast<int64_t>(j) * V, limit, rngs[i], history[i]);
+      ++sampled[i];
+      ++stats.generated;
+      const bool done = next == stop_token || sampled[i] == n;
+      if (next != stop_token) {
+        if (on_token) on_token(i, next);
+        history[i].push_back(next);
+      }
+      if (done) {
+        if (on_done) on_done(i);
+        continue;
+      }
+      const float* f = streams[i]->advance(&next, 1);
+      next_features.insert(next_features.end(), f, f + C);
+      still.push_back(i);
+    }
+    active.swap(still);
+    features.swap(next_features);
+  }
+  stats.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
+  stats.generate_seconds = std::chrono::duration<double>(clock::now() - t1).count();
+  return stats;
+}
+
 }  // namespace mosaic

@@ -38,4 +38,17 @@ GenerationStats generate_streaming(TokenStream& stream, std::span<const int32_t>
                                    Sampler& sampler, Rng& rng, const std::function<void(int32_t)>& on_token = nullptr,
                                    int32_t stop_token = -1);
 
+// Several samples at once: streams[i] is reset, fed prompts[i], then samples with rngs[i],
+// as generate_streaming would, except that each step projects the features of every unfinished
+// stream in one product (VocabHead::project_batch with `head`: the vocabulary matrix is read
+// once per step, not once per stream). on_token(i, token) sees sample i's tokens; on_done(i)
+// is called once sample i ends (stop_token or n tokens). Greedy picks are those of
+// generate_streaming up to float rounding in fp32 (bf16: the same logits). Stats count all
+// streams' tokens together.
+GenerationStats generate_streaming_batch(std::span<TokenStream* const> streams, VocabHead& head,
+                                         std::span<const std::vector<int32_t>> prompts, int n, int vocab_limit,
+                                         Sampler& sampler, std::span<Rng> rngs,
+                                         const std::function<void(int, int32_t)>& on_token = nullptr,
+                                         const std::function<void(int)>& on_done = nullptr, int32_t stop_token = -1);
+
 }  // namespace mosaic

@@ -9,6 +9,9 @@
 
 namespace mosaic {
 
+TokenStream::TokenStream(const float* wte, int V, int C, const StreamOptions& options)
+    : head_(wte, V, C, options.head, stream_threads(options.threads)), logits_(V) {}
+
 int stream_threads(int requested) { return requested > 0 ? requested : omp_get_max_threads(); }
 
 void check_stream_tokens(const int32_t* tokens, int n, int vocab_size) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "infer/memory_store.hpp"
 #include "infer/vocab_head.hpp"
@@ -24,17 +25,32 @@ class TokenStream {
  public:
   virtual ~TokenStream() = default;
   // Feeds one token; returns the logits (V) of the token after it, valid until the next call.
-  virtual const float* push(int32_t token) = 0;
+  const float* push(int32_t token) { return push_many(&token, 1); }
   // Feeds n >= 1 tokens as one batch (prompt processing: matrix products over the rows, the
   // vocabulary projection only for the last); the same state and logits as n calls of push.
-  virtual const float* push_many(const int32_t* tokens, int n) = 0;
+  const float* push_many(const int32_t* tokens, int n) {
+    head_.project(advance(tokens, n), logits_.data());
+    return logits_.data();
+  }
+  // push_many without the vocabulary projection: returns the last token's features (C), the
+  // final LayerNorm's output that the tied head projects, valid until the next call. For
+  // StreamBatch (generate.hpp), which projects many streams' features in one product.
+  virtual const float* advance(const int32_t* tokens, int n) = 0;
   // Back to the empty context (weights stay).
   virtual void reset() = 0;
   // Tokens fed since the last reset.
   virtual int64_t position() const = 0;
-  virtual int vocab_size() const = 0;
+  int vocab_size() const { return head_.vocab_size(); }
+  VocabHead& head() { return head_; }
   // One line for logs, e.g. "mosaic streaming, unbounded memory".
   virtual std::string describe() const = 0;
+
+ protected:
+  // The tied head over wte (V, C), which must outlive the stream.
+  TokenStream(const float* wte, int V, int C, const StreamOptions& options);
+
+  VocabHead head_;
+  std::vector<float> logits_;  // (V)
 };
 
 // The stream for the model's architecture (a MemoryMosaic or a Gpt of models/; Error with a

@@ -10,18 +10,17 @@
 
 namespace mosaic {
 
-StreamingGpt::StreamingGpt(const Gpt<float>& model, const StreamOptions& options) : model_(model) {
+StreamingGpt::StreamingGpt(const Gpt<float>& model, const StreamOptions& options)
+    : TokenStream(model.wte().weight.value, model.config().vocab_size, model.config().n_embd, options), model_(model) {
   const ModelConfig& c = model.config();
   C_ = c.n_embd;
   H_ = c.n_head;
   hs_ = c.head_size();
-  V_ = c.vocab_size;
   block_ = c.block_size;
   MOSAIC_CHECK(options.gpt_keep >= 0 && options.gpt_keep < block_,
                "--gpt-keep " + std::to_string(options.gpt_keep) + " must be below block_size " + std::to_string(block_),
                "0 keeps block_size / 2 tokens when the window slides");
   keep_ = options.gpt_keep > 0 ? options.gpt_keep : block_ / 2;
-  head_ = VocabHead(model.wte().weight.value, V_, C_, options.head, stream_threads(options.threads));
   layers_.resize(c.n_layer);
   for (Layer& L : layers_) {
     L.k_cache.resize(static_cast<size_t>(block_) * C_);
@@ -32,7 +31,6 @@ StreamingGpt::StreamingGpt(const Gpt<float>& model, const StreamOptions& options
   qkv_.resize(rows * 3 * C_);
   hidden_.resize(rows * 4 * C_);
   scores_.resize(block_);
-  logits_.resize(V_);
   positions_.resize(rows);
   window_.reserve(block_);
 }
@@ -66,7 +64,7 @@ void StreamingGpt::attention(const GptBlock<float>& block, Layer& L, const float
 }
 
 // Rows at positions window_.size() .. + rows - 1 (the caller keeps them inside block_size).
-void StreamingGpt::forward_chunk(const int32_t* tokens, int rows, bool want_logits) {
+void StreamingGpt::forward_chunk(const int32_t* tokens, int rows, bool want_features) {
   const int p0 = static_cast<int>(window_.size());
   float* x = x_.data();
   for (int r = 0; r < rows; ++r) positions_[r] = p0 + r;
@@ -86,9 +84,7 @@ void StreamingGpt::forward_chunk(const int32_t* tokens, int rows, bool want_logi
     for (int64_t i = 0; i < n; ++i) x[i] += out_[i];
   }
   window_.insert(window_.end(), tokens, tokens + rows);
-  if (!want_logits) return;
-  model_.ln_f().apply(a_.data(), x + n - C_, 1);
-  head_.project(a_.data(), logits_.data());
+  if (want_features) model_.ln_f().apply(a_.data(), x + n - C_, 1);  // what the tied head projects
 }
 
 // The window is full: re-encode its last keep_ tokens at positions 0 .. keep_ - 1.
@@ -99,8 +95,8 @@ void StreamingGpt::slide() {
     forward_chunk(kept.data() + i, std::min(kStreamChunk, keep_ - i), false);
 }
 
-const float* StreamingGpt::push_many(const int32_t* tokens, int n) {
-  check_stream_tokens(tokens, n, V_);
+const float* StreamingGpt::advance(const int32_t* tokens, int n) {
+  check_stream_tokens(tokens, n, vocab_size());
   for (int i = 0; i < n;) {
     if (static_cast<int>(window_.size()) == block_) slide();
     const int rows = std::min({kStreamChunk, n - i, block_ - static_cast<int>(window_.size())});
@@ -108,7 +104,7 @@ const float* StreamingGpt::push_many(const int32_t* tokens, int n) {
     i += rows;
   }
   fed_ += n;
-  return logits_.data();
+  return a_.data();
 }
 
 }  // namespace mosaic

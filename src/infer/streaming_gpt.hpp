@@ -22,11 +22,9 @@ class StreamingGpt final : public TokenStream {
   // The model must outlive the stream; its weights are read, not copied.
   StreamingGpt(const Gpt<float>& model, const StreamOptions& options);
 
-  const float* push(int32_t token) override { return push_many(&token, 1); }
-  const float* push_many(const int32_t* tokens, int n) override;
+  const float* advance(const int32_t* tokens, int n) override;
   void reset() override;
   int64_t position() const override { return fed_; }
-  int vocab_size() const override { return V_; }
   std::string describe() const override;
 
   int window() const { return static_cast<int>(window_.size()); }  // tokens the next one attends to
@@ -38,16 +36,15 @@ class StreamingGpt final : public TokenStream {
   };
 
   void slide();
-  void forward_chunk(const int32_t* tokens, int rows, bool want_logits);
+  void forward_chunk(const int32_t* tokens, int rows, bool want_features);
   void attention(const GptBlock<float>& block, Layer& L, const float* qkv, float* y, int rows);
 
   const Gpt<float>& model_;
-  int C_ = 0, H_ = 0, hs_ = 0, V_ = 0, block_ = 0, keep_ = 0;
+  int C_ = 0, H_ = 0, hs_ = 0, block_ = 0, keep_ = 0;
   std::vector<Layer> layers_;
   std::vector<int32_t> window_;  // the tokens whose keys and values are cached, in order
   int64_t fed_ = 0;
-  VocabHead head_;
-  std::vector<float> x_, pos_, a_, qkv_, y_, out_, hidden_, scores_, logits_;  // scratch
+  std::vector<float> x_, pos_, a_, qkv_, y_, out_, hidden_, scores_;  // scratch
   std::vector<int32_t> positions_;
 };
 

@@ -13,13 +13,13 @@
 namespace mosaic {
 
 StreamingMosaic::StreamingMosaic(const MemoryMosaic<float>& model, const StreamOptions& options)
-    : model_(model), options_(options) {
+    : TokenStream(model.wte().weight.value, model.config().vocab_size, model.config().n_embd, options),
+      model_(model),
+      options_(options) {
   const ModelConfig& c = model.config();
   C_ = c.n_embd;
   H_ = c.n_head;
   hs_ = c.head_size();
-  V_ = c.vocab_size;
-  head_ = VocabHead(model.wte().weight.value, V_, C_, options.head, stream_threads(options.threads));
   for (const auto& block : model.blocks()) {
     Layer L;
     L.keys = block.mixer.k_featurizer.start_stream(kStreamChunk);
@@ -30,7 +30,6 @@ StreamingMosaic::StreamingMosaic(const MemoryMosaic<float>& model, const StreamO
     layers_.push_back(std::move(L));
   }
   for (auto* b : {&x_, &a_, &k_, &v_, &y_, &out_}) b->resize(static_cast<size_t>(kStreamChunk) * C_);
-  logits_.resize(V_);
   reset();
 }
 
@@ -75,7 +74,7 @@ void StreamingMosaic::contextual_memory(const MosaicBlock<float>& block, Layer& 
   std::memcpy(L.pending_key.data(), k_.data() + static_cast<int64_t>(rows - 1) * C_, C_ * sizeof(float));
 }
 
-void StreamingMosaic::forward_chunk(const int32_t* tokens, int rows, bool want_logits) {
+void StreamingMosaic::forward_chunk(const int32_t* tokens, int rows, bool want_features) {
   float* x = x_.data();
   model_.wte().lookup(x, tokens, rows);
   const int64_t n = static_cast<int64_t>(rows) * C_;
@@ -90,18 +89,16 @@ void StreamingMosaic::forward_chunk(const int32_t* tokens, int rows, bool want_l
     for (int64_t i = 0; i < n; ++i) x[i] += out_[i];
   }
   pos_ += rows;
-  if (!want_logits) return;
-  model_.ln_f().apply(a_.data(), x + n - C_, 1);
-  head_.project(a_.data(), logits_.data());  // the tied head: logits = wte x
+  if (want_features) model_.ln_f().apply(a_.data(), x + n - C_, 1);  // what the tied head projects
 }
 
-const float* StreamingMosaic::push_many(const int32_t* tokens, int n) {
-  check_stream_tokens(tokens, n, V_);
+const float* StreamingMosaic::advance(const int32_t* tokens, int n) {
+  check_stream_tokens(tokens, n, vocab_size());
   for (int i = 0; i < n; i += kStreamChunk) {
     const int rows = std::min(kStreamChunk, n - i);
     forward_chunk(tokens + i, rows, i + rows == n);
   }
-  return logits_.data();
+  return a_.data();
 }
 
 }  // namespace mosaic

@@ -23,11 +23,9 @@ class StreamingMosaic final : public TokenStream {
   // coefficients are taken once, here).
   StreamingMosaic(const MemoryMosaic<float>& model, const StreamOptions& options);
 
-  const float* push(int32_t token) override { return push_many(&token, 1); }
-  const float* push_many(const int32_t* tokens, int n) override;
+  const float* advance(const int32_t* tokens, int n) override;
   void reset() override;
   int64_t position() const override { return pos_; }
-  int vocab_size() const override { return V_; }
   std::string describe() const override;
 
   const MemoryStore& store(int layer, int head) const { return layers_[layer].stores[head]; }
@@ -42,15 +40,14 @@ class StreamingMosaic final : public TokenStream {
   };
 
   void contextual_memory(const MosaicBlock<float>& block, Layer& L, const float* a, float* y, int rows);
-  void forward_chunk(const int32_t* tokens, int rows, bool want_logits);
+  void forward_chunk(const int32_t* tokens, int rows, bool want_features);
 
   const MemoryMosaic<float>& model_;
-  int C_ = 0, H_ = 0, hs_ = 0, V_ = 0;
+  int C_ = 0, H_ = 0, hs_ = 0;
   StreamOptions options_;
   std::vector<Layer> layers_;
   int64_t pos_ = 0;
-  VocabHead head_;
-  std::vector<float> x_, a_, k_, v_, y_, out_, logits_;  // scratch for up to kStreamChunk rows
+  std::vector<float> x_, a_, k_, v_, y_, out_;  // scratch for up to kStreamChunk rows
 };
 
 }  // namespace mosaic

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/error.hpp"
+#include "kernels/gemm.hpp"
 #include "kernels/matvec.hpp"
 
 namespace mosaic {
@@ -36,7 +37,6 @@ VocabHead::VocabHead(const float* wte, int V, int C, HeadPrecision precision, in
   MOSAIC_CHECK(C % 8 == 0, "--head bf16 needs n_embd divisible by 8, got " + std::to_string(C), "use --head fp32");
   const int rows = (V + 7) / 8 * 8;
   wte_bf16_.assign(static_cast<size_t>(rows) * C, 0);
-  padded_.resize(rows);
   for (int v = 0; v < V; ++v) {
     const float* w = wte + static_cast<int64_t>(v) * C;
     double sq = 0;
@@ -63,10 +63,32 @@ void VocabHead::project(const float* x, float* logits) {
     matvec_streamed(logits, wte_, x, V_, C_, threads_);
     return;
   }
-  matvec_bf16(padded_.data(), wte_bf16_.data(), x, static_cast<int>(padded_.size()), C_, threads_);
-  std::copy(padded_.begin(), padded_.begin() + V_, logits);
-  // The bf16 maximum is at most e above the fp32 one, so anything within e of the fp32
-  // maximum lies above top - 3e here.
+  project_batch(x, 1, logits);
+}
+
+void VocabHead::project_batch(const float* X, int m, float* logits) {
+  if (precision_ == HeadPrecision::Fp32) {
+    if (m == 1)
+      matvec_streamed(logits, wte_, X, V_, C_, threads_);
+    else if (C_ % 8 == 0)
+      matmat_rows(logits, wte_, X, m, V_, C_, threads_);
+    else
+      gemm<float>(Op::N, Op::T, m, V_, C_, 1.0f, X, C_, wte_, C_, 0.0f, logits, V_);
+    return;
+  }
+  const int rows = static_cast<int>(wte_bf16_.size() / C_);
+  padded_.resize(static_cast<size_t>(m) * rows);
+  matmat_rows(padded_.data(), wte_bf16_.data(), X, m, rows, C_, threads_);
+  for (int i = 0; i < m; ++i) {
+    float* li = logits + static_cast<int64_t>(i) * V_;
+    std::copy_n(padded_.begin() + static_cast<int64_t>(i) * rows, V_, li);
+    recheck_top(X + static_cast<int64_t>(i) * C_, li);
+  }
+}
+
+// The bf16 maximum is at most e above the fp32 one, so anything within e of the fp32 maximum
+// lies above top - 3e here: those logits are recomputed in fp32.
+void VocabHead::recheck_top(const float* x, float* logits) const {
   const float top = *std::max_element(logits, logits + V_);
   const double cut = top - 3 * error_bound(x);
   for (int v = 0; v < V_; ++v)  // the same dot as matvec_streamed: bit-identical values
