@@ -145,7 +145,7 @@ void BM_VocabSoftmaxFused(benchmark::State& state) {
   auto x = random_buffer(static_cast<int64_t>(rows) * s.C, 1);
   auto W = random_buffer(static_cast<int64_t>(s.V) * s.C, 2, -0.05f, 0.05f);
   const int64_t groups = mosaic::vocab_groups(s.V);
-  Buffer<float> panels(static_cast<size_t>(groups) * s.C * 16), E(static_cast<size_t>(rows) * s.V),
+  Buffer<float> panels(static_cast<size_t>(groups) * s.C * mosaic::vocab_group_words()), E(static_cast<size_t>(rows) * s.V),
       sums(static_cast<size_t>(slabs) * rows), dx(static_cast<size_t>(slabs) * rows * s.C), shift(rows);
   mosaic::pack_vocab_panels(panels.data(), W.data(), s.V, s.C);
   for (int i = 0; i < rows; ++i) shift[i] = 1.0f;
@@ -164,6 +164,27 @@ BENCHMARK(BM_VocabSoftmaxFused)
     ->ArgNames({"d", "grad", "threads"})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
+
+// The head's d wte as layers/tied_lm_head.cpp makes it: dW (V x C) += E^T (V x 320) x, 8 slabs
+// in a parallel loop, our kernel (accumulate_dwte, x transposed) against BM_VocabGradW's gemm.
+void BM_VocabGradWFused(benchmark::State& state) {
+  const Shape s = shape_of(state.range(0));
+  const int rows = 320, slabs = 8;
+  mosaic::set_threads(static_cast<int>(state.range(1)));
+  auto xt = random_buffer(static_cast<int64_t>(rows) * s.C, 1), E = random_buffer(static_cast<int64_t>(rows) * s.V, 2);
+  Buffer<float> dW(static_cast<size_t>(s.V) * s.C);
+  for (auto _ : state) {
+#pragma omp parallel for schedule(static)
+    for (int sl = 0; sl < slabs; ++sl) {
+      const int64_t v0 = int64_t(s.V) * sl / slabs, v1 = int64_t(s.V) * (sl + 1) / slabs;
+      mosaic::accumulate_dwte(dW.data() + v0 * s.C, s.C, xt.data(), E.data() + v0, s.V, rows, static_cast<int>(v1 - v0),
+                              true);
+    }
+    keep(dW.data());
+  }
+  set_flops(state, 2.0 * rows * s.V * s.C);
+}
+BENCHMARK(BM_VocabGradWFused)->ArgsProduct({{128, 256}, {1, 2}})->ArgNames({"d", "threads"})->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // 1024^3: a shape OpenBLAS runs near its peak, the ceiling to read the others against.
 void BM_GemmSquare1024(benchmark::State& state) {
@@ -429,6 +450,22 @@ void BM_VocabMatvecBf16(benchmark::State& state) {
   set_bytes(state, static_cast<int64_t>(s.V) * s.C * 2);
 }
 BENCHMARK(BM_VocabMatvecBf16)->Apply(model_threads)->Unit(benchmark::kMicrosecond);
+
+// m streams' projections at once (`sample --num-samples`, `bench generate --batch`): W read once
+// for all m. Items: logits made (m x V).
+void BM_VocabMatmat(benchmark::State& state) {
+  const Shape s = shape_of(state.range(0));
+  const int threads = static_cast<int>(state.range(1)), m = static_cast<int>(state.range(2));
+  auto w = random_buffer(static_cast<int64_t>(s.V) * s.C, 1), x = random_buffer(static_cast<int64_t>(m) * s.C, 2);
+  Buffer<float> y(static_cast<int64_t>(m) * s.V);
+  for (auto _ : state) {
+    mosaic::matmat_rows(y.data(), w.data(), x.data(), m, s.V, s.C, threads);
+    keep(y.data());
+  }
+  set_items(state, static_cast<int64_t>(m) * s.V);
+  set_bytes(state, static_cast<int64_t>(s.V) * s.C * 4);
+}
+BENCHMARK(BM_VocabMatmat)->ArgsProduct({{128}, {1, 2}, {1, 8}})->ArgNames({"d", "threads", "m"})->Unit(benchmark::kMicrosecond);
 
 // The persistent memory's thin products for one (64-row block, head) task, single-threaded:
 // scores (64 x P, depth 32) and read-out (64 x 32, depth P), ours (small_gemm) against sgemm.

@@ -135,7 +135,63 @@ inline void exp_logits_slab_avx2(float* e, float* sums, float* dx_raw, const flo
   exp_logits_slab<simd::f8>(e, sums, dx_raw, x, rows, C, panels, W, V, g0, g1, shift, targets, target_e);
 }
 
+struct DwtePad {};
+
+// dwte (words, C) (+)= E^T x, with E (rows, words of row stride lde) and x given transposed,
+// xt (C, rows): made as its transpose, out^T (C, words) = xt E, in tiles of 6 channels x
+// kWords<V> words that walk down a strip of E's columns, written transposed. Each strip is
+// first copied to a contiguous buffer (zero-padded past the last word), where it stays in L1
+// for all C / 6 tiles: read in place, its rows are V floats apart and fall into a few cache
+// sets, which evict each other.
+template <class V>
+MOSAIC_INLINE void accumulate_dwte(float* dwte, int C, const float* xt, const float* E, int64_t lde, int rows,
+                                   int words, bool accumulate) {
+  constexpr int W = kWords<V>, L = simd::kLanes<V>;
+  float* pad = thread_scratch<float, DwtePad>(static_cast<size_t>(rows) * W);
+  for (int w0 = 0; w0 < words; w0 += W) {
+    const int n = std::min(W, words - w0);
+    for (int r = 0; r < rows; ++r) {
+      std::copy_n(E + r * lde + w0, n, pad + r * W);
+      std::fill_n(pad + r * W + n, W - n, 0.0f);
+    }
+    for (int c0 = 0; c0 < C; c0 += kRows) {
+      const int cn = std::min(kRows, C - c0);
+      V acc[kRows][2] = {};
+      multiply_tile<V>(acc, RowPointers(xt + static_cast<int64_t>(c0) * rows, rows, cn), pad, W, rows);
+      for (int r = 0; r < cn; ++r) {
+        float out[W];
+        simd::store(out, acc[r][0]);
+        simd::store(out + L, acc[r][1]);
+        float* d = dwte + static_cast<int64_t>(w0) * C + c0 + r;
+        for (int j = 0; j < n; ++j) d[j * C] = accumulate ? d[j * C] + out[j] : out[j];
+      }
+    }
+  }
+}
+
+MOSAIC_TARGET_AVX512 inline void accumulate_dwte_avx512(float* dwte, int C, const float* xt, const float* E, int64_t lde,
+                                                        int rows, int words, bool accumulate) {
+  accumulate_dwte<simd::f16>(dwte, C, xt, E, lde, rows, words, accumulate);
+}
+
+inline void accumulate_dwte_avx2(float* dwte, int C, const float* xt, const float* E, int64_t lde, int rows, int words,
+                                 bool accumulate) {
+  accumulate_dwte<simd::f8>(dwte, C, xt, E, lde, rows, words, accumulate);
+}
+
 }  // namespace vocab_softmax_detail
+
+// The tied head's d wte from its exponentials (one slab of words, single-threaded): dwte
+// (words, C) = E^T x (+ dwte when accumulate), E (rows, words) with row stride lde, x given as
+// its transpose xt (C, rows). Replaces a gemm whose depth (the chunk's rows) and width (C) are
+// too small for OpenBLAS's packing to pay off.
+inline void accumulate_dwte(float* dwte, int C, const float* xt, const float* E, int64_t lde, int rows, int words,
+                            bool accumulate) {
+  if (simd_target() == SimdTarget::avx512)
+    vocab_softmax_detail::accumulate_dwte_avx512(dwte, C, xt, E, lde, rows, words, accumulate);
+  else
+    vocab_softmax_detail::accumulate_dwte_avx2(dwte, C, xt, E, lde, rows, words, accumulate);
+}
 
 // Words per packed group on the current target (16 with AVX2, 32 with AVX-512), and the most
 // on any target (what a buffer planned before the target is known must hold).
