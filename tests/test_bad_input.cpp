@@ -137,6 +137,18 @@ TEST(BadInput, ThreadsBeyondTheAddressSpaceLimitAreAnError) {
 
 // A learning rate that sends the weights to infinity: the run stops with an error naming the
 // last good checkpoint, and only finite checkpoints exist, even with keep_checkpoints 1.
+// MOSAIC_SIMD names the kernels' vector width (kernels/cpu_target.hpp); a wrong one is refused
+// before any work, whatever the command.
+TEST(BadInput, UnknownSimdTargetIsAnError) {
+  for (const std::string args : {"bench gemm", "info nothing.safetensors"}) {
+    const auto r = testing::run_command("MOSAIC_SIMD=avx1024 timeout 60 " + std::string(MOSAIC_BINARY) + " " + args +
+                                        " </dev/null");
+    expect_error(r, "MOSAIC_SIMD=avx1024 is not a target", args);
+  }
+  const auto forced = testing::run_command("MOSAIC_SIMD=avx2 timeout 60 " + std::string(MOSAIC_BINARY) + " info x </dev/null");
+  EXPECT_EQ(forced.output.find("MOSAIC_SIMD"), std::string::npos) << forced.output;
+}
+
 TEST(BadInput, ADivergedRunIsNeverSavedAsGood) {
   const std::string dir = data_dir("diverge");
   const std::string out = dir + "/run";

@@ -10,6 +10,7 @@
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "kernels/cpu_target.hpp"
 
 // A message as one readable line: control characters (a newline in a file name, an escape
 // sequence) shown as \xNN, and any word over 160 characters (a 5,000-character path) cut in
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
   mosaic::add_bench_command(app);
   mosaic::add_three_moons_command(app);
   try {
+    mosaic::simd_target();  // a bad MOSAIC_SIMD is an error here, not inside a kernel's parallel loop
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
