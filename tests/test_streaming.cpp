@@ -77,19 +77,6 @@ std::unique_ptr<LanguageModel<float>> random_model(const ModelConfig& c, uint64_
   return model;
 }
 
-// The same weights in a model built with another block_size (the mosaic has no parameter
-// whose shape depends on it).
-std::unique_ptr<LanguageModel<float>> with_block_size(const LanguageModel<float>& m, int block) {
-  ModelConfig c = m.config();
-  c.block_size = block;
-  auto out = make_model<float>(c);
-  for (const auto& e : m.params().entries()) {
-    const ParamEntry* d = out->params().find(e.name);
-    std::memcpy(out->params().value(*d), m.params().value(e), e.numel * sizeof(float));
-  }
-  return out;
-}
-
 std::vector<int32_t> random_tokens(int n, int vocab, uint64_t seed) {
   Rng rng(seed);
   std::vector<int32_t> t(n);

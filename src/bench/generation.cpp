@@ -94,16 +94,6 @@ double time_recompute(LanguageModel<float>& model, const std::vector<int32_t>& p
   return tokens / seconds_since(t0);
 }
 
-// The same weights under another block_size (Memory Mosaic only: no parameter depends on it).
-std::unique_ptr<LanguageModel<float>> with_block_size(const LanguageModel<float>& m, int block) {
-  ModelConfig c = m.config();
-  c.block_size = block;
-  auto out = make_model<float>(c);
-  for (const auto& e : m.params().entries())
-    std::memcpy(out->params().value(*out->params().find(e.name)), m.params().value(e), e.numel * sizeof(float));
-  return out;
-}
-
 }  // namespace
 
 GenerateBenchResult measure_generation(const GenerateBenchConfig& cfg, const LanguageModel<float>* mosaic,

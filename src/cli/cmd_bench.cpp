@@ -126,7 +126,7 @@ BenchModels bench_models(const GenerateBenchOptions& o) {
 
 void write_json_file(const std::string& path, const nlohmann::json& j) {
   const std::string text = j.dump(2) + "\n";
-  write_file_atomically(path, std::as_bytes(std::span(text.data(), text.size())));
+  write_file_atomically(path, std::string_view(text));
   std::printf("wrote %s\n", path.c_str());
 }
 

@@ -15,5 +15,6 @@ void add_train_command(CLI::App& app);
 void add_sample_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_three_moons_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 
 }  // namespace mosaic

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mosaic {
@@ -37,6 +38,9 @@ class AtomicFileWriter {
 
 // Replaces PATH with BYTES atomically: readers see the old file or the new one, never a mix.
 void write_file_atomically(const std::string& path, std::span<const std::byte> bytes);
+inline void write_file_atomically(const std::string& path, std::string_view text) {
+  write_file_atomically(path, std::as_bytes(std::span(text.data(), text.size())));
+}
 
 // Reads the whole file. Throws Error("cannot open PATH: <strerror>", hint) and the like.
 std::vector<std::byte> read_file_bytes(const std::string& path);

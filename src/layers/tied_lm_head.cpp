@@ -101,6 +101,7 @@ const F* TiedLmHead<F>::logits_of(const F* x, int64_t rows) {
   ProfileScope timer(profile, "lm head (gemm)", false);
   N = rows;
   logits_kept = true;
+  losses_kept = false;
   grads_ready = false;
   logits_gemm(logits.data(), x, wte->weight.value, static_cast<int>(N), wte->V, wte->C);
   return logits.data();
@@ -110,6 +111,7 @@ template <class F>
 F TiedLmHead<F>::loss(const F* x, int64_t rows, const int32_t* targets, bool make_grads) {
   N = rows;
   logits_kept = false;
+  losses_kept = true;
   grads_ready = false;
   rows_redone = 0;
   int64_t counted = 0;

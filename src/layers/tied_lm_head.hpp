@@ -29,7 +29,7 @@ struct TiedLmHead {
 
   // cache
   int64_t N = 0;
-  bool logits_kept = false, grads_ready = false;
+  bool logits_kept = false, losses_kept = false, grads_ready = false;
   Activation<F> logits;         // (N, V) from logits_of(); one chunk (rows, V) of scratch in loss()
                                 // (the fused kernel's exponentials, or the generic path's logits)
   Activation<F> row_loss;       // (N)

@@ -43,6 +43,11 @@ class Decoder : public LanguageModel<F> {
     return head_.logits.data();
   }
 
+  const F* token_losses() const override {
+    MOSAIC_CHECK(head_.losses_kept, "no per-token losses to read", "run forward with targets or evaluate first");
+    return head_.row_loss.data();
+  }
+
   const Embedding<F>& wte() const { return wte_; }
   const Embedding<F>& wpe() const { return wpe_; }  // V = 0 without learned positions
   const std::vector<BlockT>& blocks() const { return blocks_; }

@@ -1,6 +1,9 @@
 // The model factory.
 #include "models/factory.hpp"
 
+#include <cstring>
+
+#include "core/error.hpp"
 #include "models/gpt.hpp"
 #include "models/memory_mosaic.hpp"
 
@@ -14,6 +17,17 @@ std::unique_ptr<LanguageModel<F>> make_model(const ModelConfig& config,
   if (check_layout) check_layout(model->params());
   model->params().allocate();
   return model;
+}
+
+std::unique_ptr<LanguageModel<float>> with_block_size(const LanguageModel<float>& model, int block_size) {
+  ModelConfig c = model.config();
+  MOSAIC_CHECK(c.arch != "gpt", "a GPT cannot run past its block_size " + std::to_string(c.block_size),
+               "its learned positions end there: give a context of at most " + std::to_string(c.block_size));
+  c.block_size = block_size;
+  auto out = make_model<float>(c);
+  for (const auto& e : model.params().entries())
+    std::memcpy(out->params().value(*out->params().find(e.name)), model.params().value(e), e.numel * sizeof(float));
+  return out;
 }
 
 template std::unique_ptr<LanguageModel<float>> make_model<float>(const ModelConfig&,

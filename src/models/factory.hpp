@@ -17,4 +17,9 @@ template <class F>
 std::unique_ptr<LanguageModel<F>> make_model(const ModelConfig& config,
                                              const std::function<void(const ParamTable<F>&)>& check_layout = {});
 
+// A copy of a Memory Mosaic's weights under another block_size, for contexts longer than it
+// was trained on (no parameter of a Memory Mosaic depends on the length: no positions). Error
+// with a hint for a GPT, whose learned positions stop at its block_size.
+std::unique_ptr<LanguageModel<float>> with_block_size(const LanguageModel<float>& model, int block_size);
+
 }  // namespace mosaic

@@ -35,6 +35,9 @@ class LanguageModel {
   virtual void backward(F loss_scale = F(1)) = 0;
   // (B, T, V) logits of the last forward without targets; throws after any other pass.
   virtual const F* logits() const = 0;
+  // (B, T) cross-entropy at each position of the last forward with targets or evaluate (0
+  // where the target is ignored); throws after a logits pass.
+  virtual const F* token_losses() const = 0;
 
   // Per-layer wall times of every later pass go to profile (null: off). Not owned.
   void set_profile(StepProfile* profile) { profile_ = profile; }

@@ -1,0 +1,188 @@
+// `mosaic eval` (eval/lm_eval.hpp): the windows' loss against an independent float64
+// log-softmax of the model's logits, the per-position curve against the mean, text against the
+// same tokens as a shard, contexts past a Memory Mosaic's block_size, and bad input.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "eval/lm_eval.hpp"
+#include "io/model_io.hpp"
+#include "io/token_shards.hpp"
+#include "models/factory.hpp"
+#include "models/init.hpp"
+#include "run_command.hpp"
+#include "tokenizer_fixture.hpp"
+
+namespace mosaic {
+namespace {
+
+ModelConfig tiny_config(const std::string& arch, int vocab, int block) {
+  ModelConfig c;
+  c.arch = arch;
+  c.n_layer = 2;
+  c.n_head = 2;
+  c.n_embd = 16;
+  c.vocab_size = vocab;
+  c.block_size = block;
+  c.pmem_size = 8;
+  return c;
+}
+
+std::unique_ptr<LanguageModel<float>> tiny_model(const std::string& arch, int vocab, int block) {
+  auto model = make_model<float>(tiny_config(arch, vocab, block));
+  Rng rng(3);
+  init_parameters(model->params(), model->config(), rng);
+  return model;
+}
+
+std::vector<uint16_t> random_ids(int n, int vocab, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<uint16_t> t(n);
+  for (auto& v : t) v = static_cast<uint16_t>(rng.below(vocab));
+  return t;
+}
+
+// Each window's loss from the logits pass, in float64: the mean of -log softmax(target).
+double exact_mean_loss(LanguageModel<float>& m, const std::vector<uint16_t>& tokens, int T, int64_t windows) {
+  const int V = m.config().vocab_size;
+  double total = 0;
+  for (int64_t w = 0; w < windows; ++w) {
+    std::vector<int32_t> idx(tokens.begin() + w * T, tokens.begin() + w * T + T);
+    m.forward(idx.data(), nullptr, 1, T);
+    for (int t = 0; t < T; ++t) {
+      const float* z = m.logits() + static_cast<int64_t>(t) * V;
+      double mx = z[0], sum = 0;
+      for (int v = 1; v < V; ++v) mx = std::max(mx, double(z[v]));
+      for (int v = 0; v < V; ++v) sum += std::exp(double(z[v]) - mx);
+      total += mx + std::log(sum) - z[tokens[w * T + t + 1]];
+    }
+  }
+  return total / static_cast<double>(windows * T);
+}
+
+TEST(Eval, WindowLossesMatchTheLogitsAndThePositionsAverageToTheMean) {
+  for (const std::string arch : {"mosaic", "gpt"}) {
+    auto model = tiny_model(arch, 61, 24);
+    const auto tokens = random_ids(24 * 7 + 5, 61, 1);
+    EvalOptions o;
+    o.batch = 3;  // 7 windows: batches of 3, 3, 1
+    const EvalResult r = evaluate_tokens(*model, tokens, o, [](int) { return 2.0; });
+    EXPECT_EQ(r.windows, 7);
+    EXPECT_EQ(r.tokens_scored, 7 * 24);
+    EXPECT_EQ(r.tokens_left_out, 4);
+    EXPECT_NEAR(r.mean_loss, exact_mean_loss(*model, tokens, 24, 7), 1e-5) << arch;
+    double mean_of_positions = 0;
+    for (double l : r.position_loss) mean_of_positions += l / r.position_loss.size();
+    EXPECT_NEAR(mean_of_positions, r.mean_loss, 1e-12) << arch;
+    EXPECT_NEAR(r.perplexity, std::exp(r.mean_loss), 1e-9 * r.perplexity);
+    EXPECT_NEAR(r.bits_per_byte, r.mean_loss / std::log(2.0) / 2.0, 1e-12);
+    for (double e : r.position_stderr) EXPECT_GT(e, 0.0);
+    // The standard error of position 0 from its own windows' losses.
+    o.max_windows = 2;
+    const EvalResult two = evaluate_tokens(*model, tokens, o, [](int) { return 1.0; });
+    EXPECT_EQ(two.windows, 2);
+    model->evaluate(std::vector<int32_t>(tokens.begin(), tokens.begin() + 24).data(),
+                    std::vector<int32_t>(tokens.begin() + 1, tokens.begin() + 25).data(), 1, 24);
+    const double a = model->token_losses()[0];
+    model->evaluate(std::vector<int32_t>(tokens.begin() + 24, tokens.begin() + 48).data(),
+                    std::vector<int32_t>(tokens.begin() + 25, tokens.begin() + 49).data(), 1, 24);
+    const double b = model->token_losses()[0];
+    EXPECT_NEAR(two.position_stderr[0], std::abs(a - b) / 2, 1e-6) << "sd / sqrt(2) of two values is |a - b| / 2";
+  }
+}
+
+// A Memory Mosaic evaluates past its block_size (no positions) on a copy with a longer
+// block_size; a GPT cannot, and says so.
+TEST(Eval, LongerContextsForTheMosaicOnly) {
+  const auto tokens = random_ids(200, 61, 2);
+  EvalOptions o;
+  o.context = 64;  // block_size 24
+  auto mosaic = tiny_model("mosaic", 61, 24);
+  const EvalResult r = evaluate_tokens(*mosaic, tokens, o, [](int) { return 1.0; });
+  EXPECT_EQ(r.context, 64);
+  EXPECT_EQ(r.windows, 3);
+  auto longer = with_block_size(*mosaic, 64);
+  EXPECT_NEAR(r.mean_loss, exact_mean_loss(*longer, tokens, 64, 3), 1e-5);
+  auto gpt = tiny_model("gpt", 61, 24);
+  try {
+    evaluate_tokens(*gpt, tokens, o, [](int) { return 1.0; });
+    ADD_FAILURE() << "a GPT evaluated past its block_size";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("longer than the GPT's block_size 24"), std::string::npos) << e.what();
+  }
+}
+
+// ---- the command, as a user runs it ----
+
+std::string temp_path(const std::string& name) {
+  return ::testing::TempDir() + "/eval_" + std::to_string(::getpid()) + "_" + name;
+}
+
+testing::CommandResult run_eval(const std::string& args) {
+  return testing::run_command("timeout 120 " + std::string(MOSAIC_BINARY) + " eval " + args + " </dev/null");
+}
+
+TEST(EvalCli, TextAndTheSameTokensAsAShardAgree) {
+  REQUIRE_TOKENIZER();
+  const std::string model = temp_path("model.safetensors");
+  save_model(model, *tiny_model("mosaic", 50304, 32));
+  const std::string text = temp_path("stories.txt");
+  {
+    std::ofstream out(text);
+    for (int i = 0; i < 12; ++i)
+      out << "Once upon a time, a little fox named Pip found a red ball " << i << " in the park.\n<|endoftext|>\n";
+  }
+  const std::string shard = temp_path("stories.bin");
+  write_token_shard(shard, read_eval_tokens(text, tok));
+  const std::string csv = temp_path("positions.csv");
+  auto from_text = run_eval("-m " + model + " " + text + " -t 1 --per-position " + csv);
+  auto from_shard = run_eval("-m " + model + " " + shard + " -t 1");
+  ASSERT_EQ(from_text.status, 0) << from_text.output;
+  ASSERT_EQ(from_shard.status, 0) << from_shard.output;
+  const auto loss_line = [](const std::string& out) { return out.substr(out.find("loss:"), out.find(" (", out.find("loss:")) - out.find("loss:")); };
+  EXPECT_EQ(loss_line(from_text.output), loss_line(from_shard.output));
+  EXPECT_NE(from_text.output.find("bits per byte"), std::string::npos) << from_text.output;
+  std::ifstream in(csv);
+  std::string header, line;
+  std::getline(in, header);
+  EXPECT_EQ(header, "position,mean_loss,stderr,windows");
+  int rows = 0;
+  while (std::getline(in, line)) ++rows;
+  EXPECT_EQ(rows, 32);
+}
+
+TEST(EvalCli, BadInputGivesAnErrorWithAHint) {
+  REQUIRE_TOKENIZER();
+  const std::string small_vocab = temp_path("small.safetensors"), gpt = temp_path("gpt.safetensors");
+  save_model(small_vocab, *tiny_model("mosaic", 61, 16));
+  save_model(gpt, *tiny_model("gpt", 50304, 16));
+  const std::string empty = temp_path("empty.txt"), text = temp_path("text.txt");
+  std::ofstream(empty) << "";
+  {
+    std::ofstream out(text);
+    for (int i = 0; i < 20; ++i) out << "The cat sat on the mat and looked at the moon.\n<|endoftext|>\n";
+  }
+  struct Case {
+    std::string args, what;
+  };
+  for (const Case& c : {Case{"-m " + gpt + " " + empty, "fewer than one window"},
+                        Case{"-m " + small_vocab + " " + text, "outside the model's vocabulary of 61"},
+                        Case{"-m " + gpt + " " + text + " --context 64", "longer than the GPT's block_size 16"},
+                        Case{"-m " + gpt + " " + temp_path("missing.txt"), "missing.txt"}}) {
+    const auto r = run_eval(c.args + " -t 1");
+    EXPECT_EQ(r.status, 1) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find("error: "), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("hint: "), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(c.what), std::string::npos) << c.args << "\n" << r.output;
+  }
+}
+
+}  // namespace
+}  // namespace mosaic
