@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job (`make run`): get the TinyStories text, tokenize it, train a small Memory Mosaic
-# for a few minutes on all cores, print validation loss and sampled stories, and leave the
+# for a few minutes on all cores, print validation loss (mosaic eval) and sampled stories, and leave the
 # checkpoint, metrics.jsonl and config.json in runs/main. Running it again resumes (or, when
 # finished, just samples). MAIN_STEPS=N changes the length of the run.
 set -euo pipefail
@@ -18,6 +18,10 @@ if ls runs/main/ckpt_*.state.safetensors >/dev/null 2>&1; then resume=(--resume)
 "$build/mosaic" train -c configs/tinystories_mosaic.json "${resume[@]}" --out_dir runs/main \
   --max_iters "$steps" --lr_decay_iters "$steps" --warmup_iters 50 --eval_interval 100 \
   --log_interval 20 --sample_interval 0 --checkpoint_interval 100
+
+echo
+echo "== validation loss of runs/main (its newest checkpoint, first 100 windows of val.bin) =="
+"$build/mosaic" eval -m runs/main data/tinystories_gpt2/val.bin --max-windows 100
 
 echo
 echo "== two stories from runs/main =="
