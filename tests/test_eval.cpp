@@ -119,6 +119,47 @@ TEST(Eval, LongerContextsForTheMosaicOnly) {
   }
 }
 
+// --documents: one window per document from its <|endoftext|>; a short document scores its own
+// tokens and its end marker only, so the positions past it count fewer windows; the sum over
+// positions still gives the total.
+TEST(Eval, OneWindowPerDocument) {
+  auto model = tiny_model("mosaic", 61, 16);
+  const int eot = 60;
+  std::vector<uint16_t> tokens;
+  for (int len : {30, 5, 16, 0, 9}) {  // document lengths after their marker
+    tokens.push_back(eot);
+    const auto doc = random_ids(len, 60, len + 1);
+    tokens.insert(tokens.end(), doc.begin(), doc.end());
+  }
+  EvalOptions o;
+  o.documents = true;
+  o.document_start = eot;
+  o.batch = 2;
+  const EvalResult r = evaluate_tokens(*model, tokens, o, [](int) { return 1.0; });
+  EXPECT_EQ(r.windows, 5);
+  // scored: 16 (first 16 of 31), 6 (5 + the next marker), 16 (16 + marker: capped), 1, 9 (stream end)
+  EXPECT_EQ(r.tokens_scored, 16 + 6 + 16 + 1 + 9);
+  EXPECT_EQ(r.position_count[0], 5);
+  EXPECT_EQ(r.position_count[5], 4);
+  EXPECT_EQ(r.position_count[6], 3);
+  EXPECT_EQ(r.position_count[15], 2);
+  double total = 0;
+  for (int t = 0; t < 16; ++t) total += r.position_loss[t] * r.position_count[t];
+  EXPECT_NEAR(total / r.tokens_scored, r.mean_loss, 1e-9);
+  // Document 2 (5 tokens + the next marker) alone, by the plain evaluate pass.
+  std::vector<int32_t> idx(tokens.begin() + 31, tokens.begin() + 37), tgt(tokens.begin() + 32, tokens.begin() + 38);
+  model->evaluate(idx.data(), tgt.data(), 1, 6);
+  double doc2 = 0;
+  for (int t = 0; t < 6; ++t) doc2 += model->token_losses()[t];
+  o.max_windows = 2;
+  const EvalResult two = evaluate_tokens(*model, tokens, o, [](int) { return 1.0; });
+  std::vector<int32_t> idx1(tokens.begin(), tokens.begin() + 16), tgt1(tokens.begin() + 1, tokens.begin() + 17);
+  model->evaluate(idx1.data(), tgt1.data(), 1, 16);
+  double doc1 = 0;
+  for (int t = 0; t < 16; ++t) doc1 += model->token_losses()[t];
+  EXPECT_NEAR(two.mean_loss, (doc1 + doc2) / 22, 1e-5) << "a short document's padding must not change its losses";
+}
+
 // ---- the command, as a user runs it ----
 
 std::string temp_path(const std::string& name) {

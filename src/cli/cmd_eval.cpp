@@ -33,8 +33,9 @@ std::string per_position_csv(const EvalResult& r) {
   std::string csv = "position,mean_loss,stderr,windows\n";
   char line[96];
   for (size_t t = 0; t < r.position_loss.size(); ++t) {
+    if (r.position_count[t] == 0) continue;  // no document reached this position
     std::snprintf(line, sizeof line, "%zu,%.6f,%.6f,%lld\n", t, r.position_loss[t], r.position_stderr[t],
-                  static_cast<long long>(r.windows));
+                  static_cast<long long>(r.position_count[t]));
     csv += line;
   }
   return csv;
@@ -77,6 +78,9 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--batch", o->eval.batch, "windows per forward pass")->check(CLI::Range(1, 4096));
   cmd->add_option("--max-windows", o->eval.max_windows, "evaluate at most this many windows (0 = all)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--documents", o->eval.documents,
+               "one window per document, from its <|endoftext|> (position t = t tokens into a document; short "
+               "documents score their own tokens only), instead of windows in a row over the stream");
   cmd->add_option("--per-position", o->per_position, "write the mean loss and its standard error at each position (CSV)");
   cmd->add_option("--json", o->json, "also write the results as JSON");
   cmd->add_option("-t,--threads", o->threads, "threads (default: all cores)");
@@ -96,6 +100,7 @@ void add_eval_command(CLI::App& app) {
     std::vector<double> bytes_of(tokenizer.vocab_size());
     for (int id = 0; id < tokenizer.vocab_size(); ++id) bytes_of[id] = static_cast<double>(tokenizer.token_bytes(id).size());
     auto token_bytes = [&](int id) { return id < static_cast<int>(bytes_of.size()) ? bytes_of[id] : 0.0; };
+    o->eval.document_start = tokenizer.eot();
     EvalResult r;
     {
       Progress progress;
@@ -104,9 +109,9 @@ void add_eval_command(CLI::App& app) {
     const ModelConfig& c = model->config();
     std::printf("model:  %s (%s, d=%d, %d layers, block_size %d)\n", path.c_str(), c.arch.c_str(), c.n_embd, c.n_layer,
                 c.block_size);
-    std::printf("input:  %zu file%s, %zu tokens: %lld windows of %d tokens (%lld tokens not scored)\n",
+    std::printf("input:  %zu file%s, %zu tokens: %lld windows of %d tokens%s (%lld tokens not scored)\n",
                 o->inputs.size(), o->inputs.size() == 1 ? "" : "s", tokens.size(), static_cast<long long>(r.windows),
-                r.context, static_cast<long long>(r.tokens_left_out));
+                r.context, o->eval.documents ? ", one per document" : "", static_cast<long long>(r.tokens_left_out));
     std::printf("loss:   %.4f nats/token, perplexity %.3f, %.4f bits per byte (%lld tokens, %.0f bytes; %.1f s)\n",
                 r.mean_loss, r.perplexity, r.bits_per_byte, static_cast<long long>(r.tokens_scored), r.bytes, r.seconds);
     if (!o->per_position.empty()) {
@@ -119,7 +124,8 @@ void add_eval_command(CLI::App& app) {
                                 {"tokens_left_out", r.tokens_left_out},
                                 {"mean_loss", r.mean_loss}, {"perplexity", r.perplexity}, {"bits_per_byte", r.bits_per_byte},
                                 {"bytes", r.bytes},       {"position_loss", r.position_loss},
-                                {"position_stderr", r.position_stderr}};
+                                {"position_stderr", r.position_stderr}, {"position_count", r.position_count},
+                                {"documents", o->eval.documents}};
       write_file_atomically(o->json, std::string_view(j.dump(2) + "\n"));
       std::printf("wrote %s\n", o->json.c_str());
     }

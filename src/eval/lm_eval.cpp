@@ -42,44 +42,66 @@ EvalResult evaluate_tokens(LanguageModel<float>& model, std::span<const uint16_t
     longer = with_block_size(model, T);
   }
   LanguageModel<float>& m = longer ? *longer : model;
+  // Each window: its first token and how many of its T targets are scored.
+  struct Window {
+    int64_t start;
+    int scored;
+  };
   const int64_t n = static_cast<int64_t>(tokens.size());
-  int64_t windows = n > 0 ? (n - 1) / T : 0;
-  MOSAIC_CHECK(windows > 0,
-               "the input holds " + std::to_string(n) + " tokens, fewer than one window of " + std::to_string(T) + " + 1",
+  std::vector<Window> windows;
+  if (options.documents) {
+    for (int64_t i = 0; i + 1 < n; ++i) {
+      if (tokens[i] != options.document_start) continue;
+      int64_t end = i + 1;  // the next document's start (its marker is the last target), or the stream's end
+      while (end < n - 1 && end - i < T && tokens[end] != options.document_start) ++end;
+      windows.push_back({i, static_cast<int>(std::min<int64_t>(T, end - i))});
+    }
+  } else {
+    for (int64_t s = 0; s + T < n; s += T) windows.push_back({s, T});
+  }
+  MOSAIC_CHECK(!windows.empty(),
+               options.documents ? "the input holds no document (no <|endoftext|> followed by text)"
+                                 : "the input holds " + std::to_string(n) + " tokens, fewer than one window of " +
+                                       std::to_string(T) + " + 1",
                "give more text, or a shorter --context");
-  if (options.max_windows > 0) windows = std::min(windows, options.max_windows);
-  check_tokens_fit(tokens.subspan(0, static_cast<size_t>(windows * T + 1)), config.vocab_size, "the input");
+  if (options.max_windows > 0 && static_cast<int64_t>(windows.size()) > options.max_windows)
+    windows.resize(options.max_windows);
+  for (const Window& w : windows)
+    check_tokens_fit(tokens.subspan(w.start, w.scored + 1), config.vocab_size, "the input");
 
   EvalResult r;
   r.context = T;
-  r.windows = windows;
-  r.tokens_scored = windows * T;
+  r.windows = static_cast<int64_t>(windows.size());
+  for (const Window& w : windows) r.tokens_scored += w.scored;
   r.tokens_left_out = n - 1 - r.tokens_scored;
   std::vector<double> sum(T, 0.0), sum_sq(T, 0.0);
+  std::vector<int64_t> count(T, 0);
   std::vector<int32_t> idx, targets;
   double total = 0, bytes = 0;
   const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t w0 = 0; w0 < windows; w0 += options.batch) {
-    const int B = static_cast<int>(std::min<int64_t>(options.batch, windows - w0));
-    idx.resize(static_cast<size_t>(B) * T);
-    targets.resize(idx.size());
-    for (int b = 0; b < B; ++b)
-      for (int t = 0; t < T; ++t) {
-        const int64_t at = (w0 + b) * T + t;
-        idx[b * T + t] = tokens[at];
-        targets[b * T + t] = tokens[at + 1];
+  for (int64_t w0 = 0; w0 < r.windows; w0 += options.batch) {
+    const int B = static_cast<int>(std::min<int64_t>(options.batch, r.windows - w0));
+    idx.assign(static_cast<size_t>(B) * T, options.document_start);  // past a short document: padding,
+    targets.assign(idx.size(), -1);                                   // its targets ignored
+    for (int b = 0; b < B; ++b) {
+      const Window& w = windows[w0 + b];
+      for (int t = 0; t < w.scored; ++t) {
+        idx[b * T + t] = tokens[w.start + t];
+        targets[b * T + t] = tokens[w.start + t + 1];
       }
+    }
     m.evaluate(idx.data(), targets.data(), B, T);
     const float* loss = m.token_losses();
     for (int b = 0; b < B; ++b)
-      for (int t = 0; t < T; ++t) {
+      for (int t = 0; t < windows[w0 + b].scored; ++t) {
         const double l = loss[b * T + t];
         sum[t] += l;
         sum_sq[t] += l * l;
+        ++count[t];
         total += l;
         bytes += token_bytes(targets[b * T + t]);
       }
-    if (progress) progress(w0 + B, windows);
+    if (progress) progress(w0 + B, r.windows);
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   MOSAIC_CHECK(std::isfinite(total), "the model's loss is not finite on this input",
@@ -88,13 +110,15 @@ EvalResult evaluate_tokens(LanguageModel<float>& model, std::span<const uint16_t
   r.perplexity = std::exp(r.mean_loss);
   r.bytes = bytes;
   r.bits_per_byte = bytes > 0 ? total / std::log(2.0) / bytes : 0;
-  r.position_loss.resize(T);
-  r.position_stderr.resize(T);
-  const double count = static_cast<double>(windows);
+  r.position_loss.assign(T, 0.0);
+  r.position_stderr.assign(T, 0.0);
+  r.position_count = count;
   for (int t = 0; t < T; ++t) {
-    r.position_loss[t] = sum[t] / count;
-    const double var = count > 1 ? std::max(0.0, (sum_sq[t] - sum[t] * sum[t] / count) / (count - 1)) : 0.0;
-    r.position_stderr[t] = std::sqrt(var / count);
+    const double c = static_cast<double>(count[t]);
+    if (c == 0) continue;
+    r.position_loss[t] = sum[t] / c;
+    const double var = c > 1 ? std::max(0.0, (sum_sq[t] - sum[t] * sum[t] / c) / (c - 1)) : 0.0;
+    r.position_stderr[t] = std::sqrt(var / c);
   }
   return r;
 }

@@ -23,17 +23,24 @@ std::vector<uint16_t> read_eval_tokens(const std::string& path, const Gpt2Tokeni
 struct EvalOptions {
   int context = 0;          // T; 0: the model's block_size
   int batch = 8;            // windows per forward
-  int64_t max_windows = 0;  // 0: every whole window
+  int64_t max_windows = 0;  // 0: every window
+  // Windows in a row over the stream (false), or one window per document (true): the first T
+  // targets of each document, starting at its <|endoftext|> (document_start), so that position
+  // t is t tokens into a document; a document shorter than the window scores only its own
+  // tokens (its <|endoftext|> at the end included).
+  bool documents = false;
+  int document_start = 50256;
 };
 
 struct EvalResult {
   int context = 0;
-  int64_t windows = 0, tokens_scored = 0, tokens_left_out = 0;  // left out: past the last window evaluated
+  int64_t windows = 0, tokens_scored = 0, tokens_left_out = 0;  // left out: outside the windows evaluated
   double mean_loss = 0;        // nats per token
   double perplexity = 0;       // exp(mean_loss)
   double bytes = 0;            // UTF-8 bytes of the scored targets
   double bits_per_byte = 0;    // total nats / ln 2 / bytes
   std::vector<double> position_loss, position_stderr;  // (T): mean over windows, its standard error
+  std::vector<int64_t> position_count;                 // (T): windows scored at that position
   double seconds = 0;
 };
 
