@@ -81,10 +81,10 @@ inline void matvec(float* y, const float* W, const float* x, const float* bias, 
 // Y = X W^T for W (rows, cols) in float or bfloat16 (uint16_t), X (m, cols), Y (m, rows),
 // accumulating in float; cols a multiple of 8, rows too for bf16 (float: the last rows go
 // through dot). For the memory-bound vocabulary projection of m streams: eight rows of W at a
-// time are read from memory once and applied to every x from cache, two x's per pass (16
-// independent sums; each load of W serves both), each x's eight sums reduced together (bf16
-// also halves the bytes). Rows split over `threads` as in matvec. Each y is the same whatever
-// m: an x's sums do not depend on its partner.
+// time are read from memory once and applied to every x from cache, each x's eight sums
+// reduced together (bf16 also halves the bytes). (Two x's per pass would need 16 accumulators:
+// with AVX2's 16 registers they spill.) Rows split over `threads` as in
+// matvec. Each y is the same whatever m.
 template <class Weight>
 MOSAIC_INLINE simd::f8 load_weights(const Weight* w) {
   if constexpr (std::is_same_v<Weight, float>)
@@ -92,6 +92,7 @@ MOSAIC_INLINE simd::f8 load_weights(const Weight* w) {
   else
     return simd::load_bf16(w);
 }
+
 
 template <class Weight>
 inline void matmat_rows(float* Y, const Weight* W, const float* X, int m, int rows, int cols, int threads = 1) {
@@ -101,20 +102,14 @@ inline void matmat_rows(float* Y, const Weight* W, const float* X, int m, int ro
   for (int r = 0; r < full; r += 8) {
     const Weight* w = W + static_cast<int64_t>(r) * cols;
     for (int c = 0; c < cols; c += 16) __builtin_prefetch(w + 32 * cols + c);  // 4 blocks ahead
-    for (int i = 0; i < m; i += 2) {
-      const float* x0 = X + static_cast<int64_t>(i) * cols;
-      const float* x1 = i + 1 < m ? x0 + cols : x0;  // an odd m: the last x twice, stored once
-      simd::f8 a[8] = {}, b[8] = {};
+    for (int i = 0; i < m; ++i) {
+      const float* x = X + static_cast<int64_t>(i) * cols;
+      simd::f8 a[8] = {};  // eight independent sums: enough to cover the FMA latency
       for (int c = 0; c < cols; c += 8) {
-        const simd::f8 xv0 = simd::load(x0 + c), xv1 = simd::load(x1 + c);
-        for (int j = 0; j < 8; ++j) {
-          const simd::f8 wv = load_weights(w + j * cols + c);
-          a[j] += wv * xv0;
-          b[j] += wv * xv1;
-        }
+        const simd::f8 xv = simd::load(x + c);
+        for (int j = 0; j < 8; ++j) a[j] += load_weights(w + j * cols + c) * xv;
       }
       simd::store(Y + static_cast<int64_t>(i) * rows + r, simd::sum8(a));
-      if (i + 1 < m) simd::store(Y + static_cast<int64_t>(i + 1) * rows + r, simd::sum8(b));
     }
   }
   if constexpr (std::is_same_v<Weight, float>)
