@@ -165,9 +165,13 @@ BENCHMARK(BM_VocabSoftmaxFused)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
-// The head's d wte as layers/tied_lm_head.cpp makes it: dW (V x C) += E^T (V x 320) x, 8 slabs
-// in a parallel loop, our kernel (accumulate_dwte, x transposed) against BM_VocabGradW's gemm.
+// The head's d wte as layers/tied_lm_head.cpp makes it on AVX-512: dW (V x C) += E^T (V x 320) x,
+// 8 slabs in a parallel loop, our kernel (x transposed) against BM_VocabGradW's gemm.
 void BM_VocabGradWFused(benchmark::State& state) {
+  if (mosaic::best_simd_target() != mosaic::SimdTarget::avx512) {
+    state.SkipWithError("needs AVX-512");
+    return;
+  }
   const Shape s = shape_of(state.range(0));
   const int rows = 320, slabs = 8;
   mosaic::set_threads(static_cast<int>(state.range(1)));
@@ -177,7 +181,7 @@ void BM_VocabGradWFused(benchmark::State& state) {
 #pragma omp parallel for schedule(static)
     for (int sl = 0; sl < slabs; ++sl) {
       const int64_t v0 = int64_t(s.V) * sl / slabs, v1 = int64_t(s.V) * (sl + 1) / slabs;
-      mosaic::accumulate_dwte(dW.data() + v0 * s.C, s.C, xt.data(), E.data() + v0, s.V, rows, static_cast<int>(v1 - v0),
+      mosaic::accumulate_dwte_avx512(dW.data() + v0 * s.C, s.C, xt.data(), E.data() + v0, s.V, rows, static_cast<int>(v1 - v0),
                               true);
     }
     keep(dW.data());

@@ -53,6 +53,8 @@ StreamTiming time_stream(TokenStream& s, const std::vector<int32_t>& prompt, int
 StreamTiming time_batch(std::span<const std::unique_ptr<TokenStream>> streams, const std::vector<int32_t>& prompt,
                         int tokens) {
   const int m = static_cast<int>(streams.size());
+  std::vector<TokenStream*> raw;
+  for (const auto& s : streams) raw.push_back(s.get());
   VocabHead& head = streams[0]->head();
   const int V = head.vocab_size(), C = head.width();
   std::vector<float> features(static_cast<size_t>(m) * C), logits(static_cast<size_t>(m) * V);
@@ -74,10 +76,7 @@ StreamTiming time_batch(std::span<const std::unique_ptr<TokenStream>> streams, c
     std::vector<int32_t> next(m);
     for (int i = 0; i < m; ++i) next[i] = argmax(logits.data() + static_cast<int64_t>(i) * V, V);
     t1 = Clock::now();
-    for (int i = 0; i < m; ++i) {
-      const float* f = streams[i]->advance(&next[i], 1);
-      std::copy_n(f, C, features.data() + static_cast<int64_t>(i) * C);
-    }
+    advance_streams(raw, next, features.data(), C);
     stepping += seconds_since(t1);
   }
   r.generated = static_cast<double>(m) * tokens / stepping;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string>
 
 #include "core/error.hpp"
 
@@ -61,6 +62,21 @@ GenerationStats generate_streaming(TokenStream& stream, std::span<const int32_t>
   return stats;
 }
 
+void advance_streams(std::span<TokenStream* const> streams, std::span<const int32_t> tokens, float* features, int C) {
+  const int m = static_cast<int>(streams.size());
+  std::vector<std::string> errors(m);  // an Error may not leave the parallel loop
+#pragma omp parallel for schedule(dynamic)
+  for (int i = 0; i < m; ++i) {
+    try {
+      const float* f = streams[i]->advance(&tokens[i], 1);
+      std::copy_n(f, C, features + static_cast<int64_t>(i) * C);
+    } catch (const Error& e) {
+      errors[i] = e.what();
+    }
+  }
+  for (const auto& e : errors) MOSAIC_CHECK(e.empty(), e, "a bug: sampled tokens are inside the vocabulary");
+}
+
 GenerationStats generate_streaming_batch(std::span<TokenStream* const> streams, VocabHead& head,
                                          std::span<const std::vector<int32_t>> prompts, int n, int vocab_limit,
                                          Sampler& sampler, std::span<Rng> rngs,
@@ -95,7 +111,8 @@ GenerationStats generate_streaming_batch(std::span<TokenStream* const> streams, 
     logits.resize(static_cast<size_t>(a) * V);
     head.project_batch(features.data(), a, logits.data());
     std::vector<int> still;
-    std::vector<float> next_features;
+    std::vector<TokenStream*> going;
+    std::vector<int32_t> fed;
     for (int j = 0; j < a; ++j) {
       const int i = active[j];
       const int32_t next = sampler.sample(logits.data() + static_cast<int64_t>(j) * V, limit, rngs[i], history[i]);
@@ -110,12 +127,13 @@ GenerationStats generate_streaming_batch(std::span<TokenStream* const> streams, 
         if (on_done) on_done(i);
         continue;
       }
-      const float* f = streams[i]->advance(&next, 1);
-      next_features.insert(next_features.end(), f, f + C);
       still.push_back(i);
+      going.push_back(streams[i]);
+      fed.push_back(next);
     }
+    features.resize(still.size() * static_cast<size_t>(C));
+    advance_streams(going, fed, features.data(), C);
     active.swap(still);
-    features.swap(next_features);
   }
   stats.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
   stats.generate_seconds = std::chrono::duration<double>(clock::now() - t1).count();

@@ -38,6 +38,11 @@ GenerationStats generate_streaming(TokenStream& stream, std::span<const int32_t>
                                    Sampler& sampler, Rng& rng, const std::function<void(int32_t)>& on_token = nullptr,
                                    int32_t stop_token = -1);
 
+// Feeds tokens[i] to streams[i] for every i and copies each stream's features (C floats) to
+// row i of features: the streams in parallel over the threads (their states are their own; one
+// stream's step is single-threaded apart from the head, which is not run here).
+void advance_streams(std::span<TokenStream* const> streams, std::span<const int32_t> tokens, float* features, int C);
+
 // Several samples at once: streams[i] is reset, fed prompts[i], then samples with rngs[i],
 // as generate_streaming would, except that each step projects the features of every unfinished
 // stream in one product (VocabHead::project_batch with `head`: the vocabulary matrix is read

@@ -224,20 +224,27 @@ void TiedLmHead<F>::fused_chunk(const F* xc, const int32_t* targets, int rows, i
     // ignored rows.
     float* dxc = dx_from_forward.data() + r0 * C;
     sum_slab_parts(dxc, parts, R * C, slabs, static_cast<int64_t>(rows) * C);
-    float* xst = parts;  // the slab parts are consumed: reuse slab 0's for (x scaled by the factors)^T
+    // The slab parts are consumed: slab 0's holds x scaled by the factors (transposed for our
+    // AVX-512 kernel, as it is for OpenBLAS's gemm).
+    float* xs = parts;
+    const bool own_kernel = simd_target() == SimdTarget::avx512;
     for (int i = 0; i < rows; ++i) {
       const int32_t t = targets[i];
       const float f = row_factor[i];
       for (int k = 0; k < C; ++k) {
         dxc[i * C + k] = f * dxc[i * C + k] + (t < 0 ? 0.0f : target_coef[i] * W[static_cast<int64_t>(t) * C + k]);
-        xst[static_cast<int64_t>(k) * rows + i] = f * xc[i * C + k];
+        xs[own_kernel ? static_cast<int64_t>(k) * rows + i : i * C + k] = f * xc[i * C + k];
       }
     }
     // dwte_v = sum_i (g / sum_i) E_iv x_i + the target terms g (p_t - 1) x_i.
     const int64_t group_words = vocab_group_words();
     for_each_slab(groups, [&](int, int64_t g0, int64_t gn) {
       const int64_t v0 = g0 * group_words, vn = std::min<int64_t>((g0 + gn) * group_words, V) - v0;
-      accumulate_dwte(dwte_from_forward.data() + v0 * C, C, xst, E + v0, V, rows, static_cast<int>(vn), r0 != 0);
+      float* dw = dwte_from_forward.data() + v0 * C;
+      if (own_kernel)
+        accumulate_dwte_avx512(dw, C, xs, E + v0, V, rows, static_cast<int>(vn), r0 != 0);
+      else
+        gemm<float>(Op::T, Op::N, static_cast<int>(vn), C, rows, 1.0f, E + v0, V, xs, C, r0 ? 1.0f : 0.0f, dw, C);
     });
     for (int i = 0; i < rows; ++i) {
       if (targets[i] < 0) continue;
