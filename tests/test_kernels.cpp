@@ -15,6 +15,7 @@
 #include "kernels/gemm.hpp"
 #include "kernels/small_gemm.hpp"
 #include "layer_harness.hpp"
+#include "run_command.hpp"
 
 namespace mosaic {
 namespace {
@@ -32,6 +33,27 @@ void on_every_target(Body&& body) {
     body();
   }
   set_simd_target(before);
+}
+
+// The portable build runs on an AVX2-only CPU: AVX-512 instructions (zmm or mask registers,
+// registers 16-31, EVEX-only operations) appear only in the functions dispatched to on AVX-512
+// CPUs, whose names end in _avx512. Read off the binary with objdump.
+TEST(SimdTargets, AvxFiveTwelveOnlyInsideTheDispatchedKernels) {
+  if (MOSAIC_NATIVE_BUILD) GTEST_SKIP() << "built with MOSAIC_NATIVE=ON (-march=native): not portable by design";
+  const std::string awk =
+      "awk '/^[0-9a-f]+ <.*>:$/ {fn=$2} "
+      "/zmm|%k[0-7]|[xy]mm(1[6-9]|2[0-9]|3[01])|vpternlog|vpermt2|vpermi2|vrndscale|vscalef|1to[0-9]/ {print fn}'";
+  const auto r = testing::run_command("objdump -d --no-show-raw-insn " + std::string(MOSAIC_BINARY) + " | " + awk +
+                                          " | sort -u",
+                                      false);
+  ASSERT_EQ(r.status, 0) << "objdump (binutils) is needed";
+  int dispatched = 0;
+  for (size_t start = 0, end; (end = r.output.find('\n', start)) != std::string::npos; start = end + 1) {
+    const std::string fn = r.output.substr(start, end - start);
+    EXPECT_NE(fn.find("_avx512"), std::string::npos) << fn << " holds AVX-512 instructions outside the dispatch";
+    ++dispatched;
+  }
+  EXPECT_GE(dispatched, 3) << "the AVX-512 bodies of the small gemm, the fused head and d wte";
 }
 
 TEST(SmallGemm, MatchesSgemmOnTilesAndRemainders) { on_every_target([] {
