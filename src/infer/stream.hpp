@@ -34,7 +34,7 @@ class TokenStream {
   }
   // push_many without the vocabulary projection: returns the last token's features (C), the
   // final LayerNorm's output that the tied head projects, valid until the next call. For
-  // StreamBatch (generate.hpp), which projects many streams' features in one product.
+  // generate_streaming_batch (generate.hpp), which projects many streams' features at once.
   virtual const float* advance(const int32_t* tokens, int n) = 0;
   // Back to the empty context (weights stay).
   virtual void reset() = 0;

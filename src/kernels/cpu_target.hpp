@@ -17,8 +17,9 @@ enum class SimdTarget { avx2, avx512 };
 SimdTarget simd_target();
 // The widest target the CPU supports (whatever MOSAIC_SIMD says).
 SimdTarget best_simd_target();
-// For tests and benchmarks: an Error if the CPU lacks it. Affects kernels planned after it
-// (the tied head's panel layout follows the target its model was planned with).
+// For tests and benchmarks: an Error if the CPU lacks it. Takes effect at the next kernel call
+// (the tied head packs its panels for the current target in every forward; its buffer fits
+// either).
 void set_simd_target(SimdTarget target);
 const char* simd_target_name(SimdTarget target);
 // The CPU's model name from /proc/cpuinfo ("unknown CPU" where there is none).
