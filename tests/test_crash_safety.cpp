@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -61,11 +63,25 @@ TEST(CrashSafety, RunsKilledAtRandomMomentsAlwaysResume) {
       "--n_layer", "1", "--n_head", "2", "--n_embd", "32", "--block_size", "32", "--pmem_size", "16",
       "--batch_size", "4", "--sample_interval", "0", "--log_interval", "1000", "-t", "1"};
   int kills_with_a_checkpoint = 0, kills_inside_a_write = 0;
+  // Round 0 waits for the first checkpoint (at most 60 s) and times it; the later rounds kill at
+  // a random moment within twice that (at least 300 ms): start-up, steps, writes. So a slow
+  // build (the sanitizers: several times slower to start) kills as often after checkpoints
+  // and inside writes as a fast one.
+  int64_t window_us = 300000;
   for (int round = 0; round < rounds; ++round) {
     std::vector<std::string> args = train;
     if (!list_checkpoints(out).empty()) args.push_back("--resume");
+    const auto start = std::chrono::steady_clock::now();
     const pid_t pid = spawn(args);
-    ::usleep(static_cast<useconds_t>(30000 + rng.below(300000)));  // 30 to 330 ms: start-up, steps, writes
+    if (round == 0) {
+      while (list_checkpoints(out).empty() && std::chrono::steady_clock::now() - start < std::chrono::seconds(60))
+        ::usleep(2000);
+      const auto first = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+      window_us = std::max<int64_t>(window_us, 2 * first.count());
+      ::usleep(static_cast<useconds_t>(rng.below(static_cast<uint64_t>(window_us / 4))));
+    } else {
+      ::usleep(static_cast<useconds_t>(30000 + rng.below(static_cast<uint64_t>(window_us))));
+    }
     ::kill(pid, SIGKILL);
     wait_for(pid);
     std::error_code ec;
