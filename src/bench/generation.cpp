@@ -48,39 +48,23 @@ StreamTiming time_stream(TokenStream& s, const std::vector<int32_t>& prompt, int
 }
 
 // A batch of streams, each fed its own prompt (the prompt rotated by the stream's index), then
-// `tokens` steps of one vocabulary product for all and one push per stream (argmax untimed).
-// Tokens/s of all streams together.
+// `tokens` greedy tokens each by generate_streaming_batch, the loop `sample --num-samples`
+// runs (its time includes the argmax of every step). Tokens/s of all streams together.
 StreamTiming time_batch(std::span<const std::unique_ptr<TokenStream>> streams, const std::vector<int32_t>& prompt,
                         int tokens) {
-  const int m = static_cast<int>(streams.size());
   std::vector<TokenStream*> raw;
-  for (const auto& s : streams) raw.push_back(s.get());
-  VocabHead& head = streams[0]->head();
-  const int V = head.vocab_size(), C = head.width();
-  std::vector<float> features(static_cast<size_t>(m) * C), logits(static_cast<size_t>(m) * V);
-  StreamTiming r;
-  const auto t0 = Clock::now();
-  for (int i = 0; i < m; ++i) {
-    std::vector<int32_t> own(prompt);
-    std::rotate(own.begin(), own.begin() + i % own.size(), own.end());
-    streams[i]->reset();
-    const float* f = streams[i]->advance(own.data(), static_cast<int>(own.size()));
-    std::copy_n(f, C, features.data() + static_cast<int64_t>(i) * C);
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<Rng> rngs;
+  for (const auto& s : streams) {
+    raw.push_back(s.get());
+    prompts.push_back(prompt);
+    std::rotate(prompts.back().begin(), prompts.back().begin() + (prompts.size() - 1) % prompt.size(), prompts.back().end());
+    rngs.emplace_back(0);
   }
-  r.prompt = static_cast<double>(m) * prompt.size() / seconds_since(t0);
-  double stepping = 0;
-  for (int t = 0; t < tokens; ++t) {
-    auto t1 = Clock::now();
-    head.project_batch(features.data(), m, logits.data());
-    stepping += seconds_since(t1);
-    std::vector<int32_t> next(m);
-    for (int i = 0; i < m; ++i) next[i] = argmax(logits.data() + static_cast<int64_t>(i) * V, V);
-    t1 = Clock::now();
-    advance_streams(raw, next, features.data(), C);
-    stepping += seconds_since(t1);
-  }
-  r.generated = static_cast<double>(m) * tokens / stepping;
-  return r;
+  Sampler greedy({0.0, 0, 1.0});
+  const GenerationStats stats = generate_streaming_batch(raw, streams[0]->head(), prompts, tokens,
+                                                         streams[0]->vocab_size(), greedy, rngs);
+  return {stats.generated_per_s(), stats.prompt_tokens_per_s()};
 }
 
 double time_recompute(LanguageModel<float>& model, const std::vector<int32_t>& prompt, int tokens) {

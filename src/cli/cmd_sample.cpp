@@ -74,19 +74,20 @@ GenerationStats generate_recompute(LanguageModel<float>& model, const std::vecto
   return s;
 }
 
-// Samples 1..N streamed together; each sample's text printed whole, in order, as soon as it
-// and every sample before it have ended.
-GenerationStats sample_together(const LanguageModel<float>& model, const StreamOptions& options, int samples,
-                                const std::string& prompt, const std::vector<int32_t>& prompt_ids, int n, const Gpt2Tokenizer& tokenizer,
-                                Sampler& sampler, uint64_t seed, int32_t stop, const std::function<void(int, const std::string&)>& print) {
-  std::vector<std::unique_ptr<TokenStream>> owned;
+// Samples 1..N streamed together, `first` (made with `options`) and N - 1 more; each sample's
+// text printed whole, in order, as soon as it and every sample before it have ended.
+GenerationStats sample_together(const LanguageModel<float>& model, TokenStream& first, const StreamOptions& options,
+                                int samples, const std::string& prompt, const std::vector<int32_t>& prompt_ids, int n,
+                                const Gpt2Tokenizer& tokenizer, Sampler& sampler, uint64_t seed, int32_t stop,
+                                const std::function<void(int, const std::string&)>& print) {
   StreamOptions others = options;
   others.head = HeadPrecision::Fp32;  // only the first stream's head projects: no bf16 copy each
-  for (int i = 0; i < samples; ++i) owned.push_back(make_stream(model, i == 0 ? options : others));
-  std::vector<TokenStream*> streams;
-  std::vector<Rng> rngs;
-  for (int i = 0; i < samples; ++i) {
-    streams.push_back(owned[i].get());
+  std::vector<std::unique_ptr<TokenStream>> owned;
+  std::vector<TokenStream*> streams{&first};
+  std::vector<Rng> rngs{Rng(seed)};
+  for (int i = 1; i < samples; ++i) {
+    owned.push_back(make_stream(model, others));
+    streams.push_back(owned.back().get());
     rngs.emplace_back(seed + i);
   }
   const std::vector<std::vector<int32_t>> prompts(samples, prompt_ids);
@@ -101,7 +102,7 @@ GenerationStats sample_together(const LanguageModel<float>& model, const StreamO
     done[i] = true;
     for (; printed < samples && done[printed]; ++printed) print(printed, out[printed]);
   };
-  return generate_streaming_batch(streams, owned[0]->head(), prompts, n, tokenizer.vocab_size(), sampler, rngs, on_token,
+  return generate_streaming_batch(streams, first.head(), prompts, n, tokenizer.vocab_size(), sampler, rngs, on_token,
                                   on_done, stop);
 }
 
@@ -210,8 +211,8 @@ void add_sample_command(CLI::App& app) {
         write(sample);
         end_sample(s);
       };
-      total = sample_together(*model, o->stream, o->num_samples, prompt, prompt_ids, n, tokenizer, sampler, seed, stop,
-                              print);
+      total = sample_together(*model, *stream, o->stream, o->num_samples, prompt, prompt_ids, n, tokenizer, sampler,
+                              seed, stop, print);
       described += ", " + std::to_string(o->num_samples) + " streams together";
     } else {
       for (int s = 0; s < o->num_samples; ++s) {

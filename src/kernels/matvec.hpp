@@ -93,7 +93,6 @@ MOSAIC_INLINE simd::f8 load_weights(const Weight* w) {
     return simd::load_bf16(w);
 }
 
-
 template <class Weight>
 inline void matmat_rows(float* Y, const Weight* W, const float* X, int m, int rows, int cols, int threads = 1) {
   static_assert(std::is_same_v<Weight, float> || std::is_same_v<Weight, uint16_t>);

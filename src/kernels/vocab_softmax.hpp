@@ -80,7 +80,6 @@ MOSAIC_INLINE void accumulate_dx_tile(float* dx, int C, const RowPointers& e, co
   }
 }
 
-template <class V>
 struct LaneSums {};
 
 // exp_logits_slab's body at vector type V (its comment below).
@@ -91,7 +90,7 @@ MOSAIC_INLINE void exp_logits_slab(float* e, float* sums, float* dx_raw, const f
   constexpr int kw = kWords<V>, block_groups = kBlockWords / kw;
   // Floats, not V: a heap buffer of V made by AVX2 code is only 32-byte aligned.
   constexpr int L = simd::kLanes<V>;
-  float* lane_sums = thread_scratch<float, LaneSums<V>>(static_cast<size_t>(rows) * L);
+  float* lane_sums = thread_scratch<float, LaneSums>(static_cast<size_t>(rows) * L);
   std::fill_n(lane_sums, static_cast<size_t>(rows) * L, 0.0f);
   for (int64_t b0 = g0; b0 < g1; b0 += block_groups) {
     const int64_t b1 = std::min(g1, b0 + block_groups);
