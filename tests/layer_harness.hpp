@@ -182,7 +182,13 @@ enum class LayerKind {
   ContextualMemory,
   PersistentMemory,       // pmem_count 1
   PersistentMemoryBanks,  // pmem_count 3
+  // dropout 0.3 on the probabilities, one fixed pass key (the mask is the same in every pass)
+  CausalSelfAttentionDropout,
+  ContextualMemoryDropout,
+  PersistentMemoryDropout,  // pmem_count 2
+  KeyExtractorUpbound,      // s = 2, StackAssoMem's clamp at kernel_beta_upbound 1: some heads clamped
 };
+constexpr LayerKind kLastLayerKind = LayerKind::KeyExtractorUpbound;
 
 inline const char* layer_name(LayerKind kind) {
   switch (kind) {
@@ -199,6 +205,10 @@ inline const char* layer_name(LayerKind kind) {
     case LayerKind::ContextualMemory: return "ContextualMemory";
     case LayerKind::PersistentMemory: return "PersistentMemory";
     case LayerKind::PersistentMemoryBanks: return "PersistentMemoryBanks";
+    case LayerKind::CausalSelfAttentionDropout: return "CausalSelfAttentionDropout";
+    case LayerKind::ContextualMemoryDropout: return "ContextualMemoryDropout";
+    case LayerKind::PersistentMemoryDropout: return "PersistentMemoryDropout";
+    case LayerKind::KeyExtractorUpbound: return "KeyExtractorUpbound";
   }
   return "?";
 }
@@ -206,6 +216,9 @@ inline const char* layer_name(LayerKind kind) {
 inline bool has_bias_option(LayerKind kind) {
   return kind != LayerKind::Embedding && kind != LayerKind::TiedLmHead && kind != LayerKind::TiedLmHeadChunked;
 }
+
+constexpr double kTestDropout = 0.3;
+constexpr uint64_t kTestDropoutKey = 12345;
 
 // The layer of `kind` at shape s, parameters allocated (and zero). Ids and targets, where the
 // layer takes them, are drawn from seed.
@@ -250,6 +263,23 @@ inline std::unique_ptr<LayerCase> make_layer(LayerKind kind, const Shape& s, boo
       return over_sequences(std::make_shared<PersistentMemory<double>>(C, H, 5, 1, bias), s);
     case LayerKind::PersistentMemoryBanks:
       return over_sequences(std::make_shared<PersistentMemory<double>>(C, H, 7, 3, bias), s);
+    case LayerKind::CausalSelfAttentionDropout: {
+      auto layer = std::make_shared<CausalSelfAttention<double>>(C, H, bias, kTestDropout);
+      layer->prob_drop.set_pass(kTestDropoutKey, true);
+      return over_sequences(layer, s);
+    }
+    case LayerKind::ContextualMemoryDropout: {
+      auto layer = std::make_shared<ContextualMemory<double>>(C, H, bias, 0.0, kTestDropout);
+      layer->prob_drop.set_pass(kTestDropoutKey, true);
+      return over_sequences(layer, s);
+    }
+    case LayerKind::PersistentMemoryDropout: {
+      auto layer = std::make_shared<PersistentMemory<double>>(C, H, 6, 2, bias, 0.0, kTestDropout);
+      layer->prob_drop.set_pass(kTestDropoutKey, true);
+      return over_sequences(layer, s);
+    }
+    case LayerKind::KeyExtractorUpbound:
+      return over_sequences(std::make_shared<KeyExtractor<double>>(C, H, bias, 2, 1.0), s);
   }
   throw std::invalid_argument("unknown layer kind");
 }

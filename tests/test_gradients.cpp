@@ -64,6 +64,10 @@ std::string break_tensor(LayerKind kind, bool bias) {
     case LayerKind::ContextualMemory: return bias ? "k_featurizer.leaky_avg.leaky_key_beta" : "v_featurizer.coef";
     case LayerKind::PersistentMemory: return "out_scale";
     case LayerKind::PersistentMemoryBanks: return bias ? "P_k" : "k_featurizer.leaky_avg.leaky_key_beta";
+    case LayerKind::CausalSelfAttentionDropout: return "x";
+    case LayerKind::ContextualMemoryDropout: return "v_featurizer.coef";
+    case LayerKind::PersistentMemoryDropout: return "P_v";
+    case LayerKind::KeyExtractorUpbound: return "leaky_avg.leaky_key_beta";
   }
   return "";
 }
@@ -78,7 +82,7 @@ struct LayerParam {
 
 std::vector<LayerParam> layer_params() {
   std::vector<LayerParam> params;
-  for (int k = 0; k <= static_cast<int>(LayerKind::PersistentMemoryBanks); ++k) {
+  for (int k = 0; k <= static_cast<int>(kLastLayerKind); ++k) {
     const auto kind = static_cast<LayerKind>(k);
     for (size_t s = 0; s < kShapeCount; ++s) {
       params.push_back({kind, s, true});
@@ -112,8 +116,18 @@ INSTANTIATE_TEST_SUITE_P(Gradients, Layer, ::testing::ValuesIn(layer_params()), 
 
 // ---- both models through the real loss ----
 
-ModelConfig tiny(const std::string& arch, const Shape& s, bool bias) {
+// variant "dropout": every dropout site at 0.2; "icll": StackAssoMem's options (config.hpp) with
+// ic_dropout 0.1, hd_dropout 0.2 and a key-scale clamp low enough to bind on some heads.
+ModelConfig tiny(const std::string& arch, const Shape& s, bool bias, const std::string& variant = "plain") {
   ModelConfig c;
+  if (variant == "dropout") c.dropout = 0.2;
+  if (variant == "icll") {
+    c.ic_dropout = 0.1;
+    c.hd_dropout = 0.2;
+    c.init = "fanin";
+    c.scale_logits = true;
+    c.kernel_beta_upbound = 1.2;
+  }
   c.arch = arch;
   c.block_size = s.T;
   c.vocab_size = 13;
@@ -141,6 +155,7 @@ struct ModelParam {
   const char* arch;
   size_t shape;
   bool bias;
+  const char* variant = "plain";
 };
 
 std::vector<ModelParam> model_params() {
@@ -148,12 +163,19 @@ std::vector<ModelParam> model_params() {
   for (const char* arch : {"mosaic", "gpt"})
     for (size_t s = 0; s < kShapeCount; ++s)
       for (bool bias : {true, false}) params.push_back({arch, s, bias});
+  // dropout and the ICLL options: one token, tile and row-block edges, many rows
+  for (size_t s : {0, 2, 6, 7}) {
+    params.push_back({"mosaic", s, true, "dropout"});
+    params.push_back({"gpt", s, false, "dropout"});
+    params.push_back({"mosaic", s, false, "icll"});
+  }
   return params;
 }
 
 std::string model_param_name(const ::testing::TestParamInfo<ModelParam>& info) {
   const ModelParam& p = info.param;
-  return std::string(p.arch) + "_" + kShapes[p.shape].shape.name() + (p.bias ? "_bias" : "_nobias");
+  const std::string variant = std::string(p.variant) == "plain" ? "" : std::string("_") + p.variant;
+  return std::string(p.arch) + "_" + kShapes[p.shape].shape.name() + (p.bias ? "_bias" : "_nobias") + variant;
 }
 
 void PrintTo(const ModelParam& p, std::ostream* os) { *os << model_param_name({p, 0}); }
@@ -174,9 +196,10 @@ TEST_P(WholeModel, MatchesFiniteDifferencesAndABrokenEntryFails) {
   const ModelParam p = GetParam();
   const ShapeCase& sc = kShapes[p.shape];
   const Shape& s = sc.shape;
-  const ModelConfig config = tiny(p.arch, s, p.bias);
+  const ModelConfig config = tiny(p.arch, s, p.bias, p.variant);
   auto model = make_test_model(config, 7);
-  widen_weights(model->params());
+  if (config.init == "nanogpt") widen_weights(model->params());  // fanin's matrices are wide already
+  model->set_dropout_key(99);
   std::vector<int32_t> idx, targets;
   draw_tokens(idx, targets, s.rows(), config.vocab_size, 8);
   auto loss = [&] { return model->forward(idx.data(), targets.data(), s.B, s.T); };
@@ -214,6 +237,23 @@ TEST(Gradients, KeyExtractorClampedScaleHasZeroGradient) {
   layer->backward(dk.data(), dx.data());
   EXPECT_EQ(grad_of(layer->table, "key_scale")[0], 0.0);
   EXPECT_NE(grad_of(layer->table, "key_scale")[1], 0.0);
+}
+
+// StackAssoMem clamps 10 key_scale at kernel_beta_upbound and then raises to the power s;
+// nanoMosaics clamps the whole exponent at ln 65535.
+TEST(Gradients, KeyScaleClampsOfBothModels) {
+  for (double upbound : {0.0, 5.0}) {
+    KeyExtractor<double> keys(8, 2, false, 2, upbound);
+    ParamTable<double> table;
+    keys.register_params(table, "");
+    table.allocate();
+    keys.key_scale.value[0] = 0.58;  // 10 kb = 5.8: past StackAssoMem's bound; 2 * 5.8 = 11.6 > ln 65535
+    keys.key_scale.value[1] = 0.3;   // 10 kb = 3: inside both
+    double decay[2], scale[2];
+    keys.head_coefficients(decay, scale);
+    EXPECT_NEAR(scale[0], upbound > 0 ? std::exp(10.0) : 65535.0, 1e-9 * scale[0]) << upbound;
+    EXPECT_NEAR(scale[1], std::exp(6.0), 1e-9 * scale[1]) << upbound;
+  }
 }
 
 // The checker must catch errors made inside a backward pass (not only the break it injects
@@ -281,8 +321,11 @@ TEST(Attention, TilesSkipTheMaskedTriangleWithoutChangingTheResult) {
   Rng rng(13);
   std::vector<double> q(T * ld), k(T * ld), v(T * ld), dy(T * hs);
   for (auto* a : {&q, &k, &v, &dy}) fill_normal(a->data(), a->size(), rng, 1.0);
+  Dropout drop(0.3, 5);
+  drop.set_pass(77, true);
   for (Visible mask : {Visible::UpToSelf, Visible::BeforeSelf})
-    for (bool alias : {false, true}) {
+    for (bool alias : {false, true})
+      for (const Dropout* d : {static_cast<const Dropout*>(nullptr), static_cast<const Dropout*>(&drop)}) {
       std::vector<double> y[2], dq[2], dk[2], dv[2];
       for (int run = 0; run < 2; ++run) {
         const int tile = run ? 2 : T;
@@ -292,9 +335,10 @@ TEST(Attention, TilesSkipTheMaskedTriangleWithoutChangingTheResult) {
         dk[run].assign(T * ld, 0);
         dv[run].assign(T * ld, 0);
         const double* keys = alias ? q.data() : k.data();
-        attention_forward(y[run].data(), hs, probs.data(), q.data(), keys, v.data(), ld, T, hs, 0.7, mask, tile);
+        attention_forward(y[run].data(), hs, probs.data(), q.data(), keys, v.data(), ld, T, hs, 0.7, mask, d, 3,
+                          scratch.data(), tile);
         attention_backward(dq[run].data(), alias ? dq[run].data() : dk[run].data(), dv[run].data(), scratch.data(),
-                           dy.data(), hs, probs.data(), q.data(), keys, v.data(), ld, T, hs, 0.7, mask, tile);
+                           dy.data(), hs, probs.data(), q.data(), keys, v.data(), ld, T, hs, 0.7, mask, d, 3, tile);
       }
       for (auto* pair : {y, dq, dk, dv})
         for (size_t i = 0; i < pair[0].size(); ++i) ASSERT_NEAR(pair[0][i], pair[1][i], 1e-12) << i;

@@ -14,12 +14,16 @@ namespace mosaic {
 namespace {
 
 const std::string kReferenceDir = std::string(MOSAIC_SHARED_DIR) + "/reference";
+// The RegBench model's fixture (StackAssoMem, made by tools/icll_fixture.py) ships with the code.
+const std::string kOwnFixtureDir = std::string(MOSAIC_SOURCE_DIR) + "/tests/fixtures";
 
 std::vector<std::string> fixtures() {
   std::vector<std::string> out;
-  if (!std::filesystem::is_directory(kReferenceDir)) return out;
-  for (const auto& entry : std::filesystem::directory_iterator(kReferenceDir))
-    if (entry.path().extension() == ".safetensors") out.push_back(entry.path().string());
+  for (const auto& dir : {kReferenceDir, kOwnFixtureDir}) {
+    if (!std::filesystem::is_directory(dir)) continue;
+    for (const auto& entry : std::filesystem::directory_iterator(dir))
+      if (entry.path().extension() == ".safetensors") out.push_back(entry.path().string());
+  }
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -116,6 +116,25 @@ TEST(StreamingMosaic, MatchesFullForwardAtEveryPosition) {
   }
 }
 
+// The RegBench model's options (logits scale, fan-in init, key-scale clamp, dropout) stream
+// as they train: dropout is off outside training passes, the rest is in the shared layers.
+TEST(StreamingMosaic, TheIcllModelMatchesItsFullForward) {
+  ModelConfig c = mosaic_config(4, false, 1);
+  c.init = "fanin";
+  c.scale_logits = true;
+  c.kernel_beta_upbound = 1.1;  // the randomised key scales put some heads past it
+  c.ic_dropout = 0.2;
+  c.hd_dropout = 0.1;
+  auto model = random_model(c, 17);
+  auto stream = make_stream(*model);
+  EXPECT_LE(stream_vs_forward(*stream, *model, random_tokens(200, 97, 5)), kStreamTolerance);
+  c.arch = "gpt";
+  c.dropout = 0.1;
+  auto gpt = random_model(c, 18);
+  auto gpt_stream = make_stream(*gpt);
+  EXPECT_LE(stream_vs_forward(*gpt_stream, *gpt, random_tokens(200, 97, 6)), kStreamTolerance);
+}
+
 TEST(StreamingMosaic, PromptChunksGiveTheSameStateAsSingleTokens) {
   auto model = random_model(mosaic_config(2, true, 1), 3);
   const auto tokens = random_tokens(200, 97, 8);

@@ -11,6 +11,7 @@
 #pragma once
 #include <algorithm>
 
+#include "kernels/dropout.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/matvec.hpp"
 #include "kernels/softmax.hpp"
@@ -23,15 +24,25 @@ inline int visible_keys(Visible mask, int i) { return mask == Visible::UpToSelf 
 
 constexpr int kAttentionTile = 64;  // query rows per tile
 
+// Dropout on the probabilities (drop active): y = (P * mask) v, the dropped rows written to
+// `dropped` (T x T, the backward's scratch, free during the forward); probs keeps P itself.
 template <class F>
 void attention_forward(F* y, int ldy, F* probs, const F* q, const F* k, const F* v, int ld, int T, int hs,
-                       F scale, Visible mask, int tile = kAttentionTile) {
+                       F scale, Visible mask, const Dropout* drop = nullptr, uint64_t slice = 0,
+                       F* dropped = nullptr, int tile = kAttentionTile) {
+  const bool dropping = drop && drop->active();
   for (int r0 = 0; r0 < T; r0 += tile) {
     const int rows = std::min(tile, T - r0), keys = r0 + rows;  // no row of the tile sees key r0 + rows
     F* p = probs + static_cast<int64_t>(r0) * T;
     gemm<F>(Op::N, Op::T, rows, keys, hs, scale, q + static_cast<int64_t>(r0) * ld, ld, k, ld, F(0), p, T);
     for (int i = 0; i < rows; ++i) softmax_prefix(p + static_cast<int64_t>(i) * T, visible_keys(mask, r0 + i), keys);
-    gemm<F>(Op::N, Op::N, rows, hs, keys, F(1), p, T, v, ld, F(0), y + static_cast<int64_t>(r0) * ldy, ldy);
+    const F* read = p;
+    if (dropping) {
+      F* pd = dropped + static_cast<int64_t>(r0) * T;
+      drop->apply(pd, T, p, T, rows, keys, slice, r0);
+      read = pd;
+    }
+    gemm<F>(Op::N, Op::N, rows, hs, keys, F(1), read, T, v, ld, F(0), y + static_cast<int64_t>(r0) * ldy, ldy);
   }
 }
 
@@ -39,15 +50,20 @@ void attention_forward(F* y, int ldy, F* probs, const F* q, const F* k, const F*
 // passes dq == dk): each gemm adds its share in turn.
 template <class F>
 void attention_backward(F* dq, F* dk, F* dv, F* scratch, const F* dy, int ldy, const F* probs, const F* q,
-                        const F* k, const F* v, int ld, int T, int hs, F scale, Visible mask, int tile = kAttentionTile) {
+                        const F* k, const F* v, int ld, int T, int hs, F scale, Visible mask,
+                        const Dropout* drop = nullptr, uint64_t slice = 0, int tile = kAttentionTile) {
   // per tile: dv += P^T dy ; dP = dy v^T ; dS = softmax backward ; dq += scale dS k ; dk += scale dS^T q
+  // (with dropout, P * mask in the first product and dP * mask into the softmax backward)
+  const bool dropping = drop && drop->active();
   for (int r0 = 0; r0 < T; r0 += tile) {
     const int rows = std::min(tile, T - r0), keys = r0 + rows;
     const F* p = probs + static_cast<int64_t>(r0) * T;
     F* ds = scratch + static_cast<int64_t>(r0) * T;
     const F* dy_tile = dy + static_cast<int64_t>(r0) * ldy;
-    gemm<F>(Op::T, Op::N, keys, hs, rows, F(1), p, T, dy_tile, ldy, F(1), dv, ld);
+    if (dropping) drop->apply(ds, T, p, T, rows, keys, slice, r0);  // the forward's dropped rows, again
+    gemm<F>(Op::T, Op::N, keys, hs, rows, F(1), dropping ? ds : p, T, dy_tile, ldy, F(1), dv, ld);
     gemm<F>(Op::N, Op::T, rows, keys, hs, F(1), dy_tile, ldy, v, ld, F(0), ds, T);
+    if (dropping) drop->apply(ds, T, ds, T, rows, keys, slice, r0);
     for (int i = 0; i < rows; ++i)
       softmax_prefix_backward(ds + static_cast<int64_t>(i) * T, p + static_cast<int64_t>(i) * T, visible_keys(mask, r0 + i), keys);
     gemm<F>(Op::N, Op::N, rows, hs, keys, scale, ds, T, k, ld, F(1), dq + static_cast<int64_t>(r0) * ld, ld);

@@ -34,9 +34,10 @@ const F* CausalSelfAttention<F>::forward(const F* x, int batch, int time) {
   for (int b = 0; b < B; ++b)
     for (int h = 0; h < H; ++h) {
       const F* q = qkv + static_cast<int64_t>(b) * T * 3 * C + h * hs;  // q | k | v blocks of C
-      attention_forward(heads.data() + static_cast<int64_t>(b) * T * C + h * hs, C,
-                        probs.data() + (static_cast<int64_t>(b) * H + h) * T * T, q, q + C, q + 2 * C, 3 * C, T, hs,
-                        scale, Visible::UpToSelf);
+      const int64_t tt = (static_cast<int64_t>(b) * H + h) * T * T;
+      attention_forward(heads.data() + static_cast<int64_t>(b) * T * C + h * hs, C, probs.data() + tt, q, q + C,
+                        q + 2 * C, 3 * C, T, hs, scale, Visible::UpToSelf, &prob_drop, static_cast<uint64_t>(b) * H + h,
+                        dprobs.data() + tt);
     }
   return c_proj.forward(heads.data(), static_cast<int64_t>(B) * T);
 }
@@ -56,7 +57,7 @@ void CausalSelfAttention<F>::backward(const F* dy, F* dx) {
       F* d = dqkv.data() + off;
       attention_backward(d, d + C, d + 2 * C, dprobs.data() + tt, dheads.data() + static_cast<int64_t>(b) * T * C + h * hs,
                          C, probs.data() + tt, qkv + off, qkv + off + C, qkv + off + 2 * C, 3 * C, T, hs, scale,
-                         Visible::UpToSelf);
+                         Visible::UpToSelf, &prob_drop, static_cast<uint64_t>(b) * H + h);
     }
   c_attn.backward(dqkv.data(), dx);
 }

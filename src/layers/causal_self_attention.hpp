@@ -7,6 +7,7 @@
 
 #include "core/activations.hpp"
 #include "core/param_table.hpp"
+#include "kernels/dropout.hpp"
 #include "layers/linear.hpp"
 
 namespace mosaic {
@@ -16,6 +17,8 @@ struct CausalSelfAttention {
   static constexpr const char* kName = "self-attention";  // in per-layer timings
   int C = 0, H = 0;
   Linear<F> c_attn, c_proj;
+  Dropout prob_drop;  // on the attention probabilities (nanoGPT's attn_dropout)
+  static constexpr uint64_t kProbSite = 1;
 
   // cache
   int B = 0, T = 0;
@@ -24,8 +27,9 @@ struct CausalSelfAttention {
   Activation<F> dqkv, dheads, dprobs; // backward scratch
 
   CausalSelfAttention() = default;
-  CausalSelfAttention(int n_embd, int n_head, bool bias)
-      : C(n_embd), H(n_head), c_attn(n_embd, 3 * n_embd, bias), c_proj(n_embd, n_embd, bias) {}
+  CausalSelfAttention(int n_embd, int n_head, bool bias, double prob_dropout = 0)
+      : C(n_embd), H(n_head), c_attn(n_embd, 3 * n_embd, bias), c_proj(n_embd, n_embd, bias),
+        prob_drop(prob_dropout, kProbSite) {}
   void register_params(ParamTable<F>& table, const std::string& prefix);
   void plan(Activations<F>& acts, const std::string& prefix, int batch, int time);
 

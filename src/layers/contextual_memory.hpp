@@ -9,6 +9,7 @@
 
 #include "core/activations.hpp"
 #include "core/param_table.hpp"
+#include "kernels/dropout.hpp"
 #include "layers/key_extractor.hpp"
 #include "layers/linear.hpp"
 #include "layers/value_extractor.hpp"
@@ -22,6 +23,8 @@ struct ContextualMemory {
   KeyExtractor<F> k_featurizer;
   ValueExtractor<F> v_featurizer;
   Linear<F> c_proj;
+  Dropout prob_drop;  // on the retrieval weights (StackAssoMem's ic_dropout)
+  static constexpr uint64_t kProbSite = 1;
 
   // cache
   int B = 0, T = 0;
@@ -30,9 +33,9 @@ struct ContextualMemory {
   Activation<F> dretrieved, dk, dv, dprobs;      // backward scratch
 
   ContextualMemory() = default;
-  ContextualMemory(int n_embd, int n_head, bool bias)
-      : C(n_embd), H(n_head), k_featurizer(n_embd, n_head, bias, 1), v_featurizer(n_embd, n_head, bias),
-        c_proj(n_embd, n_embd, bias) {}
+  ContextualMemory(int n_embd, int n_head, bool bias, double kernel_beta_upbound = 0, double prob_dropout = 0)
+      : C(n_embd), H(n_head), k_featurizer(n_embd, n_head, bias, 1, kernel_beta_upbound), v_featurizer(n_embd, n_head, bias),
+        c_proj(n_embd, n_embd, bias), prob_drop(prob_dropout, kProbSite) {}
   void register_params(ParamTable<F>& table, const std::string& prefix);
   void plan(Activations<F>& acts, const std::string& prefix, int batch, int time);
 

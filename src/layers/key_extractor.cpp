@@ -12,6 +12,11 @@ namespace mosaic {
 const double kKeyScaleMax = std::log(65535.0);  // exp(key scale) must fit in fp16 (reference)
 
 template <class F>
+KeyExtractor<F>::KeyExtractor(int n_embd, int n_head, bool bias, int s, double kernel_beta_upbound)
+    : C(n_embd), H(n_head), scale_power(s), scale_cap(kernel_beta_upbound > 0 ? s * kernel_beta_upbound : kKeyScaleMax),
+      W_k(n_embd, n_embd, bias) {}
+
+template <class F>
 void KeyExtractor<F>::register_params(ParamTable<F>& table, const std::string& prefix) {
   table.add(prefix + "key_scale", {1, H, 1, 1}, &key_scale);
   W_k.register_params(table, prefix + "W_k.");
@@ -33,7 +38,7 @@ template <class F>
 void KeyExtractor<F>::head_coefficients(F* decay_out, F* scale_out) const {
   for (int h = 0; h < H; ++h) {
     decay_out[h] = static_cast<F>(std::exp(-kExpScaling * std::abs(static_cast<double>(leaky_key_beta.value[h]))));
-    scale_out[h] = static_cast<F>(std::exp(std::min(scale_power * kExpScaling * key_scale.value[h], kKeyScaleMax)));
+    scale_out[h] = static_cast<F>(std::exp(std::min(scale_power * kExpScaling * key_scale.value[h], scale_cap)));
   }
 }
 
@@ -78,7 +83,7 @@ void KeyExtractor<F>::backward(const F* dk, F* dx) {
     }
     // clamp(max) passes the gradient only where the bound is not active (as torch.clamp)
     const double pre = scale_power * kExpScaling * key_scale.value[h];
-    if (pre <= kKeyScaleMax) key_scale.grad[h] += static_cast<F>(sum_scale * scale_power * kExpScaling);
+    if (pre <= scale_cap) key_scale.grad[h] += static_cast<F>(sum_scale * scale_power * kExpScaling);
     // decay = exp(-10 |beta|): d decay / d beta = -10 sign(beta) decay (sign(0) = 0, as torch.abs)
     const F beta = leaky_key_beta.value[h];
     const F sign = beta > 0 ? F(1) : (beta < 0 ? F(-1) : F(0));

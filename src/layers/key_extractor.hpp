@@ -1,6 +1,7 @@
 // Key feature extractor of a Memory Mosaic memory (reference: KeyFeatureExtractor):
 // k~ = W_k x; kbar_t = k~_t + exp(-10|beta_h|) kbar_{t-1}; k = kbar / (|kbar| + 1e-10) *
-// exp(min(s * 10 * key_scale_h, ln 65535)), with s = 1 (contextual) or 2 (persistent).
+// exp(min(s * 10 * key_scale_h, cap)), with s = 1 (contextual) or 2 (persistent); cap = ln 65535
+// (nanoMosaics) or s * kernel_beta_upbound (StackAssoMem: exp(min(10 key_scale, 5))^s).
 // forward() runs whole sequences for training; step() continues one stream a few rows at a
 // time (streaming inference) with the same kernels.
 // Shapes: x, k (B, T, C) with head h in channels [h*hs, (h+1)*hs); key_scale, beta (1, H, 1, 1).
@@ -18,6 +19,7 @@ template <class F>
 struct KeyExtractor {
   int C = 0, H = 0;
   int scale_power = 1;  // s
+  double scale_cap = 0;  // the clamp of the scale's exponent
   Linear<F> W_k;
   Param<F> key_scale, leaky_key_beta;
 
@@ -36,7 +38,8 @@ struct KeyExtractor {
   };
 
   KeyExtractor() = default;
-  KeyExtractor(int n_embd, int n_head, bool bias, int s) : C(n_embd), H(n_head), scale_power(s), W_k(n_embd, n_embd, bias) {}
+  // kernel_beta_upbound: 0 for nanoMosaics' clamp, else StackAssoMem's (config.hpp).
+  KeyExtractor(int n_embd, int n_head, bool bias, int s, double kernel_beta_upbound = 0);
   void register_params(ParamTable<F>& table, const std::string& prefix);
   void plan(Activations<F>& acts, const std::string& prefix, int batch, int time);
 

@@ -18,6 +18,7 @@ void LayerNorm<F>::plan(Activations<F>& acts, const std::string& prefix, int64_t
   acts.add(prefix + "y", {rows, C}, &y);
   acts.add(prefix + "mean", {rows}, &mean);
   acts.add(prefix + "rstd", {rows}, &rstd);
+  if (out_scale != 1) acts.add(prefix + "dy_scaled", {rows, C}, &dy_scaled);
 }
 
 template <class F>
@@ -26,6 +27,8 @@ void LayerNorm<F>::apply(F* y_out, const F* input, int64_t rows) const {
   for (int64_t i = 0; i < rows; ++i)
     layernorm_row(y_out + i * C, &mean_unused, &rstd_unused, input + i * C, weight.value,
                   has_bias ? bias.value : nullptr, C, kLayerNormEps);
+  if (out_scale != 1)
+    for (int64_t i = 0; i < rows * C; ++i) y_out[i] *= static_cast<F>(out_scale);
 }
 
 template <class F>
@@ -34,11 +37,17 @@ const F* LayerNorm<F>::forward(const F* input, int64_t rows) {
   N = rows;
   layernorm_forward(y.data(), mean.data(), rstd.data(), x, weight.value, has_bias ? bias.value : nullptr, N, C,
                     kLayerNormEps);
+  if (out_scale != 1)
+    for (int64_t i = 0; i < N * C; ++i) y[i] *= static_cast<F>(out_scale);
   return y.data();
 }
 
 template <class F>
 void LayerNorm<F>::backward(const F* dy, F* dx) {
+  if (out_scale != 1) {
+    for (int64_t i = 0; i < N * C; ++i) dy_scaled[i] = dy[i] * static_cast<F>(out_scale);
+    dy = dy_scaled.data();
+  }
   layernorm_backward(dx, weight.grad, has_bias ? bias.grad : nullptr, dy, x, weight.value, mean.data(),
                      rstd.data(), N, C);
 }

@@ -43,7 +43,7 @@ void PersistentMemory<F>::plan(Activations<F>& acts, const std::string& prefix, 
   for (auto [name, slot] : {std::pair{"retrieved", &retrieved}, {"dretrieved", &dretrieved}, {"dk", &dk}})
     acts.add(prefix + name, {rows, C}, slot);
   acts.add(prefix + "scale", {H}, &scale);
-  acts.add(prefix + "dprobs", {omp_get_max_threads(), kRows * P + hs * kRows}, &dprobs);
+  acts.add(prefix + "dprobs", {omp_get_max_threads(), (prob_drop.p > 0 ? 2 : 1) * kRows * P + hs * kRows}, &dprobs);
   acts.add(prefix + "partial", {std::min<int64_t>(kGroups, blocks), count, H, 2, P * hs}, &partial);
   acts.add(prefix + "slots_t", {count, H, hs, P}, &slots_t);
 }
@@ -62,13 +62,14 @@ void PersistentMemory<F>::head_scales(F* scale_out) const {
 
 template <class F>
 void PersistentMemory<F>::read_head(F* z, int ldz, F* scores, int64_t bank_stride, const F* keys, int ldk, int rows,
-                                    int h, const F* slots_transposed, F scale_h) const {
+                                    int h, const F* slots_transposed, F scale_h, F* dropped, int64_t row0) const {
   const int hs = C / H;
+  const bool dropping = dropped && prob_drop.active();
   for (int i = 0; i < count; ++i) {
     const int64_t slot = (static_cast<int64_t>(i) * H + h) * P * hs;
     F* a = scores + i * bank_stride;
     if constexpr (std::is_same_v<F, float>) {
-      if (rows == 1) {  // a streamed token: row loops (a one-row tile wastes most of its lanes)
+      if (rows == 1 && !dropping) {  // a streamed token: row loops (a one-row tile wastes most of its lanes)
         matvec(a, P_k.value + slot, keys, nullptr, P, hs);
         softmax_prefix(a, P, P);
         if (i == 0) std::fill(z, z + hs, F(0));
@@ -78,7 +79,8 @@ void PersistentMemory<F>::read_head(F* z, int ldz, F* scores, int64_t bank_strid
     }
     small_gemm<F>(rows, P, hs, F(1), keys, ldk, slots_transposed + slot, P, false, a, P);
     for (int r = 0; r < rows; ++r) softmax_prefix(a + static_cast<int64_t>(r) * P, P, P);
-    small_gemm<F>(rows, hs, P, F(1), a, P, P_v.value + slot, hs, i > 0, z, ldz);
+    if (dropping) prob_drop.apply(dropped, P, a, P, rows, P, static_cast<uint64_t>(i) * H + h, row0);
+    small_gemm<F>(rows, hs, P, F(1), dropping ? dropped : a, P, P_v.value + slot, hs, i > 0, z, ldz);
   }
   for (int r = 0; r < rows; ++r)
     for (int c = 0; c < hs; ++c) z[static_cast<int64_t>(r) * ldz + c] *= scale_h;
@@ -92,13 +94,15 @@ const F* PersistentMemory<F>::forward(const F* x, int batch, int time) {
   head_scales(scale.data());
   transpose_slots(slots_t.data(), P_k.value);
   const int64_t blocks = (N + kRows - 1) / kRows;
+  const int64_t per_thread = dprobs.size() / omp_get_max_threads();
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t blk = 0; blk < blocks; ++blk)
     for (int h = 0; h < H; ++h) {
       const int64_t r0 = blk * kRows;
       const int rows = static_cast<int>(std::min<int64_t>(kRows, N - r0));
       read_head(retrieved.data() + r0 * C + h * hs, C, probs.data() + (static_cast<int64_t>(h) * N + r0) * P,
-                static_cast<int64_t>(H) * N * P, k + r0 * C + h * hs, C, rows, h, slots_t.data(), scale[h]);
+                static_cast<int64_t>(H) * N * P, k + r0 * C + h * hs, C, rows, h, slots_t.data(), scale[h],
+                dprobs.data() + omp_get_thread_num() * per_thread, r0);
     }
   return c_proj.forward(retrieved.data(), N);
 }
@@ -121,13 +125,15 @@ void PersistentMemory<F>::backward(const F* dy, F* dx) {
   transpose_slots(slots_t.data(), P_v.value);
   const int64_t blocks = (N + kRows - 1) / kRows;
   const int groups = static_cast<int>(std::min<int64_t>(kGroups, blocks));
-  const int64_t slot_size = static_cast<int64_t>(P) * hs, per_thread = static_cast<int64_t>(kRows) * P + hs * kRows;
+  const int64_t slot_size = static_cast<int64_t>(P) * hs, per_thread = dprobs.size() / omp_get_max_threads();
+  const bool dropping = prob_drop.active();
   // partial: [g][bank, h][v | k] (hs, P); every entry is written before it is read
 #pragma omp parallel for collapse(2) schedule(static)
   for (int g = 0; g < groups; ++g)
     for (int h = 0; h < H; ++h) {
       F* da = dprobs.data() + omp_get_thread_num() * per_thread;  // (kRows, P)
       F* t = da + static_cast<int64_t>(kRows) * P;                // a (rows, hs) block transposed
+      F* dropped = t + static_cast<int64_t>(hs) * kRows;          // (kRows, P) with dropout
       const int64_t first = g * blocks / groups, last = (g + 1) * blocks / groups;
       for (int64_t blk = first; blk < last; ++blk) {
         const int64_t r0 = blk * kRows;
@@ -138,9 +144,12 @@ void PersistentMemory<F>::backward(const F* dy, F* dx) {
           const F* a = probs.data() + ((static_cast<int64_t>(i) * H + h) * N + r0) * P;
           F* dpv = partial.data() + ((static_cast<int64_t>(g) * count * H + i * H + h) * 2) * slot_size;
           F* dpk = dpv + slot_size;
+          const uint64_t slice = static_cast<uint64_t>(i) * H + h;
+          if (dropping) prob_drop.apply(dropped, P, a, P, rows, P, slice, r0);  // the forward's weights, again
           pack_transposed(t, dz, rows, hs, C);  // dP_v^T += dz^T A
-          small_gemm<F>(hs, P, rows, F(1), t, rows, a, P, blk > first, dpv, P);
+          small_gemm<F>(hs, P, rows, F(1), t, rows, dropping ? dropped : a, P, blk > first, dpv, P);
           small_gemm<F>(rows, P, hs, F(1), dz, C, slots_t.data() + slot, P, false, da, P);  // dA = dz P_v^T
+          if (dropping) prob_drop.apply(da, P, da, P, rows, P, slice, r0);
           for (int r = 0; r < rows; ++r)  // dS, in place
             softmax_prefix_backward(da + static_cast<int64_t>(r) * P, a + static_cast<int64_t>(r) * P, P, P);
           small_gemm<F>(rows, hs, P, F(1), da, P, P_k.value + slot, hs, i > 0, dk.data() + r0 * C + h * hs, C);

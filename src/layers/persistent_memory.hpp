@@ -11,6 +11,7 @@
 
 #include "core/activations.hpp"
 #include "core/param_table.hpp"
+#include "kernels/dropout.hpp"
 #include "layers/key_extractor.hpp"
 #include "layers/linear.hpp"
 
@@ -23,13 +24,16 @@ struct PersistentMemory {
   KeyExtractor<F> k_featurizer;
   Linear<F> c_proj;
   Param<F> P_k, P_v, out_scale;
+  Dropout prob_drop;  // on the slots' weights (nanoMosaics' dropout, StackAssoMem's ic_dropout)
+  static constexpr uint64_t kProbSite = 2;
 
   // cache
   int64_t N = 0;
   const F* k = nullptr;                       // the key extractor's output (N, C)
   Activation<F> probs, retrieved, scale;      // (count, H, N, P) softmax scores; (N, C) after scaling; (H)
   Activation<F> dretrieved, dk;               // backward scratch (N, C)
-  Activation<F> dprobs;                       // backward, per thread: (kRows, P) scores + (hs, kRows) transposed rows
+  Activation<F> dprobs;                       // per thread: (kRows, P) scores + (hs, kRows) transposed rows
+                                              // [+ (kRows, P) dropped weights with dropout]
   Activation<F> partial;                      // backward: slot-gradient sums per row group
   Activation<F> slots_t;                      // P_k (forward) or P_v (backward) transposed: (count, H, hs, P)
 
@@ -42,9 +46,10 @@ struct PersistentMemory {
   };
 
   PersistentMemory() = default;
-  PersistentMemory(int n_embd, int n_head, int pmem_size, int pmem_count, bool bias)
-      : C(n_embd), H(n_head), P(pmem_size), count(pmem_count), k_featurizer(n_embd, n_head, bias, 2),
-        c_proj(n_embd, n_embd, bias) {}
+  PersistentMemory(int n_embd, int n_head, int pmem_size, int pmem_count, bool bias, double kernel_beta_upbound = 0,
+                   double prob_dropout = 0)
+      : C(n_embd), H(n_head), P(pmem_size), count(pmem_count), k_featurizer(n_embd, n_head, bias, 2, kernel_beta_upbound),
+        c_proj(n_embd, n_embd, bias), prob_drop(prob_dropout, kProbSite) {}
   void register_params(ParamTable<F>& table, const std::string& prefix);
   void plan(Activations<F>& acts, const std::string& prefix, int batch, int time);
 
@@ -63,8 +68,9 @@ struct PersistentMemory {
   void transpose_slots(F* dst, const F* slots) const;
   // The read-out of `rows` keys of head h: z (rows, hs) = scale_h * sum over banks of
   // softmax(k . P_k^T) P_v, leaving bank i's scores (rows, P) at scores + i * bank_stride.
+  // With dropout active, the weights of rows row0.. are dropped into `dropped` (rows, P) first.
   void read_head(F* z, int ldz, F* scores, int64_t bank_stride, const F* keys, int ldk, int rows, int h,
-                 const F* slots_transposed, F scale_h) const;
+                 const F* slots_transposed, F scale_h, F* dropped = nullptr, int64_t row0 = 0) const;
 };
 
 }  // namespace mosaic

@@ -10,6 +10,7 @@
 #include "core/activations.hpp"
 #include "core/param_table.hpp"
 #include "core/step_profile.hpp"
+#include "kernels/dropout.hpp"
 #include "layers/layernorm.hpp"
 
 namespace mosaic {
@@ -19,15 +20,26 @@ struct Block {
   LayerNorm<F> ln_1, ln_2;
   Mixer mixer;              // reference name: attn
   FeedForward feedforward;  // reference name: mlp
+  Dropout mixer_drop, feedforward_drop;  // on the branches' outputs (nanoGPT's resid_dropout)
   StepProfile* profile = nullptr;
 
   // cache
   int B = 0, T = 0, C = 0;
   Activation<F> mid, out;      // x after the first and the second residual add
   Activation<F> dmid, dnorm;   // backward scratch
+  Activation<F> dbranch;       // backward, with dropout: a branch's output gradient, masked
 
-  Block(int n_embd, bool bias, Mixer m, FeedForward f)
-      : ln_1(n_embd, bias), ln_2(n_embd, bias), mixer(std::move(m)), feedforward(std::move(f)), C(n_embd) {}
+  Block(int n_embd, bool bias, Mixer m, FeedForward f, double resid_dropout = 0)
+      : ln_1(n_embd, bias), ln_2(n_embd, bias), mixer(std::move(m)), feedforward(std::move(f)),
+        mixer_drop(resid_dropout, 3), feedforward_drop(resid_dropout, 4), C(n_embd) {}
+
+  // Every dropout site of the block: on for a training pass with this key, or off.
+  void set_dropout_pass(uint64_t key, bool training) {
+    mixer_drop.set_pass(key, training);
+    feedforward_drop.set_pass(key, training);
+    mixer.prob_drop.set_pass(key, training);
+    if constexpr (requires { feedforward.prob_drop; }) feedforward.prob_drop.set_pass(key, training);
+  }
 
   void register_params(ParamTable<F>& table, const std::string& prefix) {
     ln_1.register_params(table, prefix + "ln_1.");
@@ -44,20 +56,20 @@ struct Block {
     feedforward.plan(acts, prefix + "mlp.", batch, time);
     for (auto [name, slot] : {std::pair{"mid", &mid}, {"out", &out}, {"dmid", &dmid}, {"dnorm", &dnorm}})
       acts.add(prefix + name, {batch, time, C}, slot);
+    if (mixer_drop.p > 0) acts.add(prefix + "dbranch", {batch, time, C}, &dbranch);
   }
 
   const F* forward(const F* x, int batch, int time) {
     B = batch;
     T = time;
-    const int64_t n = static_cast<int64_t>(B) * T * C;
     const int64_t rows = static_cast<int64_t>(B) * T;
     const F *h, *a, *m;
     timed("ln_1", false, [&] { h = ln_1.forward(x, rows); });
     timed(Mixer::kName, false, [&] { a = mixer.forward(h, B, T); });
-    timed("residual", false, [&] { for (int64_t i = 0; i < n; ++i) mid[i] = x[i] + a[i]; });
+    timed("residual", false, [&] { add_branch(mid.data(), x, a, mixer_drop); });
     timed("ln_2", false, [&] { h = ln_2.forward(mid.data(), rows); });
     timed(FeedForward::kName, false, [&] { m = feedforward.forward(h, B, T); });
-    timed("residual", false, [&] { for (int64_t i = 0; i < n; ++i) out[i] = mid[i] + m[i]; });
+    timed("residual", false, [&] { add_branch(out.data(), mid.data(), m, feedforward_drop); });
     return out.data();
   }
 
@@ -66,15 +78,35 @@ struct Block {
     const int64_t n = static_cast<int64_t>(B) * T * C;
     timed("residual", true, [&] { std::memcpy(dmid.data(), dy, n * sizeof(F)); });
     dnorm.zero();
-    timed(FeedForward::kName, true, [&] { feedforward.backward(dy, dnorm.data()); });
+    timed(FeedForward::kName, true, [&] { feedforward.backward(branch_grad(dy, feedforward_drop), dnorm.data()); });
     timed("ln_2", true, [&] { ln_2.backward(dnorm.data(), dmid.data()); });
     dnorm.zero();
-    timed(Mixer::kName, true, [&] { mixer.backward(dmid.data(), dnorm.data()); });
+    timed(Mixer::kName, true, [&] { mixer.backward(branch_grad(dmid.data(), mixer_drop), dnorm.data()); });
     timed("ln_1", true, [&] { ln_1.backward(dnorm.data(), dx); });
     timed("residual", true, [&] { for (int64_t i = 0; i < n; ++i) dx[i] += dmid[i]; });
   }
 
  private:
+  // sum = x + dropout(branch)
+  void add_branch(F* sum, const F* x, const F* branch, const Dropout& drop) const {
+    const int64_t rows = static_cast<int64_t>(B) * T;
+    if (!drop.active()) {
+      for (int64_t i = 0; i < rows * C; ++i) sum[i] = x[i] + branch[i];
+      return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const uint64_t key = drop.row_key(0, static_cast<uint64_t>(r));
+      for (int c = 0; c < C; ++c) sum[r * C + c] = x[r * C + c] + branch[r * C + c] * drop.factor<F>(key, static_cast<uint32_t>(c));
+    }
+  }
+  // The gradient reaching a branch's output: dy, masked as the forward was.
+  const F* branch_grad(const F* dy, const Dropout& drop) {
+    if (!drop.active()) return dy;
+    drop.apply(dbranch.data(), C, dy, C, static_cast<int64_t>(B) * T, C, 0, 0);
+    return dbranch.data();
+  }
+
   template <class Fn>
   void timed(const char* part, bool backward, Fn&& fn) {
     ProfileScope timer(profile, part, backward);

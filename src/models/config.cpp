@@ -32,8 +32,15 @@ void ModelConfig::validate() const {
     at_most("pmem_size", pmem_size, 1 << 20);
     at_most("pmem_count", pmem_count, 1 << 10);
   }
-  MOSAIC_CHECK(dropout == 0.0, "dropout " + std::to_string(dropout) + " is not supported",
-               "set dropout to 0 (the paper's language models train without it)");
+  for (auto [key, rate] : {std::pair{"dropout", dropout}, {"ic_dropout", ic_dropout}, {"hd_dropout", hd_dropout}})
+    MOSAIC_CHECK((rate >= 0 && rate < 1) || (rate == -1 && std::string(key) != "dropout"),
+                 std::string(key) + " " + std::to_string(rate) + " is not a dropout rate",
+                 "use a rate in [0, 1) (the paper: 0 for language models, 0.05 on RegBench)");
+  MOSAIC_CHECK(init == "nanogpt" || init == "fanin", "unknown init '" + init + "'",
+               "use \"nanogpt\" (nanoMosaics, GPT-2) or \"fanin\" (StackAssoMem, the RegBench model)");
+  MOSAIC_CHECK(kernel_beta_upbound >= 0 && kernel_beta_upbound <= 11,
+               "kernel_beta_upbound " + std::to_string(kernel_beta_upbound) + " is out of range",
+               "0 (nanoMosaics' clamp at ln 65535) or StackAssoMem's 5");
 }
 
 void ModelConfig::update_from_json(const nlohmann::json& j, const std::string& source) {
@@ -49,10 +56,16 @@ void ModelConfig::update_from_json(const nlohmann::json& j, const std::string& s
     else if (key == "pmem_count") pmem_count = json_value<int>(value, key, source);
     else if (key == "bias") bias = json_value<bool>(value, key, source);
     else if (key == "dropout") dropout = json_value<double>(value, key, source);
+    else if (key == "ic_dropout") ic_dropout = json_value<double>(value, key, source);
+    else if (key == "hd_dropout") hd_dropout = json_value<double>(value, key, source);
+    else if (key == "init") init = json_value<std::string>(value, key, source);
+    else if (key == "scale_logits") scale_logits = json_value<bool>(value, key, source);
+    else if (key == "kernel_beta_upbound") kernel_beta_upbound = json_value<double>(value, key, source);
     else if (key == "leaky_cuda") {}  // reference-only switch between two equal implementations
     else
       throw Error(source + ": unknown model config key '" + key + "'",
-                  "known keys: arch block_size vocab_size n_layer n_head n_embd pmem_size pmem_count bias dropout");
+                  "known keys: arch block_size vocab_size n_layer n_head n_embd pmem_size pmem_count bias dropout "
+                  "ic_dropout hd_dropout init scale_logits kernel_beta_upbound");
   }
 }
 
@@ -64,6 +77,12 @@ nlohmann::json ModelConfig::to_json() const {
     j["pmem_size"] = pmem_size;
     j["pmem_count"] = pmem_count;
   }
+  // Written only where they differ from the defaults: a nanoMosaics config stays the reference's.
+  if (ic_dropout >= 0) j["ic_dropout"] = ic_dropout;
+  if (hd_dropout >= 0) j["hd_dropout"] = hd_dropout;
+  if (init != "nanogpt") j["init"] = init;
+  if (scale_logits) j["scale_logits"] = true;
+  if (kernel_beta_upbound > 0) j["kernel_beta_upbound"] = kernel_beta_upbound;
   return j;
 }
 

@@ -17,9 +17,20 @@ struct ModelConfig {
   int pmem_size = 2688;  // mosaic only
   int pmem_count = 1;    // mosaic only
   bool bias = true;
-  double dropout = 0.0;  // accepted for compatibility; training runs without dropout
+  // Dropout in training passes (kernels/dropout.hpp). `dropout` is nanoGPT's single rate:
+  // embeddings, attention/memory probabilities, the residual branches' outputs. StackAssoMem's
+  // ic_dropout (probabilities) and hd_dropout (branch outputs) override it where >= 0.
+  double dropout = 0.0;
+  double ic_dropout = -1, hd_dropout = -1;
+  // The ICLL model (StackAssoMem) differs from nanoMosaics in these, each off by default:
+  std::string init = "nanogpt";      // "fanin": N(0, 1/sqrt(fan_in)) matrices, N(0, 1) embedding
+  bool scale_logits = false;         // logits times 1/sqrt(n_embd)
+  double kernel_beta_upbound = 0;    // > 0: key scale exp(s min(10 key_scale, this)); 0: exp(min(s 10 key_scale, ln 65535))
 
   int head_size() const { return n_embd / n_head; }
+  double embd_dropout() const { return dropout; }
+  double prob_dropout() const { return ic_dropout >= 0 ? ic_dropout : dropout; }
+  double resid_dropout() const { return hd_dropout >= 0 ? hd_dropout : dropout; }
   // Throws Error with a hint for impossible values.
   void validate() const;
   // Overrides fields from a JSON object (reference field names); `arch` may be set too.

@@ -6,12 +6,14 @@
 #pragma once
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <string>
 #include <vector>
 
 #include "core/activations.hpp"
 #include "core/error.hpp"
 #include "core/step_profile.hpp"
+#include "kernels/dropout.hpp"
 #include "layers/embedding.hpp"
 #include "layers/layernorm.hpp"
 #include "layers/tied_lm_head.hpp"
@@ -29,7 +31,8 @@ class Decoder : public LanguageModel<F> {
         wte_(config.vocab_size, config.n_embd),
         wpe_(learned_positions ? config.block_size : 0, config.n_embd),
         blocks_(std::move(blocks)),
-        ln_f_(config.n_embd, config.bias),
+        ln_f_(config.n_embd, config.bias, config.scale_logits ? 1.0 / std::sqrt(config.n_embd) : 1.0),
+        embd_drop_(config.embd_dropout(), 0),
         head_(&wte_) {
     auto& table = this->params_;
     wte_.register_params(table, prefix + "wte.weight");
@@ -67,6 +70,7 @@ class Decoder : public LanguageModel<F> {
       this->fit(B, T, 0);
     }
     StepProfile* profile = this->profile_;
+    set_dropout_pass(pass == Pass::Train);
     {
       ProfileScope timer(profile, "embedding", false);
       const F* tok = wte_.forward(idx, N);
@@ -76,6 +80,7 @@ class Decoder : public LanguageModel<F> {
         const F* pos = wpe_.forward(positions_.data(), N);
         for (int64_t i = 0; i < N * C; ++i) x0_[i] += pos[i];
       }
+      if (embd_drop_.active()) embd_drop_.apply(x0_.data(), C, x0_.data(), C, N, C, 0, 0);
     }
     const F* x = x0_.data();
     for (auto& block : blocks_) {
@@ -113,6 +118,8 @@ class Decoder : public LanguageModel<F> {
       blocks_[l].backward(dnext_.data(), dx_.data());
     }
     ProfileScope timer(this->profile_, "embedding", true);
+    const int C = this->config_.n_embd;
+    if (embd_drop_.active()) embd_drop_.apply(dx_.data(), C, dx_.data(), C, wte_.N, C, 0, 0);
     wte_.backward(dx_.data());
     if (wpe_.V) wpe_.backward(dx_.data());
   }
@@ -134,10 +141,18 @@ class Decoder : public LanguageModel<F> {
  private:
   std::string block_prefix(size_t l) const { return prefix_ + "h." + std::to_string(l) + "."; }
 
+  // Dropout on for a training pass (each block its own key from the model's), off otherwise.
+  void set_dropout_pass(bool training) {
+    const uint64_t key = this->dropout_key_;
+    embd_drop_.set_pass(key, training);
+    for (size_t l = 0; l < blocks_.size(); ++l) blocks_[l].set_dropout_pass(Dropout::mix64(key + l + 1), training);
+  }
+
   std::string prefix_;
   Embedding<F> wte_, wpe_;
   std::vector<BlockT> blocks_;
-  LayerNorm<F> ln_f_;
+  LayerNorm<F> ln_f_;  // its output scaled by 1/sqrt(n_embd) with scale_logits: the logits are
+  Dropout embd_drop_;
   TiedLmHead<F> head_;
 
   Activation<F> x0_, dx_, dnext_;  // (B, T, C): block 0's input; the backward's two gradients

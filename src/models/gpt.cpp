@@ -7,7 +7,8 @@ template <class F>
 static std::vector<GptBlock<F>> gpt_blocks(const ModelConfig& c) {
   std::vector<GptBlock<F>> blocks;
   for (int l = 0; l < c.n_layer; ++l)
-    blocks.emplace_back(c.n_embd, c.bias, CausalSelfAttention<F>(c.n_embd, c.n_head, c.bias), Mlp<F>(c.n_embd, c.bias));
+    blocks.emplace_back(c.n_embd, c.bias, CausalSelfAttention<F>(c.n_embd, c.n_head, c.bias, c.prob_dropout()),
+                        Mlp<F>(c.n_embd, c.bias), c.resid_dropout());
   return blocks;
 }
 

@@ -8,6 +8,9 @@
 //   leaky_key_beta          linspace(0.5, 5, H) / 10    one time scale per head
 //   coef                    U[0, 1)
 //   val_scale, out_scale    -0.5 / 10
+// init "fanin" (StackAssoMem, the RegBench model) changes the matrices only:
+//   *c_proj.weight N(0, 1 / sqrt(fan_in L)); other 2-D N(0, 1 / sqrt(fan_in)), the tied embedding
+//   included (StackAssoMem draws it N(0, 1) as an embedding, then again as the head's Linear)
 #include "models/init.hpp"
 
 #include <cmath>
@@ -32,8 +35,12 @@ void init_parameters(ParamTable<F>& table, const ModelConfig& config, Rng& rng) 
     auto fill = [&](double v) {
       for (size_t i = 0; i < e.numel; ++i) p[i] = static_cast<F>(v);
     };
-    if (ends_with(e.name, "c_proj.weight")) fill_normal(0.02 / std::sqrt(2.0 * config.n_layer));
-    else if (ends_with(e.name, ".weight") && e.shape.size() == 2) fill_normal(0.02);
+    const bool fanin = config.init == "fanin";
+    const bool matrix = ends_with(e.name, ".weight") && e.shape.size() == 2;
+    const double fan_in = matrix ? static_cast<double>(e.shape[1]) : 1.0;
+    if (ends_with(e.name, "c_proj.weight"))
+      fill_normal(fanin ? 1.0 / std::sqrt(fan_in * config.n_layer) : 0.02 / std::sqrt(2.0 * config.n_layer));
+    else if (matrix) fill_normal(fanin ? 1.0 / std::sqrt(fan_in) : 0.02);
     else if (ends_with(e.name, ".weight")) fill(1.0);
     else if (ends_with(e.name, ".bias")) fill(0.0);
     else if (ends_with(e.name, "P_k") || ends_with(e.name, "P_v")) fill_normal(1.0 / std::sqrt(config.head_size()));

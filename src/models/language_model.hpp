@@ -39,6 +39,10 @@ class LanguageModel {
   // where the target is ignored); throws after a logits pass.
   virtual const F* token_losses() const = 0;
 
+  // The dropout masks of the next training passes (kernels/dropout.hpp): the trainer sets a
+  // key per micro-step, so masks differ between steps and a resumed run draws the same ones.
+  void set_dropout_key(uint64_t key) { dropout_key_ = key; }
+
   // Per-layer wall times of every later pass go to profile (null: off). Not owned.
   void set_profile(StepProfile* profile) { profile_ = profile; }
 
@@ -59,6 +63,7 @@ class LanguageModel {
   ModelConfig config_;
   ParamTable<F> params_;
   StepProfile* profile_ = nullptr;
+  uint64_t dropout_key_ = 0;
 
  private:
   void check_inputs(const int32_t* idx, const int32_t* targets, int B, int T) const;

@@ -24,7 +24,7 @@ void AdamW<F>::update(ParamTable<F>& table, double lr) {
     const F* g = table.grad(e);
     F* m = m_.data() + e.offset;
     F* v = v_.data() + e.offset;
-    const F decay = decays(e) ? static_cast<F>(1 - lr * config_.weight_decay) : F(1);
+    const F decay = config_.decay_all || decays(e) ? static_cast<F>(1 - lr * config_.weight_decay) : F(1);
 #pragma omp parallel for schedule(static) if (e.numel > 65536)
     for (size_t i = 0; i < e.numel; ++i) {
       p[i] *= decay;

@@ -1,6 +1,7 @@
 // AdamW exactly as PyTorch's torch.optim.AdamW (decoupled decay applied before the Adam
 // update, bias-corrected moments), over a whole ParamTable: one loop over the arenas.
-// Weight decay only where decays() says so (the reference's param groups).
+// Weight decay only where decays() says so (the reference's param groups), or on every tensor
+// with decay_all (seq_icl's trainer hands all parameters to one group).
 // Not a schedule: the caller passes the learning rate of each step.
 #pragma once
 #include <cstdint>
@@ -16,6 +17,7 @@ bool decays(const ParamEntry& e);
 
 struct AdamWConfig {
   double beta1 = 0.9, beta2 = 0.95, eps = 1e-8, weight_decay = 0.1;
+  bool decay_all = false;
 };
 
 template <class F>

@@ -21,4 +21,17 @@ void sample_batch(const std::vector<uint16_t>& tokens, int B, int T, Rng& rng, B
   }
 }
 
+TokenWindows::TokenWindows(std::vector<uint16_t> train, const std::vector<uint16_t>& val, int B, int T,
+                           int val_batches, uint64_t val_seed)
+    : train_(std::move(train)), val_tokens_(val.size()), B_(B), T_(T), val_(val_batches) {
+  Rng rng(val_seed);
+  for (auto& batch : val_) sample_batch(val, B, T, rng, batch);
+}
+
+void TokenWindows::train_batch(int64_t, int, Rng& rng, Batch& out) { sample_batch(train_, B_, T_, rng, out); }
+
+std::string TokenWindows::describe() const {
+  return std::to_string(train_.size()) + " train / " + std::to_string(val_tokens_) + " val tokens";
+}
+
 }  // namespace mosaic

@@ -27,8 +27,10 @@ nlohmann::json read_json_file(const std::string& path) {
 
 namespace {
 
-const std::vector<std::string> kModelKeys = {"arch",      "block_size", "vocab_size", "n_layer", "n_head",
-                                             "n_embd",    "pmem_size",  "pmem_count", "bias",    "dropout"};
+const std::vector<std::string> kModelKeys = {"arch",       "block_size", "vocab_size", "n_layer",      "n_head",
+                                             "n_embd",     "pmem_size",  "pmem_count", "bias",         "dropout",
+                                             "ic_dropout", "hd_dropout", "init",       "scale_logits", "kernel_beta_upbound"};
+const std::vector<std::string> kStringModelKeys = {"arch", "init"};
 
 template <class T>
 void read(const nlohmann::json& v, T& field, const std::string& key, const std::string& source) {
@@ -52,6 +54,7 @@ void TrainConfig::update_from_json(const nlohmann::json& j, const std::string& s
     else if (key == "warmup_iters") read(v, warmup_iters, key, source);
     else if (key == "lr_decay_iters") read(v, lr_decay_iters, key, source);
     else if (key == "weight_decay") read(v, weight_decay, key, source);
+    else if (key == "decay_all_params") read(v, decay_all_params, key, source);
     else if (key == "beta1") read(v, beta1, key, source);
     else if (key == "beta2") read(v, beta2, key, source);
     else if (key == "grad_clip") read(v, grad_clip, key, source);
@@ -62,6 +65,7 @@ void TrainConfig::update_from_json(const nlohmann::json& j, const std::string& s
     else if (key == "sample_tokens") read(v, sample_tokens, key, source);
     else if (key == "checkpoint_interval") read(v, checkpoint_interval, key, source);
     else if (key == "keep_checkpoints") read(v, keep_checkpoints, key, source);
+    else if (key == "keep_best") read(v, keep_best, key, source);
     else if (key == "seed") read(v, seed, key, source);
     else if (key == "threads") read(v, threads, key, source);
     else {
@@ -86,6 +90,7 @@ nlohmann::json TrainConfig::to_json() const {
             {"warmup_iters", warmup_iters},
             {"lr_decay_iters", lr_decay_iters},
             {"weight_decay", weight_decay},
+            {"decay_all_params", decay_all_params},
             {"beta1", beta1},
             {"beta2", beta2},
             {"grad_clip", grad_clip},
@@ -96,6 +101,7 @@ nlohmann::json TrainConfig::to_json() const {
             {"sample_tokens", sample_tokens},
             {"checkpoint_interval", checkpoint_interval},
             {"keep_checkpoints", keep_checkpoints},
+            {"keep_best", keep_best},
             {"seed", seed},
             {"threads", threads}});
   return j;
@@ -106,7 +112,8 @@ std::vector<std::pair<std::string, bool>> TrainConfig::keys() {
   const nlohmann::json defaults = TrainConfig{}.to_json();  // must outlive items()
   for (const auto& [key, value] : defaults.items()) out.emplace_back(key, value.is_string());
   for (const auto& key : kModelKeys)
-    if (std::none_of(out.begin(), out.end(), [&](const auto& p) { return p.first == key; })) out.emplace_back(key, false);
+    if (std::none_of(out.begin(), out.end(), [&](const auto& p) { return p.first == key; }))
+      out.emplace_back(key, std::find(kStringModelKeys.begin(), kStringModelKeys.end(), key) != kStringModelKeys.end());
   return out;
 }
 

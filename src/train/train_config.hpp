@@ -26,6 +26,7 @@ struct TrainConfig {
   int64_t warmup_iters = 100;
   int64_t lr_decay_iters = 3000;
   double weight_decay = 0.1;
+  bool decay_all_params = false;  // true: every tensor decays (seq_icl's trainer); false: matrices only (nanoGPT)
   double beta1 = 0.9, beta2 = 0.95;
   double grad_clip = 1.0;  // 0 disables clipping
   // bookkeeping
@@ -36,6 +37,7 @@ struct TrainConfig {
   int sample_tokens = 120;
   int64_t checkpoint_interval = 500;
   int keep_checkpoints = 2;
+  bool keep_best = false;  // also keep best.safetensors, the model of the lowest validation loss
   uint64_t seed = 1337;
   int threads = 0;  // 0: all cores
 

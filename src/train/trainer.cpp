@@ -17,7 +17,9 @@
 #include "core/error.hpp"
 #include "infer/generate.hpp"
 #include "io/atomic_file.hpp"
+#include "io/safetensors.hpp"
 #include "io/token_shards.hpp"
+#include "kernels/dropout.hpp"
 #include "kernels/gemm.hpp"
 #include "models/factory.hpp"
 #include "models/init.hpp"
@@ -99,7 +101,7 @@ void truncate_metrics(const std::string& path, int64_t step) {
 
 class Run {
  public:
-  Run(TrainConfig c, bool resume) : c_(std::move(c)) { setup(resume); }
+  Run(TrainConfig c, bool resume, BatchSource* source) : c_(std::move(c)), source_(source) { setup(resume); }
   TrainResult loop();
 
  private:
@@ -107,6 +109,7 @@ class Run {
   double evaluate();
   void print_sample();
   void checkpoint();
+  void keep_if_best(double val_loss);
   Error diverged(const std::string& what) const;
   void log(const nlohmann::json& record);
 
@@ -114,8 +117,10 @@ class Run {
   std::unique_ptr<LanguageModel<float>> model_;
   std::optional<AdamW<float>> optimizer_;
   std::optional<Gpt2Tokenizer> tokenizer_;
-  std::vector<uint16_t> train_tokens_, val_tokens_;
+  BatchSource* source_;                    // the caller's, or own_source_
+  std::unique_ptr<BatchSource> own_source_;  // token windows of data_dir
   TrainState state_;
+  double best_val_ = INFINITY;             // keep_best: the validation loss of best.safetensors
   Rng data_rng_, sample_rng_;
   Batch batch_;
   std::ofstream metrics_;
@@ -141,7 +146,7 @@ void Run::setup(bool resume) {
     init_parameters(model_->params(), c_.model, init_rng);
   }
   c_.validate();
-  optimizer_.emplace(model_->params(), AdamWConfig{c_.beta1, c_.beta2, 1e-8, c_.weight_decay});
+  optimizer_.emplace(model_->params(), AdamWConfig{c_.beta1, c_.beta2, 1e-8, c_.weight_decay, c_.decay_all_params});
   model_->reserve(c_.batch_size, c_.model.block_size);
   data_rng_.reseed(c_.seed + 1);
   sample_rng_.reseed(c_.seed + 2);
@@ -151,8 +156,14 @@ void Run::setup(bool resume) {
     sample_rng_.set_state(state_.sample_rng);
     truncate_metrics((fs::path(c_.out_dir) / "metrics.jsonl").string(), state_.step);
   }
-  train_tokens_ = load_split(c_, "train");
-  val_tokens_ = load_split(c_, "val");
+  if (!source_) {
+    own_source_ = std::make_unique<TokenWindows>(load_split(c_, "train"), load_split(c_, "val"), c_.batch_size,
+                                                 c_.model.block_size, c_.eval_iters, c_.seed + 3);
+    source_ = own_source_.get();
+  }
+  const std::string best_path = (fs::path(c_.out_dir) / "best.safetensors").string();
+  if (resume && c_.keep_best && fs::exists(best_path))
+    best_val_ = std::stod(safetensors::Reader::open(best_path).metadata_or("val_loss", "inf"));
   const std::string config_text = c_.to_json().dump(2) + "\n";
   write_file_atomically((fs::path(c_.out_dir) / "config.json").string(), std::as_bytes(std::span(config_text)));
   metrics_.open(fs::path(c_.out_dir) / "metrics.jsonl", std::ios::app);
@@ -163,9 +174,9 @@ void Run::setup(bool resume) {
       std::fprintf(stderr, "warning: no samples during training (%s)\n", e.what());
     }
   }
-  std::fprintf(stderr, "train: %s, %.2fM parameters, %.0f MB of activations, %zu train / %zu val tokens, %s step %lld of %lld\n",
+  std::fprintf(stderr, "train: %s, %.2fM parameters, %.0f MB of activations, %s, %s step %lld of %lld\n",
                c_.model.arch.c_str(), model_->params().count() / 1e6, model_->activations().bytes() / 1e6,
-               train_tokens_.size(), val_tokens_.size(),
+               source_->describe().c_str(),
                resume ? "resuming at" : "starting at", static_cast<long long>(state_.step),
                static_cast<long long>(c_.max_iters));
 }
@@ -175,16 +186,23 @@ void Run::log(const nlohmann::json& record) {
   metrics_.flush();
 }
 
-// Mean loss over eval_iters validation batches; the same batches every time (own Rng).
+// Mean loss over the source's validation batches (the same batches every time).
 double Run::evaluate() {
-  Rng eval_rng(c_.seed + 3);
-  Batch b;
+  const auto& batches = source_->val_set();
   double sum = 0;
-  for (int i = 0; i < c_.eval_iters; ++i) {
-    sample_batch(val_tokens_, c_.batch_size, c_.model.block_size, eval_rng, b);
-    sum += model_->evaluate(b.idx.data(), b.targets.data(), b.B, b.T);
-  }
-  return sum / c_.eval_iters;
+  for (const Batch& b : batches) sum += model_->evaluate(b.idx.data(), b.targets.data(), b.B, b.T);
+  return sum / static_cast<double>(batches.size());
+}
+
+// keep_best: the model of the lowest validation loss so far, beside the rolling checkpoints
+// (RegBench tests the best validation checkpoint, as seq_icl does).
+void Run::keep_if_best(double val_loss) {
+  if (!c_.keep_best || !(val_loss < best_val_)) return;
+  best_val_ = val_loss;
+  char loss_text[32];
+  std::snprintf(loss_text, sizeof loss_text, "%.9g", val_loss);
+  save_model((fs::path(c_.out_dir) / "best.safetensors").string(), *model_,
+             {{"step", std::to_string(state_.step)}, {"val_loss", loss_text}});
 }
 
 void Run::print_sample() {
@@ -236,7 +254,6 @@ TrainResult Run::loop() {
   TrainResult result;
   result.last_val_loss = NAN;
   auto& params = model_->params();
-  const int64_t tokens_per_step = static_cast<int64_t>(c_.batch_size) * c_.model.block_size * c_.gradient_accumulation_steps;
   const int64_t first_step = state_.step;
   double total_ms = 0;
   while (state_.step < c_.max_iters) {
@@ -244,8 +261,11 @@ TrainResult Run::loop() {
     const double lr = learning_rate_at(c_, state_.step);
     params.zero_grad();
     double loss = 0;
+    int64_t tokens_per_step = 0;
     for (int micro = 0; micro < c_.gradient_accumulation_steps; ++micro) {
-      sample_batch(train_tokens_, c_.batch_size, c_.model.block_size, data_rng_, batch_);
+      source_->train_batch(state_.step, micro, data_rng_, batch_);
+      tokens_per_step += static_cast<int64_t>(batch_.B) * batch_.T;
+      model_->set_dropout_key(Dropout::mix64(c_.seed) ^ Dropout::mix64(static_cast<uint64_t>(state_.step) * c_.gradient_accumulation_steps + micro));
       loss += model_->forward(batch_.idx.data(), batch_.targets.data(), batch_.B, batch_.T) / c_.gradient_accumulation_steps;
       model_->backward(1.0f / c_.gradient_accumulation_steps);
     }
@@ -282,6 +302,7 @@ TrainResult Run::loop() {
       if (!std::isfinite(result.last_val_loss)) throw diverged("non-finite validation loss");
       std::fprintf(stderr, "step %6lld | val loss %.4f\n", static_cast<long long>(state_.step), result.last_val_loss);
       log({{"step", state_.step}, {"split", "val"}, {"loss", result.last_val_loss}, {"tokens", state_.tokens_seen}});
+      keep_if_best(result.last_val_loss);
     }
     if (c_.sample_interval > 0 && (state_.step % c_.sample_interval == 0 || last)) print_sample();
     if ((c_.checkpoint_interval > 0 && state_.step % c_.checkpoint_interval == 0) || last || stop) checkpoint();
@@ -298,9 +319,9 @@ TrainResult Run::loop() {
 
 }  // namespace
 
-TrainResult train(TrainConfig config, bool resume) {
+TrainResult train(TrainConfig config, bool resume, BatchSource* source) {
   set_threads(config.threads);
-  Run run(std::move(config), resume);
+  Run run(std::move(config), resume, source);
   return run.loop();
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 
+#include "train/batch_sampler.hpp"
 #include "train/train_config.hpp"
 
 namespace mosaic {
@@ -19,6 +20,8 @@ struct TrainResult {
 // resume: continue from the newest complete checkpoint in config.out_dir (its model config
 // wins; the trainer keys come from config). Without resume, an out_dir that already holds
 // checkpoints is an Error (nothing is overwritten).
-TrainResult train(TrainConfig config, bool resume);
+// source: where batches come from (train/batch_sampler.hpp); null: windows of the token shards
+// in config.data_dir.
+TrainResult train(TrainConfig config, bool resume, BatchSource* source = nullptr);
 
 }  // namespace mosaic

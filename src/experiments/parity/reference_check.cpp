@@ -148,6 +148,7 @@ ParityReport check_reference_fixture(const std::string& path, const std::functio
   opt.beta2 = adam.value("betas", std::vector<double>{0.9, 0.95})[1];
   opt.eps = adam.value("eps", 1e-8);
   opt.weight_decay = adam.value("weight_decay", 0.1);
+  opt.decay_all = adam.value("decay", std::string("matrices")) == "all";  // seq_icl's trainer (RegBench)
   const double lr = adam.value("lr", 1e-3);
   const auto ref_losses = file.read_f32("train.losses");
   AdamW<float> optimizer(params, opt);
