@@ -100,9 +100,10 @@ TrainBenchResult measure_training(const TrainBenchConfig& config, int warmup_ste
   AdamW<float> optimizer(model->params(), AdamWConfig{});
   const int B = config.batch_size, T = config.model.block_size;
   std::vector<int32_t> idx(static_cast<size_t>(B) * T), targets(idx.size());
+  const uint64_t words = std::min(config.model.vocab_size, 50257);  // GPT-2's, or the config's own (RegBench: 20)
   for (size_t i = 0; i < idx.size(); ++i) {
-    idx[i] = static_cast<int32_t>(rng.below(50257));
-    targets[i] = static_cast<int32_t>(rng.below(50257));
+    idx[i] = static_cast<int32_t>(rng.below(words));
+    targets[i] = static_cast<int32_t>(rng.below(words));
   }
   StepProfile profile;
   std::vector<double> total;

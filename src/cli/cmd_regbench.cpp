@@ -1,0 +1,106 @@
+// `mosaic regbench`: in-context language learning on RegBench (experiments/regbench/), the
+// reduced protocol by default, --full for the paper's; then the figure (tools/plot_regbench.py).
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "core/error.hpp"
+#include "core/resources.hpp"
+#include "experiments/regbench/experiment.hpp"
+#include "kernels/gemm.hpp"
+
+namespace mosaic {
+
+namespace {
+
+struct RegBenchCommandOptions {
+  bool full = false, no_iid = false, no_plot = false;
+  std::vector<int> sizes;
+  std::vector<std::string> configs;
+  int64_t steps = 0;
+  int epochs = 0, val_tasks = 0, test_tasks = 0, threads = 0;
+  uint64_t seed = 1;
+  std::string runs_dir = "runs/regbench", out_dir;
+};
+
+// A config file as given, else one of the shipped configs (core/resources.hpp).
+std::string config_path(const std::string& name) {
+  if (std::filesystem::is_regular_file(name)) return name;
+  const std::string dir = find_resource("configs", nullptr, "configs", [](const std::string& d) {
+    return std::filesystem::is_regular_file(d + "/regbench_mosaic.json");
+  });
+  const std::string shipped = dir + "/" + name;
+  MOSAIC_CHECK(std::filesystem::is_regular_file(shipped), "regbench: no config " + name,
+               "pass a train config JSON file, e.g. configs/regbench_mosaic.json");
+  return shipped;
+}
+
+// tools/plot_regbench.py beside the configs (the checkout or the install tree).
+std::string plot_script() {
+  return find_resource("tools", nullptr, "tools", [](const std::string& d) {
+    return std::filesystem::is_regular_file(d + "/plot_regbench.py");
+  }) + "/plot_regbench.py";
+}
+
+}  // namespace
+
+void add_regbench_command(CLI::App& app) {
+  auto o = std::make_shared<RegBenchCommandOptions>();
+  auto* cmd = app.add_subcommand(
+      "regbench",
+      "RegBench in-context language learning (paper figure 11, table 4): Memory Mosaic and GPT trained on N random "
+      "automata, scored on fresh ones; resumable per grid point");
+  cmd->add_flag("--full", o->full, "the paper's protocol: N = 100, 500, 1000, 2500, 40000, 200 epochs (days on 2 cores)");
+  cmd->add_option("--sizes", o->sizes, "training-set sizes N (default: 100 500 1000 reduced, the paper's with --full)")
+      ->delimiter(',');
+  cmd->add_option("--config", o->configs, "train config JSON per model (default: regbench_mosaic.json regbench_gpt.json)");
+  cmd->add_option("--steps", o->steps, "optimizer steps per grid point (reduced default 400)")->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  cmd->add_option("--epochs", o->epochs, "epochs per grid point instead of --steps (full default 200)")->check(CLI::Range(1, 1000000));
+  cmd->add_option("--val-tasks", o->val_tasks, "validation automata (reduced 200, full 500)")->check(CLI::Range(1, 1000000));
+  cmd->add_option("--test-tasks", o->test_tasks, "test automata (500)")->check(CLI::Range(1, 1000000));
+  cmd->add_flag("--no-iid", o->no_iid, "skip table 4's IID variant (test on the training automata)");
+  cmd->add_option("--seed", o->seed, "seed of the data (the configs hold the training seeds)");
+  cmd->add_option("--runs", o->runs_dir, "run folders, one per grid point (checkpoints, result.json)");
+  cmd->add_option("-o,--out", o->out_dir, "results.json, results.csv and the figure (default docs/regbench or docs/regbench-full)");
+  cmd->add_option("-t,--threads", o->threads, "threads (default: all cores)")->check(CLI::Range(0, 4096));
+  cmd->add_flag("--no-plot", o->no_plot, "skip the figure");
+  cmd->callback([o] {
+    regbench::Options opts;
+    opts.protocol = o->full ? regbench::Protocol::full() : regbench::Protocol::reduced();
+    regbench::Protocol& p = opts.protocol;
+    if (!o->sizes.empty()) p.sizes = o->sizes;
+    if (o->epochs > 0) {
+      p.epochs = o->epochs;
+      p.steps = 0;
+    }
+    if (o->steps > 0) {
+      p.steps = o->steps;
+      p.epochs = 0;
+    }
+    if (o->val_tasks > 0) p.val_tasks = o->val_tasks;
+    if (o->test_tasks > 0) p.test_tasks = o->test_tasks;
+    p.iid = !o->no_iid;
+    p.seed = o->seed;
+    for (const auto& c : o->configs.empty() ? std::vector<std::string>{"regbench_mosaic.json", "regbench_gpt.json"} : o->configs)
+      opts.configs.push_back(config_path(c));
+    opts.runs_dir = (std::filesystem::path(o->runs_dir) / (o->full ? "full" : "reduced")).string();
+    opts.out_dir = o->out_dir.empty() ? (o->full ? "docs/regbench-full" : "docs/regbench") : o->out_dir;
+    opts.threads = o->threads;
+    set_threads(o->threads);
+    regbench::run(opts);
+    std::fprintf(stderr, "regbench: results in %s/results.json and results.csv\n", opts.out_dir.c_str());
+    if (o->no_plot) return;
+    const std::string script = plot_script();
+    const std::string cmdline = "/usr/bin/python3 '" + script + "' '" + opts.out_dir + "/results.json' -o '" +
+                                opts.out_dir + "/regbench.png'";
+    if (std::system(cmdline.c_str()) != 0)
+      std::fprintf(stderr, "regbench: no figure (needs Debian's python3-matplotlib); run: %s\n", cmdline.c_str());
+  });
+}
+
+}  // namespace mosaic

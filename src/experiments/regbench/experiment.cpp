@@ -1,0 +1,321 @@
+// RegBench grid: data splits from the seed, one trainer run per point, test scores, results.
+#include "experiments/regbench/experiment.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "io/atomic_file.hpp"
+#include "io/model_io.hpp"
+#include "kernels/dropout.hpp"
+#include "experiments/regbench/metrics.hpp"
+#include "models/language_model.hpp"
+#include "train/trainer.hpp"
+
+namespace mosaic::regbench {
+
+namespace fs = std::filesystem;
+
+// Salts of the data splits: the test set is the same for every N and config.
+constexpr uint64_t kTrainSalt = 1, kValSalt = 2, kTestSalt = 3, kIidValSalt = 4, kIidTestSalt = 5;
+
+Protocol Protocol::reduced() {
+  Protocol p;
+  p.sizes = {100, 500, 1000};
+  p.steps = 400;  // 12,800 sequences per point: 128 epochs at N = 100, 12.8 at N = 1000
+  p.val_tasks = 200;
+  p.test_tasks = 500;
+  p.evaluations = 8;
+  return p;
+}
+
+Protocol Protocol::full() {
+  Protocol p;
+  p.sizes = {100, 500, 1000, 2500, 40000};
+  p.epochs = 200;
+  p.val_tasks = 500;
+  p.test_tasks = 500;
+  p.evaluations = 50;
+  return p;
+}
+
+TaskBatches::TaskBatches(std::vector<Task> train, std::vector<Task> val, int B, int accumulation, uint64_t seed)
+    : train_(std::move(train)), B_(B), accumulation_(accumulation), seed_(seed) {
+  MOSAIC_CHECK(!train_.empty() && !val.empty(), "regbench: empty training or validation split", "use N >= 1");
+  for (size_t i = 0; i < val.size(); i += B_) {
+    std::vector<const Task*> group;
+    for (size_t j = i; j < std::min(val.size(), i + B_); ++j) group.push_back(&val[j]);
+    pad_batch(group, val_.emplace_back());
+  }
+}
+
+void TaskBatches::pad_batch(const std::vector<const Task*>& tasks, Batch& out) {
+  int T = 0;
+  for (const Task* t : tasks) T = std::max(T, static_cast<int>(t->tokens.size()) - 1);
+  out.B = static_cast<int>(tasks.size());
+  out.T = T;
+  out.idx.assign(static_cast<size_t>(out.B) * T, kPad);
+  out.targets.assign(out.idx.size(), kIgnore);
+  for (int b = 0; b < out.B; ++b) {
+    const Example e = make_example(tasks[b]->tokens, T);
+    std::copy(e.inputs.begin(), e.inputs.end(), out.idx.begin() + static_cast<int64_t>(b) * T);
+    std::copy(e.targets.begin(), e.targets.end(), out.targets.begin() + static_cast<int64_t>(b) * T);
+  }
+}
+
+const std::vector<int>& TaskBatches::permutation(int64_t epoch) {
+  if (epoch != cached_epoch_) {
+    perm_.resize(train_.size());
+    for (size_t i = 0; i < perm_.size(); ++i) perm_[i] = static_cast<int>(i);
+    Rng rng(Dropout::mix64(seed_ ^ Dropout::mix64(static_cast<uint64_t>(epoch) + 1)));
+    for (size_t i = perm_.size(); i > 1; --i) std::swap(perm_[i - 1], perm_[rng.below(i)]);  // Fisher-Yates
+    cached_epoch_ = epoch;
+  }
+  return perm_;
+}
+
+void TaskBatches::train_batch(int64_t step, int micro, Rng&, Batch& out) {
+  const int64_t N = static_cast<int64_t>(train_.size());
+  const int64_t first = (step * accumulation_ + micro) * B_;  // sequences seen before this micro-batch
+  std::vector<const Task*> group;
+  for (int b = 0; b < B_; ++b) {
+    const int64_t k = first + b;
+    group.push_back(&train_[permutation(k / N)[k % N]]);
+  }
+  pad_batch(group, out);
+}
+
+std::string TaskBatches::describe() const {
+  int64_t tokens = 0;
+  for (const Task& t : train_) tokens += static_cast<int64_t>(t.tokens.size());
+  return std::to_string(train_.size()) + " training sequences (" + std::to_string(tokens) + " tokens), " +
+         std::to_string(val_.size()) + " validation batches";
+}
+
+TestScores score_model(const std::string& model_path, const std::vector<Task>& tasks) {
+  auto model = load_model(model_path);
+  MOSAIC_CHECK(model->config().vocab_size >= kVocab,
+               model_path + " has a vocabulary of " + std::to_string(model->config().vocab_size) + " tokens",
+               "RegBench models need at least 20 (configs/regbench_*.json)");
+  const int V = model->config().vocab_size;
+  Scores scores;
+  std::vector<float> probs;
+  for (const Task& task : tasks) {
+    const int T = static_cast<int>(task.tokens.size()) - 1;
+    model->forward(task.tokens.data(), nullptr, 1, T);
+    const float* logits = model->logits();
+    probs.assign(static_cast<size_t>(T) * kVocab, 0.0f);
+    for (int t = 0; t < T; ++t) {  // softmax over the model's whole vocabulary, read on the 20 tokens
+      const float* z = logits + static_cast<int64_t>(t) * V;
+      const float mx = *std::max_element(z, z + V);
+      double sum = 0;
+      for (int v = 0; v < V; ++v) sum += std::exp(static_cast<double>(z[v] - mx));
+      for (int v = 0; v < kVocab; ++v) probs[static_cast<size_t>(t) * kVocab + v] = static_cast<float>(std::exp(static_cast<double>(z[v] - mx)) / sum);
+    }
+    scores.add(task, probs.data());
+  }
+  return {scores.accuracy(), scores.l1(), scores.tvd(), scores.positions};
+}
+
+nlohmann::json to_json(const PointResult& r) {
+  return {{"name", r.name},         {"arch", r.arch},       {"variant", r.variant},     {"n", r.n},
+          {"accuracy", r.accuracy}, {"l1", r.l1},           {"tvd", r.tvd},             {"positions", r.positions},
+          {"best_val_loss", r.best_val_loss}, {"best_step", r.best_step}, {"steps", r.steps},
+          {"epochs", r.epochs},     {"params", r.params},   {"train_seconds", r.train_seconds}};
+}
+
+namespace {
+
+PointResult point_from_json(const nlohmann::json& j) {
+  PointResult r;
+  r.name = j.at("name");
+  r.arch = j.at("arch");
+  r.variant = j.at("variant");
+  r.n = j.at("n");
+  r.accuracy = j.at("accuracy");
+  r.l1 = j.at("l1");
+  r.tvd = j.at("tvd");
+  r.positions = j.at("positions");
+  r.best_val_loss = j.at("best_val_loss");
+  r.best_step = j.at("best_step");
+  r.steps = j.at("steps");
+  r.epochs = j.at("epochs");
+  r.params = j.at("params");
+  r.train_seconds = j.at("train_seconds");
+  return r;
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  write_file_atomically(path, std::as_bytes(std::span(text.data(), text.size())));
+}
+
+void write_results(const Options& o, const std::vector<PointResult>& points) {
+  fs::create_directories(o.out_dir);
+  nlohmann::json all = nlohmann::json::array();
+  std::string csv = "name,arch,variant,n,accuracy,tvd,l1,positions,best_val_loss,best_step,steps,epochs,params,train_seconds\n";
+  char line[256];
+  for (const auto& r : points) {
+    all.push_back(to_json(r));
+    std::snprintf(line, sizeof line, "%s,%s,%s,%d,%.4f,%.4f,%.4f,%lld,%.4f,%lld,%lld,%.1f,%lld,%.0f\n", r.name.c_str(),
+                  r.arch.c_str(), r.variant.c_str(), r.n, r.accuracy, r.tvd, r.l1, static_cast<long long>(r.positions),
+                  r.best_val_loss, static_cast<long long>(r.best_step), static_cast<long long>(r.steps), r.epochs,
+                  static_cast<long long>(r.params), r.train_seconds);
+    csv += line;
+  }
+  const Protocol& p = o.protocol;
+  nlohmann::json doc = {{"protocol",
+                         {{"sizes", p.sizes}, {"iid", p.iid}, {"epochs", p.epochs}, {"steps", p.steps},
+                          {"val_tasks", p.val_tasks}, {"test_tasks", p.test_tasks}, {"seed", p.seed}}},
+                        {"configs", o.configs},
+                        {"points", all}};
+  write_text((fs::path(o.out_dir) / "results.json").string(), doc.dump(1) + "\n");
+  write_text((fs::path(o.out_dir) / "results.csv").string(), csv);
+}
+
+// n copies of one sequence per automaton (fresh draws), in automaton order: the IID splits.
+std::vector<Task> iid_tasks(const std::vector<Task>& train, int count, uint64_t seed) {
+  std::vector<Dfa> automata;
+  for (const Task& t : train) automata.push_back(t.dfa);
+  std::vector<Task> out;
+  for (uint64_t round = 0; static_cast<int>(out.size()) < count; ++round)
+    for (Task& t : sample_tasks_from(automata, Dropout::mix64(seed + round)))
+      if (static_cast<int>(out.size()) < count) out.push_back(std::move(t));
+  return out;
+}
+
+std::string format_duration(double seconds) {
+  char buf[32];
+  const long s = static_cast<long>(seconds);
+  std::snprintf(buf, sizeof buf, "%ldh%02ldm%02lds", s / 3600, (s / 60) % 60, s % 60);
+  return buf;
+}
+
+struct Point {
+  TrainConfig config;
+  std::string name, variant;
+  int n = 0;
+};
+
+}  // namespace
+
+std::vector<PointResult> run(const Options& o) {
+  const Protocol& p = o.protocol;
+  MOSAIC_CHECK(!p.sizes.empty() && !o.configs.empty(), "regbench: nothing to run", "give --sizes and --config");
+  for (int n : p.sizes)
+    MOSAIC_CHECK(n >= 1 && n <= 1000000, "regbench: training-set size " + std::to_string(n) + " is out of range",
+                 "the paper uses 100 .. 40000 automata");
+  MOSAIC_CHECK(p.val_tasks >= 1 && p.test_tasks >= 1 && p.evaluations >= 1 && (p.epochs > 0 || p.steps > 0),
+               "regbench: the protocol needs validation and test tasks, evaluations and a length",
+               "e.g. --val-tasks 200 --test-tasks 500 and --epochs 200 or --steps 400");
+
+  // The grid, in the order it runs: every config at each N, then the IID variant.
+  std::vector<Point> grid;
+  for (const std::string& file : o.configs) {
+    TrainConfig base;
+    base.update_from_json(read_json_file(file), file);
+    base.model.validate();
+    MOSAIC_CHECK(base.model.vocab_size >= kVocab && base.model.block_size >= kMaxPositions,
+                 file + ": RegBench needs vocab_size >= 20 and block_size >= " + std::to_string(kMaxPositions),
+                 "start from configs/regbench_mosaic.json");
+    const std::string arch = base.model.arch;
+    for (int n : p.sizes) grid.push_back({base, arch + "_N" + std::to_string(n), "ood", n});
+    if (p.iid) grid.push_back({base, arch + "_N" + std::to_string(p.sizes.front()) + "_iid", "iid", p.sizes.front()});
+  }
+
+  const int max_n = *std::max_element(p.sizes.begin(), p.sizes.end());
+  std::fprintf(stderr, "regbench: drawing %d training, %d validation and %d test automata\n", max_n, p.val_tasks,
+               p.test_tasks);
+  // Task i depends only on (seed, i): every N trains on a prefix of the same list.
+  const std::vector<Task> all_train = make_tasks(Dropout::mix64(p.seed + kTrainSalt), max_n);
+  std::vector<Dfa> train_automata;
+  for (const Task& t : all_train) train_automata.push_back(t.dfa);
+  const std::vector<Task> val = make_tasks(Dropout::mix64(p.seed + kValSalt), p.val_tasks, train_automata);
+  const std::vector<Task> test = make_tasks(Dropout::mix64(p.seed + kTestSalt), p.test_tasks, train_automata);
+
+  std::vector<PointResult> results;
+  int64_t steps_total = 0, steps_done = 0;
+  double seconds_done = 0;
+  auto steps_of = [&](const Point& pt) {
+    const int64_t per_epoch = (pt.n + pt.config.batch_size * pt.config.gradient_accumulation_steps - 1) /
+                              (pt.config.batch_size * pt.config.gradient_accumulation_steps);
+    return p.steps > 0 ? p.steps : per_epoch * p.epochs;
+  };
+  for (const Point& pt : grid) steps_total += steps_of(pt);
+
+  for (size_t k = 0; k < grid.size(); ++k) {
+    const Point& pt = grid[k];
+    const std::string dir = (fs::path(o.runs_dir) / pt.name).string();
+    const std::string result_path = (fs::path(dir) / "result.json").string();
+    const int64_t steps = steps_of(pt);
+    if (fs::exists(result_path)) {
+      results.push_back(point_from_json(read_json_file(result_path)));
+      steps_total -= steps;
+      std::fprintf(stderr, "regbench: [%zu/%zu] %s done before: accuracy %.3f, TVD %.3f\n", k + 1, grid.size(),
+                   pt.name.c_str(), results.back().accuracy, results.back().tvd);
+      continue;
+    }
+    std::vector<Task> train(all_train.begin(), all_train.begin() + pt.n);
+    std::vector<Task> point_val = val, point_test = test;
+    if (pt.variant == "iid") {  // table 4: validation and test sequences of the training automata
+      point_val = iid_tasks(train, p.val_tasks, Dropout::mix64(p.seed + kIidValSalt));
+      point_test = iid_tasks(train, p.test_tasks, Dropout::mix64(p.seed + kIidTestSalt));
+    }
+    TrainConfig c = pt.config;
+    c.out_dir = dir;
+    c.max_iters = steps;
+    c.warmup_iters = std::max<int64_t>(1, steps / 10);  // seq_icl: 10% of the run
+    c.lr_decay_iters = steps;
+    c.eval_interval = std::max<int64_t>(1, steps / p.evaluations);
+    c.checkpoint_interval = c.eval_interval;
+    c.log_interval = std::max<int64_t>(1, steps / 40);
+    c.sample_interval = 0;
+    c.keep_best = true;
+    c.threads = o.threads;
+    const double epochs = static_cast<double>(steps) * c.batch_size * c.gradient_accumulation_steps / pt.n;
+    std::fprintf(stderr, "regbench: [%zu/%zu] %s: %d automata, %lld steps (%.1f epochs)%s\n", k + 1, grid.size(),
+                 pt.name.c_str(), pt.n, static_cast<long long>(steps), epochs,
+                 steps_done > 0 ? (", grid ETA " + format_duration(seconds_done / steps_done * (steps_total - steps_done))).c_str() : "");
+    TaskBatches source(std::move(train), std::move(point_val), c.batch_size, c.gradient_accumulation_steps,
+                       Dropout::mix64(p.seed ^ c.seed));
+    const bool resume = !list_checkpoints(dir).empty();
+    const auto t0 = std::chrono::steady_clock::now();
+    const TrainResult tr = mosaic::train(c, resume, &source);
+    if (tr.interrupted) throw Error("regbench: stopped by a signal during " + pt.name, "run the same command again to continue");
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    steps_done += steps;
+    seconds_done += seconds;
+
+    const std::string best = (fs::path(dir) / "best.safetensors").string();
+    const TestScores s = score_model(best, point_test);
+    auto best_file = safetensors::Reader::open(best);
+    PointResult r;
+    r.name = pt.name;
+    r.arch = pt.config.model.arch;
+    r.variant = pt.variant;
+    r.n = pt.n;
+    r.accuracy = s.accuracy;
+    r.l1 = s.l1;
+    r.tvd = s.tvd;
+    r.positions = s.positions;
+    r.best_val_loss = std::stod(best_file.metadata_or("val_loss", "nan"));
+    r.best_step = std::stoll(best_file.metadata_or("step", "0"));
+    r.steps = steps;
+    r.epochs = epochs;
+    r.params = static_cast<int64_t>(load_model(best)->params().count());
+    r.train_seconds = seconds;
+    write_text(result_path, to_json(r).dump(1) + "\n");
+    results.push_back(r);
+    std::fprintf(stderr, "regbench: %s: accuracy %.3f, TVD %.3f (L1 %.3f), best validation loss %.4f at step %lld\n",
+                 pt.name.c_str(), r.accuracy, r.tvd, r.l1, r.best_val_loss, static_cast<long long>(r.best_step));
+    write_results(o, results);
+  }
+  write_results(o, results);
+  return results;
+}
+
+}  // namespace mosaic::regbench

@@ -1,0 +1,84 @@
+// RegBench end to end (paper figure 11, table 4): for each model config and training-set size N,
+// generate the tasks, train with the engine's trainer on whole task sequences, keep the best
+// validation checkpoint, score it on fresh test automata (metrics.hpp), and collect the points.
+// Each grid point is its own run folder, resumed from its checkpoints and skipped once its
+// result.json exists, so a long protocol can stop and continue at any time.
+// Not the CLI (cli/cmd_regbench.cpp), not the data (dfa.hpp) or the scores (metrics.hpp).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "experiments/regbench/dfa.hpp"
+#include "train/batch_sampler.hpp"
+
+namespace mosaic::regbench {
+
+struct Protocol {
+  std::vector<int> sizes;          // training automata N, one sequence each
+  bool iid = true;                 // also table 4's IID variant at the smallest N
+  int epochs = 0;                  // > 0: epochs per point (seq_icl: 200)
+  int64_t steps = 0;               // > 0 instead: optimizer steps per point (the reduced protocol)
+  int val_tasks = 500, test_tasks = 500;
+  int evaluations = 50;            // validation passes per run (the best one is tested)
+  uint64_t seed = 1;               // of the data; each config keeps its own training seed
+
+  static Protocol reduced();       // about an hour on 2 cores (docs/regbench.md says what is cut)
+  static Protocol full();          // the paper's grid and epochs
+};
+
+struct Options {
+  Protocol protocol;
+  std::vector<std::string> configs;  // train config JSON files (configs/regbench_*.json)
+  std::string runs_dir = "runs/regbench";   // one run folder per point: checkpoints, result.json
+  std::string out_dir = "docs/regbench";    // results.json, results.csv
+  int threads = 0;
+};
+
+// One grid point's outcome (its result.json).
+struct PointResult {
+  std::string name, arch, variant;  // variant: "ood" (fresh test automata) or "iid"
+  int n = 0;
+  double accuracy = 0, l1 = 0, tvd = 0, best_val_loss = 0, train_seconds = 0;
+  int64_t steps = 0, best_step = 0, positions = 0, params = 0;
+  double epochs = 0;
+};
+
+// Trains and scores every point not yet done; writes out_dir/results.{json,csv} after each.
+std::vector<PointResult> run(const Options& options);
+
+// Whole task sequences as training batches: each epoch a fresh permutation of the tasks (from
+// the seed and the epoch: no state, so a resumed run draws the same batches), micro-batches of
+// B sequences padded to their longest (kPad inputs, ignored targets).
+class TaskBatches : public BatchSource {
+ public:
+  TaskBatches(std::vector<Task> train, std::vector<Task> val, int B, int accumulation, uint64_t seed);
+  void train_batch(int64_t step, int micro, Rng& rng, Batch& out) override;
+  const std::vector<Batch>& val_set() const override { return val_; }
+  std::string describe() const override;
+
+  // Sequences i..i+n-1 of `tasks` as one padded batch.
+  static void pad_batch(const std::vector<const Task*>& tasks, Batch& out);
+
+ private:
+  const std::vector<int>& permutation(int64_t epoch);
+  std::vector<Task> train_;
+  std::vector<Batch> val_;
+  int B_, accumulation_;
+  uint64_t seed_;
+  int64_t cached_epoch_ = -1;
+  std::vector<int> perm_;
+};
+
+// Scores a model file on tasks: one full forward per task, softmax of every position's logits.
+struct TestScores {
+  double accuracy = 0, l1 = 0, tvd = 0;
+  int64_t positions = 0;
+};
+TestScores score_model(const std::string& model_path, const std::vector<Task>& tasks);
+
+nlohmann::json to_json(const PointResult& r);
+
+}  // namespace mosaic::regbench
