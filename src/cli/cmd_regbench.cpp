@@ -59,7 +59,7 @@ void add_regbench_command(CLI::App& app) {
   cmd->add_option("--sizes", o->sizes, "training-set sizes N (default: 100 500 1000 reduced, the paper's with --full)")
       ->delimiter(',');
   cmd->add_option("--config", o->configs, "train config JSON per model (default: regbench_mosaic.json regbench_gpt.json)");
-  cmd->add_option("--steps", o->steps, "optimizer steps per grid point (reduced default 400)")->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  cmd->add_option("--steps", o->steps, "optimizer steps per grid point (reduced default 500)")->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   cmd->add_option("--epochs", o->epochs, "epochs per grid point instead of --steps (full default 200)")->check(CLI::Range(1, 1000000));
   cmd->add_option("--val-tasks", o->val_tasks, "validation automata (reduced 200, full 500)")->check(CLI::Range(1, 1000000));
   cmd->add_option("--test-tasks", o->test_tasks, "test automata (500)")->check(CLI::Range(1, 1000000));

@@ -27,10 +27,10 @@ constexpr uint64_t kTrainSalt = 1, kValSalt = 2, kTestSalt = 3, kIidValSalt = 4,
 Protocol Protocol::reduced() {
   Protocol p;
   p.sizes = {100, 500, 1000};
-  p.steps = 400;  // 12,800 sequences per point: 128 epochs at N = 100, 12.8 at N = 1000
+  p.steps = 500;  // 16,000 sequences per point: 160 epochs at N = 100, 16 at N = 1000
   p.val_tasks = 200;
   p.test_tasks = 500;
-  p.evaluations = 8;
+  p.evaluations = 10;
   return p;
 }
 
@@ -211,7 +211,7 @@ std::vector<PointResult> run(const Options& o) {
                  "the paper uses 100 .. 40000 automata");
   MOSAIC_CHECK(p.val_tasks >= 1 && p.test_tasks >= 1 && p.evaluations >= 1 && (p.epochs > 0 || p.steps > 0),
                "regbench: the protocol needs validation and test tasks, evaluations and a length",
-               "e.g. --val-tasks 200 --test-tasks 500 and --epochs 200 or --steps 400");
+               "e.g. --val-tasks 200 --test-tasks 500 and --epochs 200 or --steps 500");
 
   // The grid, in the order it runs: every config at each N, then the IID variant.
   std::vector<Point> grid;

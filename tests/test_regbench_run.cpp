@@ -1,0 +1,128 @@
+// The RegBench experiment around the data and metrics (test_regbench_data.cpp has those): the
+// task batches the trainer reads, scoring a model file, and `mosaic regbench` end to end on a
+// tiny model: results written, a finished grid point skipped on the next run, bad configs refused.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "experiments/regbench/experiment.hpp"
+#include "io/model_io.hpp"
+#include "models/factory.hpp"
+#include "models/init.hpp"
+#include "run_command.hpp"
+#include "temp_dir.hpp"
+
+namespace mosaic::testing {
+namespace {
+
+using namespace regbench;
+
+TEST(RegBenchRun, EveryEpochVisitsEachTaskOnceAndBatchesArePadded) {
+  const int N = 10, B = 3, accumulation = 2;
+  auto tasks = make_tasks(7, N);
+  TaskBatches source(tasks, make_tasks(8, 4), B, accumulation, 99);
+  Rng unused(0);
+  // 10 tasks, 6 per step: sequences 0..29 are the first three epochs.
+  std::vector<std::multiset<std::vector<int32_t>>> epochs(3);
+  for (int64_t step = 0; step < 5; ++step)
+    for (int micro = 0; micro < accumulation; ++micro) {
+      Batch batch;
+      source.train_batch(step, micro, unused, batch);
+      ASSERT_EQ(batch.B, B);
+      for (int b = 0; b < B; ++b) {
+        const int64_t k = (step * accumulation + micro) * B + b;
+        // the row's inputs up to the first padding, and its targets: shifted inputs, '|' and padding ignored
+        std::vector<int32_t> row(batch.idx.begin() + b * batch.T, batch.idx.begin() + (b + 1) * batch.T);
+        int length = batch.T;
+        while (length > 0 && row[length - 1] == kPad) --length;
+        for (int t = 0; t < batch.T; ++t) {
+          const int32_t target = batch.targets[b * batch.T + t];
+          if (t + 1 < length) EXPECT_EQ(target, row[t + 1] == kSep ? kIgnore : row[t + 1]);
+          if (t >= length) EXPECT_EQ(target, kIgnore);
+        }
+        row.resize(length);
+        if (k < 30) epochs[k / N].insert(row);
+      }
+    }
+  std::multiset<std::vector<int32_t>> all;
+  for (const auto& t : tasks) all.insert(std::vector<int32_t>(t.tokens.begin(), t.tokens.end() - 1));
+  for (const auto& e : epochs) EXPECT_EQ(e, all);
+  EXPECT_NE(epochs[0].size(), 0u);
+
+  // A batch depends only on (step, micro): asked again out of order, it is the same.
+  Batch first, again;
+  source.train_batch(4, 1, unused, first);
+  source.train_batch(0, 0, unused, again);
+  source.train_batch(4, 1, unused, again);
+  EXPECT_EQ(first.idx, again.idx);
+  EXPECT_EQ(first.targets, again.targets);
+}
+
+ModelConfig tiny_regbench_model() {
+  ModelConfig c;
+  c.arch = "mosaic";
+  c.vocab_size = 20;
+  c.block_size = 960;
+  c.n_layer = 1;
+  c.n_head = 2;
+  c.n_embd = 8;
+  c.pmem_size = 4;
+  c.bias = false;
+  return c;
+}
+
+TEST(RegBenchRun, ScoresAreOverEveryPositionOfTheTestTasks) {
+  TempDir dir("regbench_score");
+  auto model = make_model<float>(tiny_regbench_model());
+  Rng rng(3);
+  init_parameters(model->params(), model->config(), rng);
+  save_model(dir.file("m.safetensors"), *model);
+  const auto tasks = make_tasks(11, 3);
+  const TestScores s = score_model(dir.file("m.safetensors"), tasks);
+  int64_t positions = 0;
+  for (const auto& t : tasks) positions += static_cast<int64_t>(t.tokens.size()) - 1;
+  EXPECT_EQ(s.positions, positions);
+  EXPECT_GE(s.accuracy, 0.0);
+  EXPECT_LE(s.accuracy, 1.0);
+  EXPECT_GT(s.tvd, 0.0) << "an untrained model is not the automaton";
+  EXPECT_DOUBLE_EQ(s.tvd, s.l1 / 2);
+}
+
+TEST(RegBenchRun, CommandRunsAGridResumesAndRefusesBadConfigs) {
+  TempDir dir("regbench_cli");
+  nlohmann::json config = tiny_regbench_model().to_json();
+  config["arch"] = "mosaic";
+  config["batch_size"] = 2;
+  config["gradient_accumulation_steps"] = 1;
+  std::ofstream(dir.file("tiny.json")) << config.dump();
+  const std::string base = std::string(MOSAIC_BINARY) + " regbench --sizes 4 --steps 2 --val-tasks 2 --test-tasks 2 --no-plot -t 1 --config " +
+                           dir.file("tiny.json") + " --runs " + dir.file("runs") + " -o " + dir.file("out");
+  const auto first = run_command(base);
+  ASSERT_EQ(first.status, 0) << first.output;
+  nlohmann::json results;
+  std::ifstream(dir.file("out/results.json")) >> results;
+  ASSERT_EQ(results["points"].size(), 2u) << "N = 4 on fresh automata and the IID variant";
+  for (const auto& p : results["points"]) {
+    EXPECT_GE(p["accuracy"].get<double>(), 0.0);
+    EXPECT_GT(p["positions"].get<int64_t>(), 0);
+  }
+  const auto second = run_command(base);
+  ASSERT_EQ(second.status, 0) << second.output;
+  EXPECT_NE(second.output.find("done before"), std::string::npos) << second.output;
+  nlohmann::json again;
+  std::ifstream(dir.file("out/results.json")) >> again;
+  EXPECT_EQ(again["points"], results["points"]);
+
+  config["vocab_size"] = 12;
+  std::ofstream(dir.file("small_vocab.json")) << config.dump();
+  const auto bad = run_command(std::string(MOSAIC_BINARY) + " regbench --sizes 4 --steps 1 --no-plot --config " +
+                               dir.file("small_vocab.json") + " --runs " + dir.file("runs2") + " -o " + dir.file("out2"));
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("error:"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("hint:"), std::string::npos) << bad.output;
+}
+
+}  // namespace
+}  // namespace mosaic::testing
