@@ -187,8 +187,10 @@ enum class LayerKind {
   ContextualMemoryDropout,
   PersistentMemoryDropout,  // pmem_count 2
   KeyExtractorUpbound,      // s = 2, StackAssoMem's clamp at kernel_beta_upbound 1: some heads clamped
+  CausalSelfAttentionRope,  // rotary positions (even head sizes only)
+  CausalSelfAttentionAlibi,
 };
-constexpr LayerKind kLastLayerKind = LayerKind::KeyExtractorUpbound;
+constexpr LayerKind kLastLayerKind = LayerKind::CausalSelfAttentionAlibi;
 
 inline const char* layer_name(LayerKind kind) {
   switch (kind) {
@@ -209,6 +211,8 @@ inline const char* layer_name(LayerKind kind) {
     case LayerKind::ContextualMemoryDropout: return "ContextualMemoryDropout";
     case LayerKind::PersistentMemoryDropout: return "PersistentMemoryDropout";
     case LayerKind::KeyExtractorUpbound: return "KeyExtractorUpbound";
+    case LayerKind::CausalSelfAttentionRope: return "CausalSelfAttentionRope";
+    case LayerKind::CausalSelfAttentionAlibi: return "CausalSelfAttentionAlibi";
   }
   return "?";
 }
@@ -280,6 +284,10 @@ inline std::unique_ptr<LayerCase> make_layer(LayerKind kind, const Shape& s, boo
     }
     case LayerKind::KeyExtractorUpbound:
       return over_sequences(std::make_shared<KeyExtractor<double>>(C, H, bias, 2, 1.0), s);
+    case LayerKind::CausalSelfAttentionRope:  // an odd head size leaves its last channel unrotated
+      return over_sequences(std::make_shared<CausalSelfAttention<double>>(C, H, bias, 0.0, "rope"), s);
+    case LayerKind::CausalSelfAttentionAlibi:
+      return over_sequences(std::make_shared<CausalSelfAttention<double>>(C, H, bias, 0.0, "alibi"), s);
   }
   throw std::invalid_argument("unknown layer kind");
 }

@@ -99,7 +99,8 @@ TEST(Eval, WindowLossesMatchTheLogitsAndThePositionsAverageToTheMean) {
 }
 
 // A Memory Mosaic evaluates past its block_size (no positions) on a copy with a longer
-// block_size; a GPT cannot, and says so.
+// block_size, and so do GPTs with relative positions; a GPT with learned positions cannot,
+// and says so.
 TEST(Eval, LongerContextsForTheMosaicOnly) {
   const auto tokens = random_ids(200, 61, 2);
   EvalOptions o;
@@ -116,6 +117,16 @@ TEST(Eval, LongerContextsForTheMosaicOnly) {
     ADD_FAILURE() << "a GPT evaluated past its block_size";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("longer than the GPT's block_size 24"), std::string::npos) << e.what();
+  }
+  for (const std::string pos : {"rope", "alibi"}) {
+    ModelConfig c = gpt->config();
+    c.pos_encoding = pos;
+    auto relative = make_model<float>(c);
+    Rng rng(4);
+    init_parameters(relative->params(), c, rng);
+    const EvalResult rr = evaluate_tokens(*relative, tokens, o, [](int) { return 1.0; });
+    EXPECT_EQ(rr.windows, 3) << pos;
+    EXPECT_NEAR(rr.mean_loss, exact_mean_loss(*with_block_size(*relative, 64), tokens, 64, 3), 1e-5) << pos;
   }
 }
 

@@ -68,6 +68,8 @@ std::string break_tensor(LayerKind kind, bool bias) {
     case LayerKind::ContextualMemoryDropout: return "v_featurizer.coef";
     case LayerKind::PersistentMemoryDropout: return "P_v";
     case LayerKind::KeyExtractorUpbound: return "leaky_avg.leaky_key_beta";
+    case LayerKind::CausalSelfAttentionRope: return "c_attn.weight";
+    case LayerKind::CausalSelfAttentionAlibi: return "x";
   }
   return "";
 }
@@ -116,11 +118,13 @@ INSTANTIATE_TEST_SUITE_P(Gradients, Layer, ::testing::ValuesIn(layer_params()), 
 
 // ---- both models through the real loss ----
 
-// variant "dropout": every dropout site at 0.2; "icll": StackAssoMem's options (config.hpp) with
+// variant "dropout": every dropout site at 0.2; "rope", "alibi": GPT's relative positions;
+// "icll": StackAssoMem's options (config.hpp) with
 // ic_dropout 0.1, hd_dropout 0.2 and a key-scale clamp low enough to bind on some heads.
 ModelConfig tiny(const std::string& arch, const Shape& s, bool bias, const std::string& variant = "plain") {
   ModelConfig c;
   if (variant == "dropout") c.dropout = 0.2;
+  if (variant == "rope" || variant == "alibi") c.pos_encoding = variant;
   if (variant == "icll") {
     c.ic_dropout = 0.1;
     c.hd_dropout = 0.2;
@@ -168,6 +172,10 @@ std::vector<ModelParam> model_params() {
     params.push_back({"mosaic", s, true, "dropout"});
     params.push_back({"gpt", s, false, "dropout"});
     params.push_back({"mosaic", s, false, "icll"});
+  }
+  for (size_t s : {0, 2, 4, 7}) {  // even head sizes
+    params.push_back({"gpt", s, s % 2 == 0, "rope"});
+    params.push_back({"gpt", s, s % 2 == 1, "alibi"});
   }
   return params;
 }
@@ -315,7 +323,8 @@ TEST(Model, TrainingEvaluateAndLogitsPassesAgree) {
 }
 
 // Tiled attention (tiles of 2 query rows, each stopping at its last visible key) gives the
-// untiled result (one tile), forward and backward, for both masks and with dq aliasing dk.
+// untiled result (one tile), forward and backward, for both masks, with dq aliasing dk, with
+// dropout and with ALiBi.
 TEST(Attention, TilesSkipTheMaskedTriangleWithoutChangingTheResult) {
   const int T = 7, hs = 3, ld = 5;  // row stride wider than hs, T not a multiple of the tile
   Rng rng(13);
@@ -325,7 +334,8 @@ TEST(Attention, TilesSkipTheMaskedTriangleWithoutChangingTheResult) {
   drop.set_pass(77, true);
   for (Visible mask : {Visible::UpToSelf, Visible::BeforeSelf})
     for (bool alias : {false, true})
-      for (const Dropout* d : {static_cast<const Dropout*>(nullptr), static_cast<const Dropout*>(&drop)}) {
+      for (const Dropout* d : {static_cast<const Dropout*>(nullptr), static_cast<const Dropout*>(&drop)})
+        for (double alibi : {0.0, 0.25}) {
       std::vector<double> y[2], dq[2], dk[2], dv[2];
       for (int run = 0; run < 2; ++run) {
         const int tile = run ? 2 : T;
@@ -335,15 +345,15 @@ TEST(Attention, TilesSkipTheMaskedTriangleWithoutChangingTheResult) {
         dk[run].assign(T * ld, 0);
         dv[run].assign(T * ld, 0);
         const double* keys = alias ? q.data() : k.data();
-        attention_forward(y[run].data(), hs, probs.data(), q.data(), keys, v.data(), ld, T, hs, 0.7, mask, d, 3,
-                          scratch.data(), tile);
+        const AttentionOptions<double> o{.alibi_slope = alibi, .drop = d, .slice = 3, .dropped = scratch.data(), .tile = tile};
+        attention_forward(y[run].data(), hs, probs.data(), q.data(), keys, v.data(), ld, T, hs, 0.7, mask, o);
         attention_backward(dq[run].data(), alias ? dq[run].data() : dk[run].data(), dv[run].data(), scratch.data(),
-                           dy.data(), hs, probs.data(), q.data(), keys, v.data(), ld, T, hs, 0.7, mask, d, 3, tile);
+                           dy.data(), hs, probs.data(), q.data(), keys, v.data(), ld, T, hs, 0.7, mask, o);
       }
       for (auto* pair : {y, dq, dk, dv})
         for (size_t i = 0; i < pair[0].size(); ++i) ASSERT_NEAR(pair[0][i], pair[1][i], 1e-12) << i;
       EXPECT_EQ(y[1][0] == 0.0, mask == Visible::BeforeSelf) << "the first row sees no key when the diagonal is excluded";
-    }
+        }
 }
 
 }  // namespace

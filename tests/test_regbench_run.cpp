@@ -39,8 +39,12 @@ TEST(RegBenchRun, EveryEpochVisitsEachTaskOnceAndBatchesArePadded) {
         while (length > 0 && row[length - 1] == kPad) --length;
         for (int t = 0; t < batch.T; ++t) {
           const int32_t target = batch.targets[b * batch.T + t];
-          if (t + 1 < length) EXPECT_EQ(target, row[t + 1] == kSep ? kIgnore : row[t + 1]);
-          if (t >= length) EXPECT_EQ(target, kIgnore);
+          if (t + 1 < length) {
+            EXPECT_EQ(target, row[t + 1] == kSep ? kIgnore : row[t + 1]);
+          }
+          if (t >= length) {
+            EXPECT_EQ(target, kIgnore);
+          }
         }
         row.resize(length);
         if (k < 30) epochs[k / N].insert(row);

@@ -368,6 +368,24 @@ TEST(StreamingGpt, MatchesFullForwardWithinTheWindow) {
     }
 }
 
+// Relative positions stream as they train, and past block_size the window drops its oldest
+// entries without re-encoding: still finite, and the kept entries' keys are untouched.
+TEST(StreamingGpt, RopeAndAlibiMatchTheFullForwardAndRunPastTheirBlock) {
+  for (const std::string pos : {"rope", "alibi"})
+    for (int heads : {1, 2, 4}) {
+      ModelConfig c = gpt_config(heads, heads != 2, 96);
+      c.pos_encoding = pos;
+      auto model = random_model(c, 40 + heads);
+      auto stream = make_stream(*model);
+      EXPECT_LE(stream_vs_forward(*stream, *model, random_tokens(96, 97, 14)), kStreamTolerance) << pos << " heads " << heads;
+      stream->reset();
+      const auto tokens = random_tokens(300, 97, 15);
+      const float* logits = stream->push_many(tokens.data(), static_cast<int>(tokens.size()));
+      for (int v = 0; v < 97; ++v) ASSERT_TRUE(std::isfinite(logits[v])) << pos;
+      EXPECT_EQ(stream->position(), 300);
+    }
+}
+
 // keep = block_size - 1 re-encodes the window for every token: exactly the reference's
 // crop-to-block_size recompute. The default keep conditions on the re-encoded tail.
 TEST(StreamingGpt, SlidingWindowReencodesTheTail) {

@@ -33,12 +33,12 @@ EvalResult evaluate_tokens(LanguageModel<float>& model, std::span<const uint16_t
   const int T = options.context > 0 ? options.context : config.block_size;
   MOSAIC_CHECK(options.batch > 0, "--batch must be positive", "e.g. --batch 8");
   MOSAIC_CHECK(T <= (1 << 20), "--context " + std::to_string(T) + " is beyond 2^20 tokens", "give a shorter context");
-  std::unique_ptr<LanguageModel<float>> longer;  // a Memory Mosaic past its block_size
+  std::unique_ptr<LanguageModel<float>> longer;  // a Memory Mosaic or a relative-position GPT past its block_size
   if (T > config.block_size) {
-    MOSAIC_CHECK(config.arch != "gpt",
+    MOSAIC_CHECK(!config.learned_positions(),
                  "--context " + std::to_string(T) + " is longer than the GPT's block_size " + std::to_string(config.block_size),
                  "a GPT's learned positions end at its block_size; give --context " + std::to_string(config.block_size) +
-                     " or less (a Memory Mosaic takes any context)");
+                     " or less (a Memory Mosaic, or a GPT with pos_encoding rope or alibi, takes any context)");
     longer = with_block_size(model, T);
   }
   LanguageModel<float>& m = longer ? *longer : model;

@@ -24,22 +24,38 @@ inline int visible_keys(Visible mask, int i) { return mask == Visible::UpToSelf 
 
 constexpr int kAttentionTile = 64;  // query rows per tile
 
-// Dropout on the probabilities (drop active): y = (P * mask) v, the dropped rows written to
-// `dropped` (T x T, the backward's scratch, free during the forward); probs keeps P itself.
+// What some callers add to plain softmax attention. ALiBi (alibi_slope != 0): the score of
+// query i on key j gets -slope * (i - j) before the softmax (a constant: nothing changes in the
+// backward pass). Dropout on the probabilities (drop active): y = (P * mask) v, the dropped rows
+// written to `dropped` (T x T, the backward's scratch, free during the forward); probs keeps P.
+template <class F>
+struct AttentionOptions {
+  double alibi_slope = 0;
+  const Dropout* drop = nullptr;
+  uint64_t slice = 0;      // the dropout mask's (sequence, head)
+  F* dropped = nullptr;
+  int tile = kAttentionTile;
+};
+
 template <class F>
 void attention_forward(F* y, int ldy, F* probs, const F* q, const F* k, const F* v, int ld, int T, int hs,
-                       F scale, Visible mask, const Dropout* drop = nullptr, uint64_t slice = 0,
-                       F* dropped = nullptr, int tile = kAttentionTile) {
-  const bool dropping = drop && drop->active();
-  for (int r0 = 0; r0 < T; r0 += tile) {
-    const int rows = std::min(tile, T - r0), keys = r0 + rows;  // no row of the tile sees key r0 + rows
+                       F scale, Visible mask, const AttentionOptions<F>& o = {}) {
+  const bool dropping = o.drop && o.drop->active();
+  for (int r0 = 0; r0 < T; r0 += o.tile) {
+    const int rows = std::min(o.tile, T - r0), keys = r0 + rows;  // no row of the tile sees key r0 + rows
     F* p = probs + static_cast<int64_t>(r0) * T;
     gemm<F>(Op::N, Op::T, rows, keys, hs, scale, q + static_cast<int64_t>(r0) * ld, ld, k, ld, F(0), p, T);
-    for (int i = 0; i < rows; ++i) softmax_prefix(p + static_cast<int64_t>(i) * T, visible_keys(mask, r0 + i), keys);
+    for (int i = 0; i < rows; ++i) {
+      F* row = p + static_cast<int64_t>(i) * T;
+      const int visible = visible_keys(mask, r0 + i);
+      if (o.alibi_slope != 0)
+        for (int j = 0; j < visible; ++j) row[j] -= static_cast<F>(o.alibi_slope * (r0 + i - j));
+      softmax_prefix(row, visible, keys);
+    }
     const F* read = p;
     if (dropping) {
-      F* pd = dropped + static_cast<int64_t>(r0) * T;
-      drop->apply(pd, T, p, T, rows, keys, slice, r0);
+      F* pd = o.dropped + static_cast<int64_t>(r0) * T;
+      o.drop->apply(pd, T, p, T, rows, keys, o.slice, r0);
       read = pd;
     }
     gemm<F>(Op::N, Op::N, rows, hs, keys, F(1), read, T, v, ld, F(0), y + static_cast<int64_t>(r0) * ldy, ldy);
@@ -51,12 +67,14 @@ void attention_forward(F* y, int ldy, F* probs, const F* q, const F* k, const F*
 template <class F>
 void attention_backward(F* dq, F* dk, F* dv, F* scratch, const F* dy, int ldy, const F* probs, const F* q,
                         const F* k, const F* v, int ld, int T, int hs, F scale, Visible mask,
-                        const Dropout* drop = nullptr, uint64_t slice = 0, int tile = kAttentionTile) {
+                        const AttentionOptions<F>& o = {}) {
   // per tile: dv += P^T dy ; dP = dy v^T ; dS = softmax backward ; dq += scale dS k ; dk += scale dS^T q
   // (with dropout, P * mask in the first product and dP * mask into the softmax backward)
+  const Dropout* drop = o.drop;
+  const uint64_t slice = o.slice;
   const bool dropping = drop && drop->active();
-  for (int r0 = 0; r0 < T; r0 += tile) {
-    const int rows = std::min(tile, T - r0), keys = r0 + rows;
+  for (int r0 = 0; r0 < T; r0 += o.tile) {
+    const int rows = std::min(o.tile, T - r0), keys = r0 + rows;
     const F* p = probs + static_cast<int64_t>(r0) * T;
     F* ds = scratch + static_cast<int64_t>(r0) * T;
     const F* dy_tile = dy + static_cast<int64_t>(r0) * ldy;
@@ -73,15 +91,18 @@ void attention_backward(F* dq, F* dk, F* dv, F* scratch, const F* dy, int ldy, c
 
 // One query against n stored pairs, the streaming step of both models: y = sum_j
 // softmax_j(scale q . k_j) v_j, y = 0 when n = 0. Row dots instead of gemm (one row is too
-// thin for it). scores (n): scratch, the attention weights afterwards.
+// thin for it). scores (n): scratch, the attention weights afterwards. ALiBi: the query is
+// the position of the last key (GPT's causal row), key j lies n - 1 - j before it.
 // Shapes: q, y (hs); keys, values (n, hs) contiguous.
 inline void attention_row(float* y, float* scores, const float* q, const float* keys, const float* values, int n,
-                          int hs, float scale) {
+                          int hs, float scale, double alibi_slope = 0) {
   std::fill(y, y + hs, 0.0f);
   if (n == 0) return;
   matvec(scores, keys, q, nullptr, n, hs);
   if (scale != 1.0f)
     for (int j = 0; j < n; ++j) scores[j] *= scale;
+  if (alibi_slope != 0)
+    for (int j = 0; j < n; ++j) scores[j] -= static_cast<float>(alibi_slope * (n - 1 - j));
   softmax_prefix(scores, n, n);
   add_weighted_rows(y, values, scores, n, hs);
 }

@@ -1,7 +1,10 @@
 // Causal self-attention: bookkeeping around kernels/attention.hpp, parallel over (batch, head).
 #include "layers/causal_self_attention.hpp"
 
+#include <algorithm>
+
 #include "kernels/attention.hpp"
+#include "kernels/rope.hpp"
 
 namespace mosaic {
 
@@ -21,6 +24,19 @@ void CausalSelfAttention<F>::plan(Activations<F>& acts, const std::string& prefi
   acts.add(prefix + "dqkv", {batch, time, 3 * C}, &dqkv);
   acts.add(prefix + "dheads", {batch, time, C}, &dheads);
   acts.add(prefix + "dprobs", {batch, H, time, time}, &dprobs);
+  if (rope) acts.add(prefix + "qkv_rotated", {batch, time, 3 * C}, &qkv_rotated);
+}
+
+template <class F>
+double CausalSelfAttention<F>::alibi_slope(int h) const {
+  return alibi ? mosaic::alibi_slope(h, H) : 0.0;
+}
+
+template <class F>
+void CausalSelfAttention<F>::encode_positions(F* qkv_rows, int rows, const int64_t* row_positions, bool inverse) const {
+  if (!rope) return;
+  rope_rows(qkv_rows, 3 * C, rows, H, C / H, row_positions, inverse);      // q
+  rope_rows(qkv_rows + C, 3 * C, rows, H, C / H, row_positions, inverse);  // k
 }
 
 template <class F>
@@ -29,6 +45,14 @@ const F* CausalSelfAttention<F>::forward(const F* x, int batch, int time) {
   T = time;
   const int hs = C / H;
   qkv = c_attn.forward(x, static_cast<int64_t>(B) * T);
+  if (rope) {
+    std::copy_n(qkv, static_cast<int64_t>(B) * T * 3 * C, qkv_rotated.data());
+    positions.resize(T);
+    for (int t = 0; t < T; ++t) positions[t] = t;
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < B; ++b) encode_positions(qkv_rotated.data() + static_cast<int64_t>(b) * T * 3 * C, T, positions.data());
+    qkv = qkv_rotated.data();
+  }
   const F scale = score_scale();
 #pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < B; ++b)
@@ -36,8 +60,9 @@ const F* CausalSelfAttention<F>::forward(const F* x, int batch, int time) {
       const F* q = qkv + static_cast<int64_t>(b) * T * 3 * C + h * hs;  // q | k | v blocks of C
       const int64_t tt = (static_cast<int64_t>(b) * H + h) * T * T;
       attention_forward(heads.data() + static_cast<int64_t>(b) * T * C + h * hs, C, probs.data() + tt, q, q + C,
-                        q + 2 * C, 3 * C, T, hs, scale, Visible::UpToSelf, &prob_drop, static_cast<uint64_t>(b) * H + h,
-                        dprobs.data() + tt);
+                        q + 2 * C, 3 * C, T, hs, scale, Visible::UpToSelf,
+                        {.alibi_slope = alibi_slope(h), .drop = &prob_drop, .slice = static_cast<uint64_t>(b) * H + h,
+                         .dropped = dprobs.data() + tt});
     }
   return c_proj.forward(heads.data(), static_cast<int64_t>(B) * T);
 }
@@ -57,8 +82,12 @@ void CausalSelfAttention<F>::backward(const F* dy, F* dx) {
       F* d = dqkv.data() + off;
       attention_backward(d, d + C, d + 2 * C, dprobs.data() + tt, dheads.data() + static_cast<int64_t>(b) * T * C + h * hs,
                          C, probs.data() + tt, qkv + off, qkv + off + C, qkv + off + 2 * C, 3 * C, T, hs, scale,
-                         Visible::UpToSelf, &prob_drop, static_cast<uint64_t>(b) * H + h);
+                         Visible::UpToSelf, {.drop = &prob_drop, .slice = static_cast<uint64_t>(b) * H + h});
     }
+  if (rope) {  // the gradients of the rotated q and k, rotated back
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < B; ++b) encode_positions(dqkv.data() + static_cast<int64_t>(b) * T * 3 * C, T, positions.data(), true);
+  }
   c_attn.backward(dqkv.data(), dx);
 }
 

@@ -1,9 +1,14 @@
 // GPT-2 causal self-attention (nanoGPT's CausalSelfAttention): c_attn -> q, k, v per head,
 // softmax(q k^T / sqrt(hs)) over j <= i, c_proj. The GPT baseline only; the Memory Mosaic
-// uses ContextualMemory instead. Shapes: x, y (B, T, C); qkv (B, T, 3C); probs (B, H, T, T).
+// uses ContextualMemory instead. Positions, where the model's are relative: "rope" rotates q
+// and k (kernels/rope.hpp), "alibi" adds -slope_h (i - j) to the scores; with "learned" the
+// decoder adds them to the embeddings instead. encode_positions and alibi_slope serve the
+// training forward and the streaming KV cache alike.
+// Shapes: x, y (B, T, C); qkv (B, T, 3C); probs (B, H, T, T).
 #pragma once
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "core/activations.hpp"
 #include "core/param_table.hpp"
@@ -19,22 +24,31 @@ struct CausalSelfAttention {
   Linear<F> c_attn, c_proj;
   Dropout prob_drop;  // on the attention probabilities (nanoGPT's attn_dropout)
   static constexpr uint64_t kProbSite = 1;
+  bool rope = false, alibi = false;
 
   // cache
   int B = 0, T = 0;
-  const F* qkv = nullptr;             // c_attn's output (B, T, 3C)
+  const F* qkv = nullptr;             // c_attn's output (B, T, 3C), q and k rotated with rope
   Activation<F> heads, probs;         // attention output before c_proj (B, T, C); (B, H, T, T)
   Activation<F> dqkv, dheads, dprobs; // backward scratch
+  Activation<F> qkv_rotated;          // rope: c_attn's output with q and k rotated
+  std::vector<int64_t> positions;     // rope: 0 .. T - 1
 
   CausalSelfAttention() = default;
-  CausalSelfAttention(int n_embd, int n_head, bool bias, double prob_dropout = 0)
+  // pos_encoding: the model config's ("", "learned", "rope", "alibi").
+  CausalSelfAttention(int n_embd, int n_head, bool bias, double prob_dropout = 0, const std::string& pos_encoding = "")
       : C(n_embd), H(n_head), c_attn(n_embd, 3 * n_embd, bias), c_proj(n_embd, n_embd, bias),
-        prob_drop(prob_dropout, kProbSite) {}
+        prob_drop(prob_dropout, kProbSite), rope(pos_encoding == "rope"), alibi(pos_encoding == "alibi") {}
   void register_params(ParamTable<F>& table, const std::string& prefix);
   void plan(Activations<F>& acts, const std::string& prefix, int batch, int time);
 
   // The scores' factor 1 / sqrt(hs), for the forward and the streaming KV cache alike.
   F score_scale() const { return F(1) / std::sqrt(F(C / H)); }
+  // ALiBi's slope of head h (0 without alibi).
+  double alibi_slope(int h) const;
+  // rope: rotates the q and k parts of `rows` rows of c_attn's output (stride 3C), row r at
+  // position positions[r]; inverse rotates gradients back. No-op without rope.
+  void encode_positions(F* qkv_rows, int rows, const int64_t* row_positions, bool inverse = false) const;
   const F* forward(const F* x, int batch, int time);
   // Accumulates into dx and the parameter grads.
   void backward(const F* dy, F* dx);

@@ -36,6 +36,14 @@ void ModelConfig::validate() const {
     MOSAIC_CHECK((rate >= 0 && rate < 1) || (rate == -1 && std::string(key) != "dropout"),
                  std::string(key) + " " + std::to_string(rate) + " is not a dropout rate",
                  "use a rate in [0, 1) (the paper: 0 for language models, 0.05 on RegBench)");
+  if (arch == "mosaic")
+    MOSAIC_CHECK(pos_encoding.empty() || pos_encoding == "none", "pos_encoding '" + pos_encoding + "' for a Memory Mosaic",
+                 "the Memory Mosaic has no positional encoding: leave pos_encoding out");
+  else
+    MOSAIC_CHECK(pos_encoding.empty() || pos_encoding == "learned" || pos_encoding == "rope" || pos_encoding == "alibi",
+                 "unknown pos_encoding '" + pos_encoding + "'", "use \"learned\" (GPT-2), \"rope\" or \"alibi\"");
+  MOSAIC_CHECK(pos_encoding != "rope" || head_size() % 2 == 0,
+               "rope needs an even head size, not " + std::to_string(head_size()), "pick n_head so that n_embd / n_head is even");
   MOSAIC_CHECK(init == "nanogpt" || init == "fanin", "unknown init '" + init + "'",
                "use \"nanogpt\" (nanoMosaics, GPT-2) or \"fanin\" (StackAssoMem, the RegBench model)");
   MOSAIC_CHECK(kernel_beta_upbound >= 0 && kernel_beta_upbound <= 11,
@@ -61,11 +69,12 @@ void ModelConfig::update_from_json(const nlohmann::json& j, const std::string& s
     else if (key == "init") init = json_value<std::string>(value, key, source);
     else if (key == "scale_logits") scale_logits = json_value<bool>(value, key, source);
     else if (key == "kernel_beta_upbound") kernel_beta_upbound = json_value<double>(value, key, source);
+    else if (key == "pos_encoding") pos_encoding = json_value<std::string>(value, key, source);
     else if (key == "leaky_cuda") {}  // reference-only switch between two equal implementations
     else
       throw Error(source + ": unknown model config key '" + key + "'",
                   "known keys: arch block_size vocab_size n_layer n_head n_embd pmem_size pmem_count bias dropout "
-                  "ic_dropout hd_dropout init scale_logits kernel_beta_upbound");
+                  "ic_dropout hd_dropout init scale_logits kernel_beta_upbound pos_encoding");
   }
 }
 
@@ -83,6 +92,7 @@ nlohmann::json ModelConfig::to_json() const {
   if (init != "nanogpt") j["init"] = init;
   if (scale_logits) j["scale_logits"] = true;
   if (kernel_beta_upbound > 0) j["kernel_beta_upbound"] = kernel_beta_upbound;
+  if (!pos_encoding.empty()) j["pos_encoding"] = pos_encoding;
   return j;
 }
 

@@ -27,7 +27,12 @@ struct ModelConfig {
   bool scale_logits = false;         // logits times 1/sqrt(n_embd)
   double kernel_beta_upbound = 0;    // > 0: key scale exp(s min(10 key_scale, this)); 0: exp(min(s 10 key_scale, ln 65535))
 
+  // GPT's positions: "learned" (GPT-2's wpe table, the default), "rope" or "alibi" (relative:
+  // nothing is tied to block_size). The Memory Mosaic has none ("" only).
+  std::string pos_encoding;
+
   int head_size() const { return n_embd / n_head; }
+  bool learned_positions() const { return arch == "gpt" && (pos_encoding.empty() || pos_encoding == "learned"); }
   double embd_dropout() const { return dropout; }
   double prob_dropout() const { return ic_dropout >= 0 ? ic_dropout : dropout; }
   double resid_dropout() const { return hd_dropout >= 0 ? hd_dropout : dropout; }

@@ -1,5 +1,5 @@
 // The decoder skeleton both language models share: token embedding (+ learned positions for
-// GPT), L residual blocks, final LayerNorm, output head tied to the embedding, cross-entropy.
+// GPT with pos_encoding "learned"), L residual blocks, final LayerNorm, output head tied to the embedding, cross-entropy.
 // What differs (the block's layers, the parameter prefix) comes from memory_mosaic.hpp / gpt.hpp.
 // Streaming inference (infer/) reads the same layer objects through the accessors.
 // Shapes: idx (B, T); x (B, T, C); logits (B, T, V).
@@ -25,11 +25,11 @@ template <class F, class BlockT>
 class Decoder : public LanguageModel<F> {
  public:
   // prefix: "mosaic." or "transformer." (the reference's module names).
-  Decoder(const ModelConfig& config, std::vector<BlockT> blocks, const std::string& prefix, bool learned_positions)
+  Decoder(const ModelConfig& config, std::vector<BlockT> blocks, const std::string& prefix)
       : LanguageModel<F>(config),
         prefix_(prefix),
         wte_(config.vocab_size, config.n_embd),
-        wpe_(learned_positions ? config.block_size : 0, config.n_embd),
+        wpe_(config.learned_positions() ? config.block_size : 0, config.n_embd),
         blocks_(std::move(blocks)),
         ln_f_(config.n_embd, config.bias, config.scale_logits ? 1.0 / std::sqrt(config.n_embd) : 1.0),
         embd_drop_(config.embd_dropout(), 0),

@@ -21,8 +21,9 @@ std::unique_ptr<LanguageModel<F>> make_model(const ModelConfig& config,
 
 std::unique_ptr<LanguageModel<float>> with_block_size(const LanguageModel<float>& model, int block_size) {
   ModelConfig c = model.config();
-  MOSAIC_CHECK(c.arch != "gpt", "a GPT cannot run past its block_size " + std::to_string(c.block_size),
-               "its learned positions end there: give a context of at most " + std::to_string(c.block_size));
+  MOSAIC_CHECK(!c.learned_positions(), "a GPT with learned positions cannot run past its block_size " + std::to_string(c.block_size),
+               "its position table ends there: give a context of at most " + std::to_string(c.block_size) +
+                   " (GPTs with pos_encoding rope or alibi can)");
   c.block_size = block_size;
   auto out = make_model<float>(c);
   for (const auto& e : model.params().entries())

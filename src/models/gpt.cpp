@@ -7,13 +7,13 @@ template <class F>
 static std::vector<GptBlock<F>> gpt_blocks(const ModelConfig& c) {
   std::vector<GptBlock<F>> blocks;
   for (int l = 0; l < c.n_layer; ++l)
-    blocks.emplace_back(c.n_embd, c.bias, CausalSelfAttention<F>(c.n_embd, c.n_head, c.bias, c.prob_dropout()),
+    blocks.emplace_back(c.n_embd, c.bias, CausalSelfAttention<F>(c.n_embd, c.n_head, c.bias, c.prob_dropout(), c.pos_encoding),
                         Mlp<F>(c.n_embd, c.bias), c.resid_dropout());
   return blocks;
 }
 
 template <class F>
-Gpt<F>::Gpt(const ModelConfig& c) : Decoder<F, GptBlock<F>>(c, gpt_blocks<F>(c), "transformer.", /*learned_positions=*/true) {}
+Gpt<F>::Gpt(const ModelConfig& c) : Decoder<F, GptBlock<F>>(c, gpt_blocks<F>(c), "transformer.") {}
 
 template <class F>
 std::unique_ptr<LanguageModel<F>> make_gpt(const ModelConfig& config) {

@@ -17,7 +17,7 @@ static std::vector<MosaicBlock<F>> mosaic_blocks(const ModelConfig& c) {
 
 template <class F>
 MemoryMosaic<F>::MemoryMosaic(const ModelConfig& c)
-    : Decoder<F, MosaicBlock<F>>(c, mosaic_blocks<F>(c), "mosaic.", /*learned_positions=*/false) {}
+    : Decoder<F, MosaicBlock<F>>(c, mosaic_blocks<F>(c), "mosaic.") {}
 
 template <class F>
 std::unique_ptr<LanguageModel<F>> make_memory_mosaic(const ModelConfig& config) {

@@ -29,8 +29,9 @@ namespace {
 
 const std::vector<std::string> kModelKeys = {"arch",       "block_size", "vocab_size", "n_layer",      "n_head",
                                              "n_embd",     "pmem_size",  "pmem_count", "bias",         "dropout",
-                                             "ic_dropout", "hd_dropout", "init",       "scale_logits", "kernel_beta_upbound"};
-const std::vector<std::string> kStringModelKeys = {"arch", "init"};
+                                             "ic_dropout", "hd_dropout", "init",       "scale_logits", "kernel_beta_upbound",
+                                             "pos_encoding"};
+const std::vector<std::string> kStringModelKeys = {"arch", "init", "pos_encoding"};
 
 template <class T>
 void read(const nlohmann::json& v, T& field, const std::string& key, const std::string& source) {
