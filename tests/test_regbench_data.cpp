@@ -308,6 +308,7 @@ TEST(RegBench, ReferenceModelScoresPerfectly) {
   EXPECT_EQ(scores.accuracy_positions, letter_targets);
   EXPECT_NEAR(scores.tvd(), 0.0, 1e-6);
   EXPECT_DOUBLE_EQ(scores.accuracy(), 1.0);
+  EXPECT_NEAR(scores.legal_mass(), 1.0, 1e-6);
 }
 
 // 0 -a-> 1, 0 -b-> 1, 1 -a-> 0 on "aa|b": positions (input a, state 1, {a}), (a, state 0, {a,b},
@@ -331,6 +332,7 @@ TEST(RegBench, UniformModelOnHandBuiltAutomatonHasTheHandComputedScores) {
   EXPECT_EQ(s.accuracy_positions, 2);
   EXPECT_NEAR(s.tvd(), (0.95 + 0.9 + 0.9) / 3, 1e-6);
   EXPECT_NEAR(s.l1(), 2 * (0.95 + 0.9 + 0.9) / 3, 1e-6);
+  EXPECT_NEAR(s.legal_mass(), (1.0 + 2.0 + 2.0) / 20 / 3, 1e-6) << "1, 2 and 2 legal letters of 20";
   EXPECT_DOUBLE_EQ(s.accuracy(), 0.0);
 
   // One-hot on a legal letter, except all mass on '|' where the target is '|': that position

@@ -118,6 +118,11 @@ TEST(RegBenchRun, CommandRunsAGridResumesAndRefusesBadConfigs) {
   nlohmann::json again;
   std::ifstream(dir.file("out/results.json")) >> again;
   EXPECT_EQ(again["points"], results["points"]);
+  const auto rescored = run_command(base + " --rescore");
+  ASSERT_EQ(rescored.status, 0) << rescored.output;
+  EXPECT_NE(rescored.output.find("scored again"), std::string::npos) << rescored.output;
+  std::ifstream(dir.file("out/results.json")) >> again;
+  EXPECT_EQ(again["points"], results["points"]) << "the same checkpoints score the same";
 
   config["vocab_size"] = 12;
   std::ofstream(dir.file("small_vocab.json")) << config.dump();

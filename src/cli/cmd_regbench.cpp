@@ -19,7 +19,7 @@ namespace mosaic {
 namespace {
 
 struct RegBenchCommandOptions {
-  bool full = false, no_iid = false, no_plot = false;
+  bool full = false, no_iid = false, no_plot = false, rescore = false;
   std::vector<int> sizes;
   std::vector<std::string> configs;
   int64_t steps = 0;
@@ -69,6 +69,7 @@ void add_regbench_command(CLI::App& app) {
   cmd->add_option("-o,--out", o->out_dir, "results.json, results.csv and the figure (default docs/regbench or docs/regbench-full)");
   cmd->add_option("-t,--threads", o->threads, "threads (default: all cores)")->check(CLI::Range(0, 4096));
   cmd->add_flag("--no-plot", o->no_plot, "skip the figure");
+  cmd->add_flag("--rescore", o->rescore, "score the finished points again from their best checkpoints (no training)");
   cmd->callback([o] {
     regbench::Options opts;
     opts.protocol = o->full ? regbench::Protocol::full() : regbench::Protocol::reduced();
@@ -91,6 +92,7 @@ void add_regbench_command(CLI::App& app) {
     opts.runs_dir = (std::filesystem::path(o->runs_dir) / (o->full ? "full" : "reduced")).string();
     opts.out_dir = o->out_dir.empty() ? (o->full ? "docs/regbench-full" : "docs/regbench") : o->out_dir;
     opts.threads = o->threads;
+    opts.rescore = o->rescore;
     set_threads(o->threads);
     regbench::run(opts);
     std::fprintf(stderr, "regbench: results in %s/results.json and results.csv\n", opts.out_dir.c_str());

@@ -119,12 +119,13 @@ TestScores score_model(const std::string& model_path, const std::vector<Task>& t
     }
     scores.add(task, probs.data());
   }
-  return {scores.accuracy(), scores.l1(), scores.tvd(), scores.positions};
+  return {scores.accuracy(), scores.l1(), scores.tvd(), scores.legal_mass(), scores.positions};
 }
 
 nlohmann::json to_json(const PointResult& r) {
   return {{"name", r.name},         {"arch", r.arch},       {"variant", r.variant},     {"n", r.n},
-          {"accuracy", r.accuracy}, {"l1", r.l1},           {"tvd", r.tvd},             {"positions", r.positions},
+          {"accuracy", r.accuracy}, {"l1", r.l1},           {"tvd", r.tvd},             {"legal_mass", r.legal_mass},
+          {"positions", r.positions},
           {"best_val_loss", r.best_val_loss}, {"best_step", r.best_step}, {"steps", r.steps},
           {"epochs", r.epochs},     {"params", r.params},   {"train_seconds", r.train_seconds}};
 }
@@ -140,6 +141,7 @@ PointResult point_from_json(const nlohmann::json& j) {
   r.accuracy = j.at("accuracy");
   r.l1 = j.at("l1");
   r.tvd = j.at("tvd");
+  r.legal_mass = j.value("legal_mass", 0.0);
   r.positions = j.at("positions");
   r.best_val_loss = j.at("best_val_loss");
   r.best_step = j.at("best_step");
@@ -157,12 +159,12 @@ void write_text(const std::string& path, const std::string& text) {
 void write_results(const Options& o, const std::vector<PointResult>& points) {
   fs::create_directories(o.out_dir);
   nlohmann::json all = nlohmann::json::array();
-  std::string csv = "name,arch,variant,n,accuracy,tvd,l1,positions,best_val_loss,best_step,steps,epochs,params,train_seconds\n";
+  std::string csv = "name,arch,variant,n,accuracy,tvd,l1,legal_mass,positions,best_val_loss,best_step,steps,epochs,params,train_seconds\n";
   char line[256];
   for (const auto& r : points) {
     all.push_back(to_json(r));
-    std::snprintf(line, sizeof line, "%s,%s,%s,%d,%.4f,%.4f,%.4f,%lld,%.4f,%lld,%lld,%.1f,%lld,%.0f\n", r.name.c_str(),
-                  r.arch.c_str(), r.variant.c_str(), r.n, r.accuracy, r.tvd, r.l1, static_cast<long long>(r.positions),
+    std::snprintf(line, sizeof line, "%s,%s,%s,%d,%.4f,%.4f,%.4f,%.4f,%lld,%.4f,%lld,%lld,%.1f,%lld,%.0f\n", r.name.c_str(),
+                  r.arch.c_str(), r.variant.c_str(), r.n, r.accuracy, r.tvd, r.l1, r.legal_mass, static_cast<long long>(r.positions),
                   r.best_val_loss, static_cast<long long>(r.best_step), static_cast<long long>(r.steps), r.epochs,
                   static_cast<long long>(r.params), r.train_seconds);
     csv += line;
@@ -252,18 +254,30 @@ std::vector<PointResult> run(const Options& o) {
     const std::string dir = (fs::path(o.runs_dir) / pt.name).string();
     const std::string result_path = (fs::path(dir) / "result.json").string();
     const int64_t steps = steps_of(pt);
-    if (fs::exists(result_path)) {
-      results.push_back(point_from_json(read_json_file(result_path)));
-      steps_total -= steps;
-      std::fprintf(stderr, "regbench: [%zu/%zu] %s done before: accuracy %.3f, TVD %.3f\n", k + 1, grid.size(),
-                   pt.name.c_str(), results.back().accuracy, results.back().tvd);
-      continue;
-    }
     std::vector<Task> train(all_train.begin(), all_train.begin() + pt.n);
     std::vector<Task> point_val = val, point_test = test;
     if (pt.variant == "iid") {  // table 4: validation and test sequences of the training automata
       point_val = iid_tasks(train, p.val_tasks, Dropout::mix64(p.seed + kIidValSalt));
       point_test = iid_tasks(train, p.test_tasks, Dropout::mix64(p.seed + kIidTestSalt));
+    }
+    const std::string best = (fs::path(dir) / "best.safetensors").string();
+    if (fs::exists(result_path)) {
+      PointResult r = point_from_json(read_json_file(result_path));
+      steps_total -= steps;
+      if (o.rescore) {
+        const TestScores s = score_model(best, point_test);
+        r.accuracy = s.accuracy;
+        r.l1 = s.l1;
+        r.tvd = s.tvd;
+        r.legal_mass = s.legal_mass;
+        r.positions = s.positions;
+        write_text(result_path, to_json(r).dump(1) + "\n");
+      }
+      results.push_back(r);
+      std::fprintf(stderr, "regbench: [%zu/%zu] %s %s: accuracy %.3f, TVD %.3f, mass on legal letters %.3f\n", k + 1,
+                   grid.size(), pt.name.c_str(), o.rescore ? "scored again" : "done before", r.accuracy, r.tvd,
+                   r.legal_mass);
+      continue;
     }
     TrainConfig c = pt.config;
     c.out_dir = dir;
@@ -290,7 +304,6 @@ std::vector<PointResult> run(const Options& o) {
     steps_done += steps;
     seconds_done += seconds;
 
-    const std::string best = (fs::path(dir) / "best.safetensors").string();
     const TestScores s = score_model(best, point_test);
     auto best_file = safetensors::Reader::open(best);
     PointResult r;
@@ -301,6 +314,7 @@ std::vector<PointResult> run(const Options& o) {
     r.accuracy = s.accuracy;
     r.l1 = s.l1;
     r.tvd = s.tvd;
+    r.legal_mass = s.legal_mass;
     r.positions = s.positions;
     r.best_val_loss = std::stod(best_file.metadata_or("val_loss", "nan"));
     r.best_step = std::stoll(best_file.metadata_or("step", "0"));
@@ -310,8 +324,8 @@ std::vector<PointResult> run(const Options& o) {
     r.train_seconds = seconds;
     write_text(result_path, to_json(r).dump(1) + "\n");
     results.push_back(r);
-    std::fprintf(stderr, "regbench: %s: accuracy %.3f, TVD %.3f (L1 %.3f), best validation loss %.4f at step %lld\n",
-                 pt.name.c_str(), r.accuracy, r.tvd, r.l1, r.best_val_loss, static_cast<long long>(r.best_step));
+    std::fprintf(stderr, "regbench: %s: accuracy %.3f, TVD %.3f (L1 %.3f), mass on legal letters %.3f, best validation loss %.4f at step %lld\n",
+                 pt.name.c_str(), r.accuracy, r.tvd, r.l1, r.legal_mass, r.best_val_loss, static_cast<long long>(r.best_step));
     write_results(o, results);
   }
   write_results(o, results);

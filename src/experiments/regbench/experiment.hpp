@@ -35,13 +35,14 @@ struct Options {
   std::string runs_dir = "runs/regbench";   // one run folder per point: checkpoints, result.json
   std::string out_dir = "docs/regbench";    // results.json, results.csv
   int threads = 0;
+  bool rescore = false;  // score finished points again from their best.safetensors (no training)
 };
 
 // One grid point's outcome (its result.json).
 struct PointResult {
   std::string name, arch, variant;  // variant: "ood" (fresh test automata) or "iid"
   int n = 0;
-  double accuracy = 0, l1 = 0, tvd = 0, best_val_loss = 0, train_seconds = 0;
+  double accuracy = 0, l1 = 0, tvd = 0, legal_mass = 0, best_val_loss = 0, train_seconds = 0;
   int64_t steps = 0, best_step = 0, positions = 0, params = 0;
   double epochs = 0;
 };
@@ -74,7 +75,7 @@ class TaskBatches : public BatchSource {
 
 // Scores a model file on tasks: one full forward per task, softmax of every position's logits.
 struct TestScores {
-  double accuracy = 0, l1 = 0, tvd = 0;
+  double accuracy = 0, l1 = 0, tvd = 0, legal_mass = 0;
   int64_t positions = 0;
 };
 TestScores score_model(const std::string& model_path, const std::vector<Task>& tasks);

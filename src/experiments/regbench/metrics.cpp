@@ -52,15 +52,17 @@ std::vector<float> reference_probs(const Task& task) {
 void Scores::add_row(const Position& pos, const float* probs) {
   // Reference in double: the float row of reference_row would add rounding of 1/k to the sum.
   const double share = 1.0 / std::popcount(pos.legal);
-  double l1 = 0;
+  double l1 = 0, legal = 0;
   int argmax = 0;
   for (int v = 0; v < kVocab; ++v) {
     const double ref = (pos.legal >> v & 1u) ? share : 0.0;
     l1 += std::fabs(static_cast<double>(probs[v]) - ref);
+    if (pos.legal >> v & 1u) legal += probs[v];
     if (probs[v] > probs[argmax]) argmax = v;  // strict: the first maximum wins
   }
   ++positions;
   l1_sum += l1;
+  legal_mass_sum += legal;
   if (pos.scored_for_accuracy) {
     ++accuracy_positions;
     correct += (pos.legal >> argmax & 1u) ? 1.0 : 0.0;
@@ -77,9 +79,11 @@ void Scores::merge(const Scores& other) {
   accuracy_positions += other.accuracy_positions;
   correct += other.correct;
   l1_sum += other.l1_sum;
+  legal_mass_sum += other.legal_mass_sum;
 }
 
 double Scores::accuracy() const { return accuracy_positions > 0 ? correct / accuracy_positions : 0.0; }
 double Scores::l1() const { return positions > 0 ? l1_sum / positions : 0.0; }
+double Scores::legal_mass() const { return positions > 0 ? legal_mass_sum / positions : 0.0; }
 
 }  // namespace mosaic::regbench

@@ -32,11 +32,14 @@ std::vector<float> reference_probs(const Task& task);
 //   l1:       mean over all T positions of sum_v |p_model(v) - p_ref(v)|, the reference's
 //             logged `model_dfa_diff` (it has no 1/2).
 //   tvd:      l1 / 2, the total variation distance in [0, 1].
+//   legal_mass: mean probability the model puts on the legal letters (1 for the reference): with
+//             accuracy, it tells a model that ranks well but spreads its mass from one that does not.
 struct Scores {
   int64_t positions = 0;           // counted for l1 / tvd: all T of every task
   int64_t accuracy_positions = 0;  // counted for accuracy: targets that are letters
   double correct = 0;
   double l1_sum = 0;
+  double legal_mass_sum = 0;
 
   // One position: `probs` holds V probabilities (a softmax over the full vocabulary).
   void add_row(const Position& pos, const float* probs);
@@ -47,6 +50,7 @@ struct Scores {
   double accuracy() const;
   double l1() const;
   double tvd() const { return 0.5 * l1(); }
+  double legal_mass() const;
 };
 
 }  // namespace mosaic::regbench
