@@ -170,10 +170,14 @@ void write_results(const Options& o, const std::vector<PointResult>& points) {
     csv += line;
   }
   const Protocol& p = o.protocol;
+  // Each config's content, not its path: the results file says what ran on any machine.
+  nlohmann::json configs = nlohmann::json::array();
+  for (const std::string& file : o.configs)
+    configs.push_back({{"file", fs::path(file).filename().string()}, {"config", read_json_file(file)}});
   nlohmann::json doc = {{"protocol",
                          {{"sizes", p.sizes}, {"iid", p.iid}, {"epochs", p.epochs}, {"steps", p.steps},
                           {"val_tasks", p.val_tasks}, {"test_tasks", p.test_tasks}, {"seed", p.seed}}},
-                        {"configs", o.configs},
+                        {"configs", configs},
                         {"points", all}};
   write_text((fs::path(o.out_dir) / "results.json").string(), doc.dump(1) + "\n");
   write_text((fs::path(o.out_dir) / "results.csv").string(), csv);
