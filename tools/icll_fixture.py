@@ -114,7 +114,7 @@ import types
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_reference as ref_tools  # torch import with a hint, nanoMosaics import, torch < 2 SDPA stand-in  # noqa: E402
 from bench_reference import fail, torch  # noqa: E402
-from torch_fixture import read_safetensors, write_safetensors  # noqa: E402
+from torch_fixture import adamw_losses, read_safetensors, write_safetensors  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -351,13 +351,7 @@ def main():
     # 10 AdamW steps on the same batch: seq_icl gives every parameter to one AdamW group
     optimizer = torch.optim.AdamW(model.parameters(), lr=ADAMW["lr"], betas=tuple(ADAMW["betas"]), eps=ADAMW["eps"],
                                   weight_decay=ADAMW["weight_decay"])
-    losses = []
-    for _ in range(TRAIN_STEPS):
-        optimizer.zero_grad(set_to_none=True)
-        _, step_loss = model(idx, targets)
-        losses.append(step_loss.item())
-        step_loss.backward()
-        optimizer.step()
+    losses = adamw_losses(model, optimizer, idx, targets, TRAIN_STEPS)
 
     with torch.no_grad():  # greedy continuation by full recomputation, on the initial weights
         for name, p in named.items():

@@ -63,6 +63,18 @@ def write_safetensors(path, tensors, metadata):
     os.replace(path + ".tmp", path)
 
 
+def adamw_losses(model, optimizer, idx, targets, steps):
+    """The loss before each of `steps` optimizer steps on the same batch (the fixture's train.losses)."""
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad(set_to_none=True)
+        _, step_loss = model(idx, targets)
+        losses.append(step_loss.item())
+        step_loss.backward()
+        optimizer.step()
+    return losses
+
+
 def build_model(ref, arch, config):
     """The reference model of this arch and config (a dict of the reference's field names)."""
     fields = {k: v for k, v in config.items() if k != "arch"}
@@ -119,13 +131,7 @@ def main():
     optimizer = model.configure_optimizers(ADAMW["weight_decay"], ADAMW["lr"], tuple(ADAMW["betas"]), "cpu")
     for group in optimizer.param_groups:
         group["eps"] = ADAMW["eps"]
-    losses = []
-    for _ in range(10):
-        optimizer.zero_grad(set_to_none=True)
-        _, step_loss = model(idx, targets)
-        losses.append(step_loss.item())
-        step_loss.backward()
-        optimizer.step()
+    losses = adamw_losses(model, optimizer, idx, targets, 10)
 
     with torch.no_grad():  # greedy continuation by full recomputation, on the initial weights
         for name, p in named.items():
