@@ -4,13 +4,13 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/progress_line.hpp"
 #include "core/error.hpp"
 #include "eval/lm_eval.hpp"
 #include "io/atomic_file.hpp"
@@ -40,28 +40,6 @@ std::string per_position_csv(const EvalResult& r) {
   }
   return csv;
 }
-
-// A line on stderr every 2 s once a run has taken that long, ended by a newline.
-class Progress {
- public:
-  void operator()(int64_t done, int64_t total) {
-    const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    if (since < next_ && done < total) return;
-    if (since < 2.0 && !shown_) return;
-    std::fprintf(stderr, "\reval: %lld/%lld windows, %.0f s", static_cast<long long>(done), static_cast<long long>(total),
-                 since);
-    shown_ = true;
-    next_ = since + 2.0;
-  }
-  ~Progress() {
-    if (shown_) std::fprintf(stderr, "\n");
-  }
-
- private:
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-  double next_ = 2.0;
-  bool shown_ = false;
-};
 
 }  // namespace
 
@@ -103,7 +81,7 @@ void add_eval_command(CLI::App& app) {
     o->eval.document_start = tokenizer.eot();
     EvalResult r;
     {
-      Progress progress;
+      ProgressLine progress("eval", "windows");
       r = evaluate_tokens(*model, tokens, o->eval, token_bytes, std::ref(progress));
     }
     const ModelConfig& c = model->config();

@@ -16,6 +16,7 @@ void add_sample_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_three_moons_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_attention_command(CLI::App& app);
 void add_regbench_command(CLI::App& app);
 
 }  // namespace mosaic

@@ -60,7 +60,7 @@ const F* CausalSelfAttention<F>::forward(const F* x, int batch, int time) {
       const F* q = qkv + static_cast<int64_t>(b) * T * 3 * C + h * hs;  // q | k | v blocks of C
       const int64_t tt = (static_cast<int64_t>(b) * H + h) * T * T;
       attention_forward(heads.data() + static_cast<int64_t>(b) * T * C + h * hs, C, probs.data() + tt, q, q + C,
-                        q + 2 * C, 3 * C, T, hs, scale, Visible::UpToSelf,
+                        q + 2 * C, 3 * C, T, hs, scale, kVisible,
                         {.alibi_slope = alibi_slope(h), .drop = &prob_drop, .slice = static_cast<uint64_t>(b) * H + h,
                          .dropped = dprobs.data() + tt});
     }
@@ -82,7 +82,7 @@ void CausalSelfAttention<F>::backward(const F* dy, F* dx) {
       F* d = dqkv.data() + off;
       attention_backward(d, d + C, d + 2 * C, dprobs.data() + tt, dheads.data() + static_cast<int64_t>(b) * T * C + h * hs,
                          C, probs.data() + tt, qkv + off, qkv + off + C, qkv + off + 2 * C, 3 * C, T, hs, scale,
-                         Visible::UpToSelf, {.drop = &prob_drop, .slice = static_cast<uint64_t>(b) * H + h});
+                         kVisible, {.drop = &prob_drop, .slice = static_cast<uint64_t>(b) * H + h});
     }
   if (rope) {  // the gradients of the rotated q and k, rotated back
 #pragma omp parallel for schedule(static)

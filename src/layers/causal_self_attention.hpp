@@ -12,6 +12,7 @@
 
 #include "core/activations.hpp"
 #include "core/param_table.hpp"
+#include "kernels/attention.hpp"
 #include "kernels/dropout.hpp"
 #include "layers/linear.hpp"
 
@@ -24,6 +25,7 @@ struct CausalSelfAttention {
   Linear<F> c_attn, c_proj;
   Dropout prob_drop;  // on the attention probabilities (nanoGPT's attn_dropout)
   static constexpr uint64_t kProbSite = 1;
+  static constexpr Visible kVisible = Visible::UpToSelf;  // query i sees keys j <= i
   bool rope = false, alibi = false;
 
   // cache

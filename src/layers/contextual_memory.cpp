@@ -37,7 +37,7 @@ const F* ContextualMemory<F>::forward(const F* x, int batch, int time) {
       const int64_t off = static_cast<int64_t>(b) * T * C + h * hs;
       const int64_t tt = (static_cast<int64_t>(b) * H + h) * T * T;
       attention_forward(retrieved.data() + off, C, probs.data() + tt, k + off, k + off, v + off, C, T, hs, F(1),
-                        Visible::BeforeSelf, {.drop = &prob_drop, .slice = static_cast<uint64_t>(b) * H + h, .dropped = dprobs.data() + tt});
+                        kVisible, {.drop = &prob_drop, .slice = static_cast<uint64_t>(b) * H + h, .dropped = dprobs.data() + tt});
     }
   return c_proj.forward(retrieved.data(), static_cast<int64_t>(B) * T);
 }
@@ -57,7 +57,7 @@ void ContextualMemory<F>::backward(const F* dy, F* dx) {
       // keys are also the queries: both of their gradients land in dk
       attention_backward(dk.data() + off, dk.data() + off, dv.data() + off, dprobs.data() + tt,
                          dretrieved.data() + off, C, probs.data() + tt, k + off, k + off, v + off, C, T, hs, F(1),
-                         Visible::BeforeSelf, {.drop = &prob_drop, .slice = static_cast<uint64_t>(b) * H + h});
+                         kVisible, {.drop = &prob_drop, .slice = static_cast<uint64_t>(b) * H + h});
     }
   k_featurizer.backward(dk.data(), dx);
   v_featurizer.backward(dv.data(), dx);

@@ -9,6 +9,7 @@
 
 #include "core/activations.hpp"
 #include "core/param_table.hpp"
+#include "kernels/attention.hpp"
 #include "kernels/dropout.hpp"
 #include "layers/key_extractor.hpp"
 #include "layers/linear.hpp"
@@ -25,6 +26,7 @@ struct ContextualMemory {
   Linear<F> c_proj;
   Dropout prob_drop;  // on the retrieval weights (StackAssoMem's ic_dropout)
   static constexpr uint64_t kProbSite = 1;
+  static constexpr Visible kVisible = Visible::BeforeSelf;  // v_i has seen token i + 1: pairs j < i only
 
   // cache
   int B = 0, T = 0;

@@ -13,6 +13,7 @@
 #include "core/activations.hpp"
 #include "core/error.hpp"
 #include "core/step_profile.hpp"
+#include "kernels/attention.hpp"
 #include "kernels/dropout.hpp"
 #include "layers/embedding.hpp"
 #include "layers/layernorm.hpp"
@@ -49,6 +50,14 @@ class Decoder : public LanguageModel<F> {
   const F* token_losses() const override {
     MOSAIC_CHECK(head_.losses_kept, "no per-token losses to read", "run forward with targets or evaluate first");
     return head_.row_loss.data();
+  }
+
+  typename LanguageModel<F>::AttentionView attention(int layer) const override {
+    MOSAIC_CHECK(layer >= 0 && layer < static_cast<int>(blocks_.size()), "no layer " + std::to_string(layer),
+                 "the model has " + std::to_string(blocks_.size()) + " layers, numbered from 0");
+    const auto& m = blocks_[layer].mixer;
+    MOSAIC_CHECK(m.T > 0, "no attention to read", "run a forward pass first");
+    return {m.probs.data(), m.B, m.H, m.T, m.kVisible == Visible::UpToSelf};
   }
 
   const Embedding<F>& wte() const { return wte_; }

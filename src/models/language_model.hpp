@@ -39,6 +39,19 @@ class LanguageModel {
   // where the target is ignored); throws after a logits pass.
   virtual const F* token_losses() const = 0;
 
+  // What layer `layer`'s mixer attended to in the last pass (any pass): the weights of each
+  // query row over the positions it can see, GPT's attention probabilities (keys j <= i) or
+  // the contextual memory's retrieval weights (stored pairs j < i), before dropout. Row i of
+  // (b, h) starts at probs[((b H + h) T + i) T]; entries past the visible ones are not written.
+  struct AttentionView {
+    const F* probs = nullptr;  // (B, H, T, T)
+    int B = 0, H = 0, T = 0;
+    bool sees_self = false;    // row i sees j = i (GPT) or stops at j = i - 1 (memory)
+    int visible(int i) const { return sees_self ? i + 1 : i; }
+    const F* row(int b, int h, int i) const { return probs + ((static_cast<int64_t>(b) * H + h) * T + i) * T; }
+  };
+  virtual AttentionView attention(int layer) const = 0;
+
   // The dropout masks of the next training passes (kernels/dropout.hpp): the trainer sets a
   // key per micro-step, so masks differ between steps and a resumed run draws the same ones.
   void set_dropout_key(uint64_t key) { dropout_key_ = key; }

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The four story models that the results page compares, all of one size (d 128, 4 layers,
+# 4 heads, context 128, configs/tinystories_{mosaic,gpt}.json) and trained alike on all the
+# stories of ../shared/data/tinystories (train.txt and extra_maxme1.txt; valid.txt held out):
+# runs/ood_mosaic (Memory Mosaic), runs/ood_gpt (GPT, learned positions), runs/ood_gpt_rope
+# and runs/ood_gpt_alibi (the same GPT with RoPE or ALiBi instead). A finished model is
+# skipped and a killed one resumes from its checkpoint: run it again.
+#   STEPS=3000 bash scripts/train_story_models.sh [BUILD_DIR] [MODEL...]   (MODEL: mosaic gpt gpt_rope gpt_alibi)
+set -euo pipefail
+build="${1:-build}"
+shift || true
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+steps="${STEPS:-3000}"
+shared="../shared/data"
+data="data/stories_all"
+mosaic="$build/mosaic"
+models=("$@")
+[ ${#models[@]} -gt 0 ] || models=(mosaic gpt gpt_rope gpt_alibi)
+
+[ -s "$shared/tinystories/extra_maxme1.txt" ] || {
+  echo "error: $shared/tinystories/extra_maxme1.txt is missing" >&2
+  echo "hint: the story models train on ../shared/data beside the checkout" >&2
+  exit 1
+}
+bash scripts/get_data.sh
+if [ ! -f "$data/meta.json" ]; then
+  "$mosaic" prepare data/tinystories/train.txt "$shared/tinystories/extra_maxme1.txt" \
+    --val data/tinystories/valid.txt -o "$data"
+fi
+
+for model in "${models[@]}"; do
+  case "$model" in
+    mosaic) flags=(-c configs/tinystories_mosaic.json) ;;
+    gpt) flags=(-c configs/tinystories_gpt.json) ;;
+    gpt_rope) flags=(-c configs/tinystories_gpt.json --pos_encoding rope) ;;
+    gpt_alibi) flags=(-c configs/tinystories_gpt.json --pos_encoding alibi) ;;
+    *) echo "error: unknown model '$model'" >&2; echo "hint: mosaic, gpt, gpt_rope or gpt_alibi" >&2; exit 1 ;;
+  esac
+  run="runs/ood_$model"
+  resume=()
+  if ls "$run"/ckpt_*.state.safetensors >/dev/null 2>&1; then resume=(--resume); fi
+  "$mosaic" train "${flags[@]}" "${resume[@]}" --data_dir "$data" --out_dir "$run" \
+    --max_iters "$steps" --lr_decay_iters "$steps" --sample_interval 0
+done

@@ -1,0 +1,165 @@
+// Attention maps and retrievals read from a forward pass's attention weights (each layer's
+// mixer keeps them for its backward pass; LanguageModel::attention reads them).
+#include "eval/attention_map.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <numeric>
+#include <string>
+
+#include "core/error.hpp"
+#include "io/token_shards.hpp"
+#include "models/factory.hpp"
+#include "models/memory_mosaic.hpp"
+
+namespace mosaic {
+
+namespace {
+
+// The model to run windows of T tokens on: itself, or a copy with block_size T (error with a
+// hint for learned positions).
+LanguageModel<float>& model_for(LanguageModel<float>& model, int T, std::unique_ptr<LanguageModel<float>>& longer) {
+  if (T <= model.config().block_size) return model;
+  longer = with_block_size(model, T);
+  return *longer;
+}
+
+// Per head of every layer: the Memory Mosaic's leaky decay and key scale, NaN for GPT.
+void fill_head_coefficients(const LanguageModel<float>& model, std::vector<HeadMap>& heads) {
+  const auto* mosaic = dynamic_cast<const MemoryMosaic<float>*>(&model);
+  const int H = model.config().n_head;
+  std::vector<float> decay(H), scale(H);
+  for (auto& m : heads) {
+    m.decay = m.key_scale = std::numeric_limits<double>::quiet_NaN();
+    if (!mosaic) continue;
+    mosaic->blocks()[m.layer].mixer.k_featurizer.head_coefficients(decay.data(), scale.data());
+    m.decay = decay[m.head];
+    m.key_scale = scale[m.head];
+  }
+}
+
+}  // namespace
+
+AttentionMaps attention_maps(LanguageModel<float>& model, std::span<const uint16_t> tokens,
+                             const AttentionMapOptions& options, const std::function<void(int64_t, int64_t)>& progress) {
+  const ModelConfig& config = model.config();
+  const int T = options.context > 0 ? options.context : config.block_size;
+  MOSAIC_CHECK(options.batch > 0, "--batch must be positive", "e.g. --batch 8");
+  MOSAIC_CHECK(T >= 2 && T <= (1 << 16), "--context " + std::to_string(T) + " is out of range",
+               "give a context of 2 to 65536 tokens");
+  std::unique_ptr<LanguageModel<float>> longer;
+  LanguageModel<float>& m = model_for(model, T, longer);
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  int64_t windows = n > T ? (n - 1) / T : 0;
+  MOSAIC_CHECK(windows > 0,
+               "the input holds " + std::to_string(n) + " tokens, fewer than one window of " + std::to_string(T) + " + 1",
+               "give more text, or a shorter --context");
+  if (options.max_windows > 0) windows = std::min(windows, options.max_windows);
+  check_tokens_fit(tokens.subspan(0, windows * T + 1), config.vocab_size, "the input");
+
+  const int L = config.n_layer, H = config.n_head;
+  AttentionMaps r;
+  r.context = T;
+  r.windows = windows;
+  for (int l = 0; l < L; ++l)
+    for (int h = 0; h < H; ++h) r.heads.push_back({l, h, std::vector<double>(T, 0.0)});
+  std::vector<int32_t> idx, targets;
+  double loss_sum = 0;
+  for (int64_t w0 = 0; w0 < windows; w0 += options.batch) {
+    const int B = static_cast<int>(std::min<int64_t>(options.batch, windows - w0));
+    idx.resize(static_cast<size_t>(B) * T);
+    targets.resize(idx.size());
+    for (size_t i = 0; i < idx.size(); ++i) {
+      idx[i] = tokens[w0 * T + i];
+      targets[i] = tokens[w0 * T + i + 1];
+    }
+    loss_sum += static_cast<double>(m.evaluate(idx.data(), targets.data(), B, T)) * B;
+    for (int l = 0; l < L; ++l) {
+      const auto view = m.attention(l);
+      r.sees_self = view.sees_self;
+      for (int h = 0; h < H; ++h) {
+        std::vector<double>& sum = r.heads[static_cast<size_t>(l) * H + h].weight;
+        for (int b = 0; b < B; ++b) {
+          const float* row = view.row(b, h, T - 1);
+          for (int j = 0; j < view.visible(T - 1); ++j) sum[j] += row[j];
+        }
+      }
+    }
+    if (progress) progress(w0 + B, windows);
+  }
+  MOSAIC_CHECK(std::isfinite(loss_sum), "the model's loss is not finite on this input",
+               "the checkpoint holds non-finite weights, or diverged: check it with mosaic info");
+  r.mean_loss = loss_sum / static_cast<double>(windows);
+  for (auto& head : r.heads)
+    for (double& w : head.weight) w /= static_cast<double>(windows);
+  fill_head_coefficients(model, r.heads);
+  return r;
+}
+
+double mass_on_last(std::span<const double> weight, double fraction) {
+  const size_t T = weight.size();
+  const size_t last = std::min(T, static_cast<size_t>(std::ceil(fraction * static_cast<double>(T) - 1e-9)));
+  const double total = std::accumulate(weight.begin(), weight.end(), 0.0);
+  const double tail = std::accumulate(weight.end() - static_cast<std::ptrdiff_t>(last), weight.end(), 0.0);
+  return total > 0 ? tail / total : 0.0;
+}
+
+int half_mass_width(std::span<const double> weight) {
+  const double total = std::accumulate(weight.begin(), weight.end(), 0.0);
+  double mass = 0;
+  for (size_t d = 0; d < weight.size(); ++d) {
+    mass += weight[weight.size() - 1 - d];
+    if (mass >= 0.5 * total * (1 - 1e-12)) return static_cast<int>(d) + 1;  // ten 0.05s sum to 0.4999...
+  }
+  return static_cast<int>(weight.size());
+}
+
+double mean_distance(std::span<const double> weight) {
+  double total = 0, moment = 0;
+  const size_t T = weight.size();
+  for (size_t j = 0; j < T; ++j) {
+    total += weight[j];
+    moment += weight[j] * static_cast<double>(T - 1 - j);
+  }
+  return total > 0 ? moment / total : 0.0;
+}
+
+Explanation explain_attention(LanguageModel<float>& model, std::span<const uint16_t> tokens, int top, int context) {
+  const ModelConfig& config = model.config();
+  MOSAIC_CHECK(top > 0, "--top must be positive", "e.g. --top 3");
+  const int limit = context > 0 ? context : config.block_size;
+  const int T = static_cast<int>(std::min<int64_t>(static_cast<int64_t>(tokens.size()), limit));
+  MOSAIC_CHECK(T >= 2, "the text holds " + std::to_string(tokens.size()) + " token" + (tokens.size() == 1 ? "" : "s"),
+               "give at least two tokens of text to explain");
+  std::unique_ptr<LanguageModel<float>> longer;
+  LanguageModel<float>& m = model_for(model, T, longer);
+  check_tokens_fit(tokens.subspan(0, T), config.vocab_size, "the text");
+  std::vector<int32_t> idx(tokens.begin(), tokens.begin() + T), targets(T, -1);
+  for (int t = 0; t + 1 < T; ++t) targets[t] = idx[t + 1];
+  m.evaluate(idx.data(), targets.data(), 1, T);
+
+  Explanation e;
+  e.tokens = T;
+  std::vector<int> order;
+  for (int l = 0; l < config.n_layer; ++l) {
+    const auto view = m.attention(l);
+    e.sees_self = view.sees_self;
+    for (int h = 0; h < config.n_head; ++h)
+      for (int i = 0; i < T; ++i) {
+        const float* row = view.row(0, h, i);
+        order.resize(view.visible(i));
+        std::iota(order.begin(), order.end(), 0);
+        const size_t k = std::min<size_t>(top, order.size());
+        std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                          [row](int a, int b) { return row[a] > row[b] || (row[a] == row[b] && a > b); });
+        PositionRetrievals p{l, h, i, {}};
+        for (size_t r = 0; r < k; ++r) p.top.push_back({order[r], row[order[r]]});
+        e.rows.push_back(std::move(p));
+      }
+  }
+  return e;
+}
+
+}  // namespace mosaic
