@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The paper's figure 10 with our models: a Memory Mosaic and the GPT baseline of the same size
-# (configs/tinystories_{mosaic,gpt}.json: d 128, 4 layers, context 128) trained on all the
-# stories of ../shared/data/tinystories (train.txt and extra_maxme1.txt; valid.txt held out),
-# then the loss at each position of a document on Simple English Wikipedia, on the matching
-# English Wikipedia pages (harder) and on the held-out stories, by `mosaic eval --documents`.
+# (scripts/train_story_models.sh: d 128, 4 layers, context 128, trained on all the stories of
+# ../shared/data/tinystories, valid.txt held out), then the loss at each position of a document
+# on Simple English Wikipedia, on the matching English Wikipedia pages (harder) and on the
+# held-out stories, by `mosaic eval --documents`.
 # Writes results/ood/{mosaic,gpt}_{simplewiki,enwiki,stories}.{csv,json} and results/ood/ood.png.
 # Every stage is skipped when done and training resumes from its checkpoint, so a killed run
 # goes on where it stopped: run it again. OOD_STEPS=N changes the training length (3000).
@@ -13,26 +13,17 @@ build="${1:-build}"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 steps="${OOD_STEPS:-3000}"
 shared="../shared/data"
-data="data/stories_all"
 out="results/ood"
 mosaic="$build/mosaic"
 
-for f in "$shared/tinystories/extra_maxme1.txt" "$shared/simplewiki/simplewiki.txt" "$shared/simplewiki/enwiki.txt"; do
+for f in "$shared/simplewiki/simplewiki.txt" "$shared/simplewiki/enwiki.txt"; do
   [ -s "$f" ] || { echo "error: $f is missing" >&2; echo "hint: the OOD experiment needs ../shared/data beside the checkout" >&2; exit 1; }
 done
-bash scripts/get_data.sh
-if [ ! -f "$data/meta.json" ]; then
-  "$mosaic" prepare data/tinystories/train.txt "$shared/tinystories/extra_maxme1.txt" \
-    --val data/tinystories/valid.txt -o "$data"
-fi
+STEPS="$steps" bash scripts/train_story_models.sh "$build" mosaic gpt
 
 mkdir -p "$out"
 for arch in mosaic gpt; do
   run="runs/ood_$arch"
-  resume=()
-  if ls "$run"/ckpt_*.state.safetensors >/dev/null 2>&1; then resume=(--resume); fi
-  "$mosaic" train -c "configs/tinystories_$arch.json" "${resume[@]}" --data_dir "$data" --out_dir "$run" \
-    --max_iters "$steps" --lr_decay_iters "$steps" --sample_interval 0
   for set in simplewiki enwiki stories; do
     text="$shared/simplewiki/$set.txt"
     [ "$set" = stories ] && text="data/tinystories/valid.txt"
