@@ -16,6 +16,7 @@
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "core/json_value.hpp"
+#include "dist/communicator.hpp"
 #include "train/trainer.hpp"
 
 namespace mosaic {
@@ -91,11 +92,14 @@ void add_train_command(CLI::App& app) {
       from_flags[key] = value;
     }
     config.update_from_json(from_flags, "command line");
-    if (opts->resume) config = resumed_config(config.out_dir, from_file, opts->config_file, from_flags);
+    // Under mpirun only rank 0 reads the run folder; the trainer hands its config to the others.
+    const bool lead = Communicator::world().rank() == 0;
+    if (opts->resume && lead) config = resumed_config(config.out_dir, from_file, opts->config_file, from_flags);
     config.validate();
     const TrainResult r = train(config, opts->resume);
-    std::printf("steps %lld  train loss %.4f  val loss %.4f%s\n", static_cast<long long>(r.steps), r.last_train_loss,
-                r.last_val_loss, r.interrupted ? "  (interrupted)" : "");
+    if (lead)
+        std::printf("steps %lld  train loss %.4f  val loss %.4f%s\n", static_cast<long long>(r.steps), r.last_train_loss,
+                  r.last_val_loss, r.interrupted ? "  (interrupted)" : "");
   });
 }
 

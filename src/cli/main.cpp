@@ -10,6 +10,7 @@
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "dist/communicator.hpp"
 #include "kernels/cpu_target.hpp"
 
 // A message as one readable line: control characters (a newline in a file name, an escape
@@ -39,9 +40,17 @@ static std::string one_line(const std::string& text) {
   return out;
 }
 
-static void print_error(const std::string& message, const std::string& hint) {
-  std::fprintf(stderr, "error: %s\n", one_line(message).c_str());
+// Prints the error and returns main's exit status; under mpirun it names the rank and ends
+// the other ranks too (none may wait forever in a collective for this one).
+static int fail(const std::string& message, const std::string& hint) {
+  auto& world = mosaic::Communicator::world();
+  const std::string rank =
+      world.distributed() ? "rank " + std::to_string(world.rank()) + " of " + std::to_string(world.size()) + ": " : "";
+  std::fprintf(stderr, "error: %s%s\n", rank.c_str(), one_line(message).c_str());
   if (!hint.empty()) std::fprintf(stderr, "hint: %s\n", one_line(hint).c_str());
+  std::fflush(stderr);
+  world.abort_others(1);
+  return 1;
 }
 
 int main(int argc, char** argv) {
@@ -66,20 +75,15 @@ int main(int argc, char** argv) {
     // The parser's own complaints in the same two lines as every other error.
     const auto parsed = app.get_subcommands();
     const std::string command = parsed.empty() ? "mosaic" : "mosaic " + parsed.back()->get_name();
-    print_error(e.what(), command + " --help lists the options and their defaults");
-    return 1;
+    return fail(e.what(), command + " --help lists the options and their defaults");
   } catch (const mosaic::Error& e) {
-    print_error(e.what(), e.hint);
-    return 1;
+    return fail(e.what(), e.hint);
   } catch (const std::bad_alloc&) {
-    print_error("out of memory", "use a smaller batch, sequence length or model");
-    return 1;
+    return fail("out of memory", "use a smaller batch, sequence length or model");
   } catch (const std::filesystem::filesystem_error& e) {
-    print_error(e.what(), "check the paths given and their permissions");
-    return 1;
+    return fail(e.what(), "check the paths given and their permissions");
   } catch (const std::exception& e) {  // a case no check above foresaw: still one line, not an abort
-    print_error(e.what(), "this input reached a path without its own check; please report it");
-    return 1;
+    return fail(e.what(), "this input reached a path without its own check; please report it");
   }
   return 0;
 }

@@ -26,6 +26,7 @@ void save_train_state(const std::string& path, const TrainState& state, AdamW<fl
   out.add_i64("rng.data", {4}, reinterpret_cast<const int64_t*>(state.data_rng.data()));
   out.add_i64("rng.sample", {4}, reinterpret_cast<const int64_t*>(state.sample_rng.data()));
   out.add_i64("adamw.step", {1}, std::vector<int64_t>{optimizer.step()}.data());
+  out.add_i64("world_size", {1}, &state.world_size);
   for (const auto& e : params.entries()) {
     out.add_f32("adamw.m." + e.name, e.shape, optimizer.first_moment().data() + e.offset);
     out.add_f32("adamw.v." + e.name, e.shape, optimizer.second_moment().data() + e.offset);
@@ -53,6 +54,12 @@ void load_train_state(const std::string& path, TrainState& state, AdamW<float>& 
   MOSAIC_CHECK(adam_step.size() == 1 && adam_step[0] >= 0 && adam_step[0] <= state.step, path + ": malformed adamw.step",
                "the file is damaged; resume from an older checkpoint");
   optimizer.set_step(adam_step[0]);
+  state.world_size = 1;  // files from before data-parallel training
+  if (file.has("world_size")) {
+    const auto world = file.read_i64("world_size");
+    MOSAIC_CHECK(world.size() == 1 && world[0] >= 1, path + ": malformed world_size", "the file is damaged; resume from an older checkpoint");
+    state.world_size = world[0];
+  }
   for (const auto& e : params.entries()) {
     for (auto [prefix, buffer] : {std::pair{"adamw.m.", &optimizer.first_moment()}, std::pair{"adamw.v.", &optimizer.second_moment()}}) {
       const std::string name = prefix + e.name;

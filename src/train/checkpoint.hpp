@@ -1,6 +1,7 @@
 // Checkpoints of a run: the model file (safetensors with the reference's state_dict names,
 // loadable by PyTorch with strict=True) and the train-state file (AdamW moments, step, RNG
-// streams, which are also the data loader's position). Both written atomically; a checkpoint
+// streams, which are also the data loader's position, and the number of processes that
+// drew from them). Both written atomically; a checkpoint
 // counts only once its state file exists, so a run killed mid-write resumes from the previous one.
 #pragma once
 #include <array>
@@ -21,6 +22,7 @@ struct TrainState {
   int64_t step = 0;          // optimizer steps done
   int64_t tokens_seen = 0;
   std::array<uint64_t, 4> data_rng{}, sample_rng{};
+  int64_t world_size = 1;    // processes that trained it (mpirun -np): the data stream depends on it
 };
 
 void save_train_state(const std::string& path, const TrainState& state, AdamW<float>& optimizer,

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "dist/communicator.hpp"
 #include "infer/generate.hpp"
 #include "io/atomic_file.hpp"
 #include "io/safetensors.hpp"
@@ -113,7 +114,12 @@ class Run {
   Error diverged(const std::string& what) const;
   void log(const nlohmann::json& record);
 
+  void share_start();
+  const Batch& my_rows(const Batch& all);
+  bool lead() const { return world_.rank() == 0; }
+
   TrainConfig c_;
+  Communicator& world_ = Communicator::world();  // data parallel: ranks split each step's rows
   std::unique_ptr<LanguageModel<float>> model_;
   std::optional<AdamW<float>> optimizer_;
   std::optional<Gpt2Tokenizer> tokenizer_;
@@ -122,25 +128,40 @@ class Run {
   TrainState state_;
   double best_val_ = INFINITY;             // keep_best: the validation loss of best.safetensors
   Rng data_rng_, sample_rng_;
-  Batch batch_;
+  Batch batch_, rows_;  // a step's micro-batch of every rank; this rank's rows of it
   std::ofstream metrics_;
 };
 
 void Run::setup(bool resume) {
-  std::error_code ec;
-  fs::create_directories(c_.out_dir, ec);
-  MOSAIC_CHECK(fs::is_directory(c_.out_dir), "cannot create out_dir " + c_.out_dir + (ec ? ": " + ec.message() : ": a file has that name"),
-               "choose another --out_dir");
-  if (const uint64_t freed = remove_stale_temp_files(c_.out_dir))
-    std::fprintf(stderr, "train: removed %.1f MB of temp files left by killed runs\n", freed / 1e6);
-  const auto existing = list_checkpoints(c_.out_dir);
-  if (resume) {
-    MOSAIC_CHECK(!existing.empty(), "--resume: no checkpoint in " + c_.out_dir, "start without --resume");
-    model_ = load_model(checkpoint_model_path(c_.out_dir, existing.back()));
-    c_.model = model_->config();
-  } else {
-    MOSAIC_CHECK(existing.empty(), c_.out_dir + " already holds checkpoints (up to step " + std::to_string(existing.back()) + ")",
-                 "continue it with --resume, or choose another --out_dir");
+  MOSAIC_CHECK(Communicator::built_with_mpi() || !Communicator::launched_by_mpirun(),
+               "this mosaic was built without MPI but was started by mpirun",
+               "install libopenmpi-dev (scripts/setup.sh) and build again, or run it without mpirun");
+  MOSAIC_CHECK(!world_.distributed() || !source_, "data-parallel training reads token shards only",
+               "run this experiment without mpirun");
+  std::vector<int64_t> existing;
+  if (lead()) {  // the files of the run are rank 0's
+    std::error_code ec;
+    fs::create_directories(c_.out_dir, ec);
+    MOSAIC_CHECK(fs::is_directory(c_.out_dir), "cannot create out_dir " + c_.out_dir + (ec ? ": " + ec.message() : ": a file has that name"),
+                 "choose another --out_dir");
+    if (const uint64_t freed = remove_stale_temp_files(c_.out_dir))
+      std::fprintf(stderr, "train: removed %.1f MB of temp files left by killed runs\n", freed / 1e6);
+    existing = list_checkpoints(c_.out_dir);
+    if (resume) {
+      MOSAIC_CHECK(!existing.empty(), "--resume: no checkpoint in " + c_.out_dir, "start without --resume");
+      model_ = load_model(checkpoint_model_path(c_.out_dir, existing.back()));
+      c_.model = model_->config();
+    } else {
+      MOSAIC_CHECK(existing.empty(), c_.out_dir + " already holds checkpoints (up to step " + std::to_string(existing.back()) + ")",
+                   "continue it with --resume, or choose another --out_dir");
+    }
+  }
+  if (world_.distributed()) {  // every rank runs rank 0's config (a resumed model's included)
+    std::string text = lead() ? c_.to_json().dump() : std::string();
+    world_.broadcast(text);
+    if (!lead()) c_.update_from_json(nlohmann::json::parse(text), "rank 0's config");
+  }
+  if (!model_) {
     model_ = make_model<float>(c_.model);
     Rng init_rng(c_.seed);
     init_parameters(model_->params(), c_.model, init_rng);
@@ -150,17 +171,29 @@ void Run::setup(bool resume) {
   model_->reserve(c_.batch_size, c_.model.block_size);
   data_rng_.reseed(c_.seed + 1);
   sample_rng_.reseed(c_.seed + 2);
-  if (resume) {
+  state_.world_size = world_.size();
+  if (resume && lead()) {
     load_train_state(checkpoint_state_path(c_.out_dir, existing.back()), state_, *optimizer_, model_->params());
-    data_rng_.set_state(state_.data_rng);
-    sample_rng_.set_state(state_.sample_rng);
     truncate_metrics((fs::path(c_.out_dir) / "metrics.jsonl").string(), state_.step);
   }
-  if (!source_) {
-    own_source_ = std::make_unique<TokenWindows>(load_split(c_, "train"), load_split(c_, "val"), c_.batch_size,
-                                                 c_.model.block_size, c_.eval_iters, c_.seed + 3);
+  share_start();
+  if (resume) {
+    MOSAIC_CHECK(state_.world_size == world_.size(),
+                 "the checkpoint at step " + std::to_string(state_.step) + " was trained by " +
+                     std::to_string(state_.world_size) + " process" + (state_.world_size == 1 ? "" : "es") + ", this run has " +
+                     std::to_string(world_.size()),
+                 "resume it with the same number of processes (mpirun -np " + std::to_string(state_.world_size) +
+                     "): the global batch and the data stream depend on it");
+    data_rng_.set_state(state_.data_rng);
+    sample_rng_.set_state(state_.sample_rng);
+  }
+  if (!source_) {  // every rank draws the whole step's windows from the same stream, then takes its rows
+    own_source_ = std::make_unique<TokenWindows>(load_split(c_, "train"), load_split(c_, "val"),
+                                                 c_.batch_size * world_.size(), c_.model.block_size, c_.eval_iters,
+                                                 c_.seed + 3);
     source_ = own_source_.get();
   }
+  if (!lead()) return;
   const std::string best_path = (fs::path(c_.out_dir) / "best.safetensors").string();
   if (resume && c_.keep_best && fs::exists(best_path))
     best_val_ = std::stod(safetensors::Reader::open(best_path).metadata_or("val_loss", "inf"));
@@ -174,11 +207,41 @@ void Run::setup(bool resume) {
       std::fprintf(stderr, "warning: no samples during training (%s)\n", e.what());
     }
   }
-  std::fprintf(stderr, "train: %s, %.2fM parameters, %.0f MB of activations, %s, %s step %lld of %lld\n",
+  const std::string ranks =
+      world_.distributed() ? ", " + std::to_string(world_.size()) + " processes x batch " + std::to_string(c_.batch_size) : "";
+  std::fprintf(stderr, "train: %s, %.2fM parameters, %.0f MB of activations, %s%s, %s step %lld of %lld\n",
                c_.model.arch.c_str(), model_->params().count() / 1e6, model_->activations().bytes() / 1e6,
-               source_->describe().c_str(),
+               source_->describe().c_str(), ranks.c_str(),
                resume ? "resuming at" : "starting at", static_cast<long long>(state_.step),
                static_cast<long long>(c_.max_iters));
+}
+
+// Data parallel: rank 0's weights, AdamW moments and train state (loaded from its checkpoint,
+// or initialised) to every rank, so that only rank 0 needs the run folder.
+void Run::share_start() {
+  if (!world_.distributed()) return;
+  auto& params = model_->params();
+  const size_t n = params.arena_size();
+  world_.broadcast(params.values(), n * sizeof(float));
+  world_.broadcast(optimizer_->first_moment().data(), n * sizeof(float));
+  world_.broadcast(optimizer_->second_moment().data(), n * sizeof(float));
+  int64_t adam_step = optimizer_->step();
+  world_.broadcast(&adam_step, sizeof adam_step);
+  optimizer_->set_step(adam_step);
+  static_assert(std::is_trivially_copyable_v<TrainState>);
+  world_.broadcast(&state_, sizeof state_);
+}
+
+// This rank's rows of a batch drawn for every rank: rows [r B, (r + 1) B) of N B.
+const Batch& Run::my_rows(const Batch& all) {
+  if (!world_.distributed()) return all;
+  const int B = all.B / world_.size();
+  const auto first = static_cast<std::ptrdiff_t>(world_.rank()) * B * all.T, count = static_cast<std::ptrdiff_t>(B) * all.T;
+  rows_.B = B;
+  rows_.T = all.T;
+  rows_.idx.assign(all.idx.begin() + first, all.idx.begin() + first + count);
+  rows_.targets.assign(all.targets.begin() + first, all.targets.begin() + first + count);
+  return rows_;
 }
 
 void Run::log(const nlohmann::json& record) {
@@ -186,12 +249,17 @@ void Run::log(const nlohmann::json& record) {
   metrics_.flush();
 }
 
-// Mean loss over the source's validation batches (the same batches every time).
+// Mean loss over the source's validation batches (the same batches every time); data
+// parallel, each rank evaluates its rows of each.
 double Run::evaluate() {
   const auto& batches = source_->val_set();
   double sum = 0;
-  for (const Batch& b : batches) sum += model_->evaluate(b.idx.data(), b.targets.data(), b.B, b.T);
-  return sum / static_cast<double>(batches.size());
+  for (const Batch& all : batches) {
+    const Batch& b = my_rows(all);
+    sum += model_->evaluate(b.idx.data(), b.targets.data(), b.B, b.T);
+  }
+  world_.allreduce_sum(&sum, 1);
+  return sum / static_cast<double>(batches.size() * world_.size());
 }
 
 // keep_best: the model of the lowest validation loss so far, beside the rolling checkpoints
@@ -264,10 +332,26 @@ TrainResult Run::loop() {
     int64_t tokens_per_step = 0;
     for (int micro = 0; micro < c_.gradient_accumulation_steps; ++micro) {
       source_->train_batch(state_.step, micro, data_rng_, batch_);
-      tokens_per_step += static_cast<int64_t>(batch_.B) * batch_.T;
-      model_->set_dropout_key(Dropout::mix64(c_.seed) ^ Dropout::mix64(static_cast<uint64_t>(state_.step) * c_.gradient_accumulation_steps + micro));
-      loss += model_->forward(batch_.idx.data(), batch_.targets.data(), batch_.B, batch_.T) / c_.gradient_accumulation_steps;
+      tokens_per_step += static_cast<int64_t>(batch_.B) * batch_.T;  // every rank's
+      const Batch& b = my_rows(batch_);
+      const uint64_t pass = static_cast<uint64_t>(state_.step) * c_.gradient_accumulation_steps + micro;
+      model_->set_dropout_key(Dropout::mix64(c_.seed) ^ Dropout::mix64(pass * world_.size() + world_.rank()));
+      loss += model_->forward(b.idx.data(), b.targets.data(), b.B, b.T) / c_.gradient_accumulation_steps;
       model_->backward(1.0f / c_.gradient_accumulation_steps);
+    }
+    bool stop = g_stop_signal != 0;
+    double comm_ms = 0;
+    if (world_.distributed()) {  // the mean gradient and loss of every rank's rows; stop together
+      const double comm0 = world_.comm_seconds();
+      world_.allreduce_sum(params.grads(), params.arena_size());
+      const float inv = 1.0f / static_cast<float>(world_.size());
+      float* gm = params.grads();
+      for (size_t i = 0; i < params.arena_size(); ++i) gm[i] *= inv;
+      double shared[2] = {loss, stop ? 1.0 : 0.0};
+      world_.allreduce_sum(shared, 2);
+      loss = shared[0] / world_.size();
+      stop = shared[1] > 0;
+      comm_ms = (world_.comm_seconds() - comm0) * 1000;
     }
     double norm2 = 0;
     const float* g = params.grads();
@@ -287,22 +371,31 @@ TrainResult Run::loop() {
     total_ms += ms;
     result.last_train_loss = loss;
     const bool last = state_.step == c_.max_iters;
-    const bool stop = g_stop_signal != 0;
-    if (state_.step % c_.log_interval == 0 || last || state_.step == first_step + 1) {
+    if (lead() && (state_.step % c_.log_interval == 0 || last || state_.step == first_step + 1)) {
       const double tok_s = tokens_per_step / (ms / 1000);
       const double eta = (c_.max_iters - state_.step) * total_ms / (state_.step - first_step) / 1000;
-      std::fprintf(stderr, "step %6lld/%lld | loss %.4f | lr %.2e | norm %.3f | %.0f ms | %.0f tok/s | ETA %s\n",
+      char comm[48] = "";
+      if (world_.distributed()) std::snprintf(comm, sizeof comm, " (%.1f ms in allreduce)", comm_ms);
+      std::fprintf(stderr, "step %6lld/%lld | loss %.4f | lr %.2e | norm %.3f | %.0f ms%s | %.0f tok/s | ETA %s\n",
                    static_cast<long long>(state_.step), static_cast<long long>(c_.max_iters), loss, lr, grad_norm, ms,
-                   tok_s, format_duration(eta).c_str());
-      log({{"step", state_.step}, {"split", "train"}, {"loss", loss}, {"lr", lr}, {"grad_norm", grad_norm}, {"ms", ms},
-           {"tok_s", tok_s}});
+                   comm, tok_s, format_duration(eta).c_str());
+      nlohmann::json record = {{"step", state_.step}, {"split", "train"}, {"loss", loss}, {"lr", lr},
+                               {"grad_norm", grad_norm}, {"ms", ms}, {"tok_s", tok_s}};
+      if (world_.distributed()) record["comm_ms"] = comm_ms;
+      log(record);
     }
     if ((c_.eval_interval > 0 && state_.step % c_.eval_interval == 0) || last) {
       result.last_val_loss = evaluate();
       if (!std::isfinite(result.last_val_loss)) throw diverged("non-finite validation loss");
-      std::fprintf(stderr, "step %6lld | val loss %.4f\n", static_cast<long long>(state_.step), result.last_val_loss);
-      log({{"step", state_.step}, {"split", "val"}, {"loss", result.last_val_loss}, {"tokens", state_.tokens_seen}});
-      keep_if_best(result.last_val_loss);
+      if (lead()) {
+        std::fprintf(stderr, "step %6lld | val loss %.4f\n", static_cast<long long>(state_.step), result.last_val_loss);
+        log({{"step", state_.step}, {"split", "val"}, {"loss", result.last_val_loss}, {"tokens", state_.tokens_seen}});
+        keep_if_best(result.last_val_loss);
+      }
+    }
+    if (!lead()) {
+      if (stop) break;
+      continue;
     }
     if (c_.sample_interval > 0 && (state_.step % c_.sample_interval == 0 || last)) print_sample();
     if ((c_.checkpoint_interval > 0 && state_.step % c_.checkpoint_interval == 0) || last || stop) checkpoint();

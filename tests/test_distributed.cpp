@@ -1,0 +1,167 @@
+// Data-parallel training under mpirun (dist/communicator.hpp, the trainer's rank split), as a
+// user runs it: 2 ranks x batch B against 1 process x batch 2B, exact resume under MPI, a
+// resume with another number of processes refused, a killed rank ending the whole run with
+// its last checkpoint loadable, and two "hosts" (network namespaces) over TCP. Skipped, with
+// the reason, where mpirun or MPI support is missing.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "dist/communicator.hpp"
+#include "io/model_io.hpp"
+#include "models/language_model.hpp"
+#include "run_command.hpp"
+#include "synthetic_shards.hpp"
+
+namespace mosaic {
+namespace {
+
+namespace fs = std::filesystem;
+
+// OpenMPI refuses root without these; --oversubscribe: 2 ranks on machines with 1 or 2 cores.
+const std::string kMpirun =
+    "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 120 mpirun --oversubscribe --mca btl self,vader,tcp";
+
+#define REQUIRE_MPI()                                                                               \
+  do {                                                                                              \
+    if (!Communicator::built_with_mpi()) GTEST_SKIP() << "built without MPI (cmake -DMOSAIC_MPI=OFF)"; \
+    if (testing::run_command("command -v mpirun").status != 0) GTEST_SKIP() << "mpirun not installed"; \
+  } while (0)
+
+struct Dirs {
+  std::string root, data;
+  Dirs() {
+    root = (fs::path(::testing::TempDir()) / ("dist_" + std::to_string(::getpid()))).string();
+    fs::remove_all(root);
+    data = root + "/data";
+    testing::write_random_shards(data, 40000, 97, 5);
+  }
+  ~Dirs() { fs::remove_all(root); }
+};
+
+// A tiny Memory Mosaic run; per-process batch `batch`.
+std::string train_args(const Dirs& d, const std::string& out, int batch, int max_iters, int decay_iters) {
+  return std::string(MOSAIC_BINARY) +
+         " train --arch mosaic --n_layer 2 --n_head 2 --n_embd 16 --block_size 16 --vocab_size 97 --pmem_size 8"
+         " --data_dir " + d.data + " --out_dir " + d.root + "/" + out + " --batch_size " + std::to_string(batch) +
+         " --max_iters " + std::to_string(max_iters) + " --lr_decay_iters " + std::to_string(decay_iters) +
+         " --warmup_iters 2 --learning_rate 3e-3 --eval_interval 4 --eval_iters 2 --log_interval 1"
+         " --checkpoint_interval 4 --keep_checkpoints 10 --sample_interval 0 -t 1";
+}
+
+std::unique_ptr<LanguageModel<float>> checkpoint(const Dirs& d, const std::string& run, int step) {
+  char name[64];
+  std::snprintf(name, sizeof name, "/ckpt_%07d.safetensors", step);
+  return load_model(d.root + "/" + run + name);
+}
+
+double max_abs_diff(LanguageModel<float>& a, LanguageModel<float>& b) {
+  auto& pa = a.params();
+  auto& pb = b.params();
+  EXPECT_EQ(pa.arena_size(), pb.arena_size());
+  double m = 0;
+  for (size_t i = 0; i < pa.arena_size(); ++i) m = std::max(m, std::abs(double(pa.values()[i]) - pb.values()[i]));
+  return m;
+}
+
+// The training losses of metrics.jsonl, in step order.
+std::vector<double> train_losses(const Dirs& d, const std::string& run) {
+  std::ifstream in(d.root + "/" + run + "/metrics.jsonl");
+  std::vector<double> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find("\"split\":\"train\"") == std::string::npos) continue;
+    const size_t at = line.find("\"loss\":") + 7;
+    out.push_back(std::stod(line.substr(at)));
+  }
+  return out;
+}
+
+TEST(Distributed, TwoRanksOfBatchBTrainAsOneProcessOfBatchTwoB) {
+  REQUIRE_MPI();
+  Dirs d;
+  const auto one = testing::run_command(train_args(d, "one", 4, 12, 12));
+  ASSERT_EQ(one.status, 0) << one.output;
+  const auto two = testing::run_command(kMpirun + " -np 2 " + train_args(d, "two", 2, 12, 12));
+  ASSERT_EQ(two.status, 0) << two.output;
+  EXPECT_NE(two.output.find("2 processes x batch 2"), std::string::npos) << two.output;
+  EXPECT_NE(two.output.find("ms in allreduce"), std::string::npos) << two.output;
+  // The same windows in the same steps: only the order of float32 sums differs (the two
+  // halves' gradients are added by MPI instead of inside the gemms), ~1e-7 per step.
+  const auto a = train_losses(d, "one"), b = train_losses(d, "two");
+  ASSERT_EQ(a.size(), 12u);
+  ASSERT_EQ(b.size(), 12u);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-4) << "step " << i + 1;
+  const auto ma = checkpoint(d, "one", 12), mb = checkpoint(d, "two", 12), early = checkpoint(d, "one", 4);
+  const double diff = max_abs_diff(*ma, *mb), moved = max_abs_diff(*ma, *early);
+  EXPECT_LT(diff, 2e-5) << "weights after 12 steps";
+  EXPECT_GT(moved, 100 * diff) << "the weights must move far more than the two runs differ";
+}
+
+TEST(Distributed, ResumeUnderMpiIsExactAndNeedsTheSameNumberOfProcesses) {
+  REQUIRE_MPI();
+  Dirs d;
+  const auto straight = testing::run_command(kMpirun + " -np 2 " + train_args(d, "straight", 2, 8, 8));
+  ASSERT_EQ(straight.status, 0) << straight.output;
+  const auto first = testing::run_command(kMpirun + " -np 2 " + train_args(d, "resumed", 2, 4, 8));
+  ASSERT_EQ(first.status, 0) << first.output;
+  const auto refused = testing::run_command(train_args(d, "resumed", 4, 8, 8) + " --resume");
+  EXPECT_EQ(refused.status, 1) << refused.output;
+  EXPECT_NE(refused.output.find("error: the checkpoint at step 4 was trained by 2 processes, this run has 1"),
+            std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("hint: resume it with the same number of processes (mpirun -np 2)"), std::string::npos)
+      << refused.output;
+  const auto rest = testing::run_command(kMpirun + " -np 2 " + train_args(d, "resumed", 2, 8, 8) + " --resume");
+  ASSERT_EQ(rest.status, 0) << rest.output;
+  EXPECT_EQ(max_abs_diff(*checkpoint(d, "straight", 8), *checkpoint(d, "resumed", 8)), 0.0);
+  EXPECT_EQ(train_losses(d, "straight"), train_losses(d, "resumed"));
+}
+
+TEST(Distributed, AKilledRankEndsEveryRankAndTheLastCheckpointLoads) {
+  REQUIRE_MPI();
+  Dirs d;
+  // Rank 1 is killed (SIGKILL) once rank 0 has written a checkpoint; mpirun must end rank 0
+  // too instead of leaving it waiting in an allreduce.
+  const std::string script =
+      kMpirun + " -np 2 " + train_args(d, "killed", 2, 1000000, 1000000) + " > " + d.root + "/log 2>&1 & run=$!; " +
+      "for i in $(seq 600); do ls " + d.root + "/killed/ckpt_*.state.safetensors >/dev/null 2>&1 && break; sleep 0.1; done; "
+      "for p in $(pgrep -f 'out_di[r] " + d.root + "/killed'); do "
+      "  tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1 && kill -9 $p && echo killed rank 1; "
+      "done; wait $run; echo mpirun exited $?";
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = testing::run_command(script);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_NE(r.output.find("killed rank 1"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("mpirun exited 0"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("mpirun exited 124"), std::string::npos) << "rank 0 hung until the timeout\n" << r.output;
+  EXPECT_LT(seconds, 100);
+  const auto left = testing::run_command("pgrep -f 'out_di[r] " + d.root + "/killed'");  // [r]: not this shell
+  EXPECT_NE(left.status, 0) << "processes left running:\n" << left.output;
+  const auto info = testing::run_command(std::string(MOSAIC_BINARY) + " info " + d.root + "/killed");
+  EXPECT_EQ(info.status, 0) << info.output;
+}
+
+TEST(Distributed, TwoHostsOverTcpTrainAsTwoLocalRanks) {
+  REQUIRE_MPI();
+  if (::geteuid() != 0) GTEST_SKIP() << "network namespaces need root";
+  Dirs d;
+  const auto local = testing::run_command(kMpirun + " -np 2 " + train_args(d, "local", 2, 8, 8));
+  ASSERT_EQ(local.status, 0) << local.output;
+  const auto hosts = testing::run_command("timeout 120 bash " + std::string(MOSAIC_SOURCE_DIR) + "/tests/two_hosts.sh " +
+                                          train_args(d, "hosts", 2, 8, 8));
+  if (hosts.status == 77) GTEST_SKIP() << hosts.output;
+  ASSERT_EQ(hosts.status, 0) << hosts.output;
+  EXPECT_NE(hosts.output.find("2 processes x batch 2"), std::string::npos) << hosts.output;
+  // Two ranks add the same two gradients whichever transport carries them: bit for bit.
+  EXPECT_EQ(max_abs_diff(*checkpoint(d, "local", 8), *checkpoint(d, "hosts", 8)), 0.0);
+}
+
+}  // namespace
+}  // namespace mosaic
