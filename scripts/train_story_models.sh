@@ -11,22 +11,12 @@ build="${1:-build}"
 shift || true
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 steps="${STEPS:-3000}"
-shared="../shared/data"
 data="data/stories_all"
 mosaic="$build/mosaic"
 models=("$@")
 [ ${#models[@]} -gt 0 ] || models=(mosaic gpt gpt_rope gpt_alibi)
 
-[ -s "$shared/tinystories/extra_maxme1.txt" ] || {
-  echo "error: $shared/tinystories/extra_maxme1.txt is missing" >&2
-  echo "hint: the story models train on ../shared/data beside the checkout" >&2
-  exit 1
-}
-bash scripts/get_data.sh
-if [ ! -f "$data/meta.json" ]; then
-  "$mosaic" prepare data/tinystories/train.txt "$shared/tinystories/extra_maxme1.txt" \
-    --val data/tinystories/valid.txt -o "$data"
-fi
+bash scripts/prepare_stories.sh "$build"
 
 for model in "${models[@]}"; do
   case "$model" in

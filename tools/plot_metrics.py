@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Plot training curves from mosaic's metrics.jsonl files (one curve pair per run).
 
-usage: tools/plot_metrics.py -o docs/loss.png RUN_DIR[:LABEL] ... [--meta data/.../meta.json]
-Train loss is drawn thin, validation loss thick; --meta adds the unigram-entropy line.
+usage: tools/plot_metrics.py -o docs/loss.png RUN_DIR[:LABEL] ... [--meta data/.../meta.json] [--table]
+Train loss is drawn thin, validation loss thick; --meta adds the unigram-entropy line;
+--table also prints a Markdown table of each run's last step, train loss and validation loss
+(the train loss averaged over its last five logged steps).
 Needs Debian's python3-matplotlib (scripts/setup.sh installs it).
 """
 import argparse
@@ -30,6 +32,7 @@ def main():
     ap.add_argument("-o", "--out", required=True, help="output PNG")
     ap.add_argument("--meta", help="meta.json of the prepared corpus (adds the unigram entropy line)")
     ap.add_argument("--title", default="TinyStories: Memory Mosaic vs GPT-2 baseline")
+    ap.add_argument("--table", action="store_true", help="print a Markdown table of the final losses")
     args = ap.parse_args()
     try:
         import matplotlib
@@ -42,6 +45,7 @@ def main():
         sys.exit("error: matplotlib is missing\nhint: apt-get install python3-matplotlib (scripts/setup.sh does)")
 
     fig, ax = plt.subplots(figsize=(8, 5))
+    rows = []
     for i, spec in enumerate(args.runs):
         run, _, label = spec.partition(":")
         path = os.path.join(run, "metrics.jsonl")
@@ -49,6 +53,9 @@ def main():
             sys.exit(f"error: {path} does not exist\nhint: pass the out_dir of a mosaic train run")
         curves = read_metrics(path)
         label = label or os.path.basename(os.path.normpath(run))
+        if curves["train"] and curves["val"]:
+            last = [l for _, l in curves["train"][-5:]]
+            rows.append((label, curves["val"][-1][0], sum(last) / len(last), curves["val"][-1][1]))
         color = f"C{i}"
         if curves["train"]:
             s, l = zip(*curves["train"])
@@ -70,6 +77,11 @@ def main():
     ax.legend()
     fig.tight_layout()
     fig.savefig(args.out, dpi=120)
+    if args.table:
+        print("| run | steps | train loss (last 5 logs) | validation loss |")
+        print("|---|---:|---:|---:|")
+        for label, step, train, val in rows:
+            print(f"| {label} | {step} | {train:.3f} | {val:.3f} |")
     print(f"wrote {args.out}")
 
 
