@@ -63,10 +63,14 @@ Communicator::Communicator() {
 #ifdef MOSAIC_HAVE_MPI
   int initialized = 0;
   MPI_Initialized(&initialized);
+  int provided = MPI_THREAD_SINGLE;
   if (!initialized) {
-    MPI_Init(nullptr, nullptr);
+    MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
     std::atexit(finalize_at_exit);
+  } else {
+    MPI_Query_thread(&provided);
   }
+  serialized_ = provided >= MPI_THREAD_SERIALIZED;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
 #endif

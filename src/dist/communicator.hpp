@@ -22,9 +22,12 @@ class Communicator {
   int rank() const { return rank_; }
   int size() const { return size_; }
   bool distributed() const { return size_ > 1; }
+  // Whether a second thread may make the MPI calls while this one makes none
+  // (MPI_THREAD_SERIALIZED or better was granted).
+  bool thread_safe_calls() const { return serialized_; }
 
   // In place, the element-wise sum over every rank. Blocking; seconds spent inside are
-  // added to comm_seconds().
+  // added to comm_seconds() (read it only while no other thread reduces).
   void allreduce_sum(float* data, size_t n);
   void allreduce_sum(double* data, size_t n);
   // Rank root's bytes to every rank.
@@ -39,6 +42,7 @@ class Communicator {
  private:
   Communicator();
   int rank_ = 0, size_ = 1;
+  bool serialized_ = false;
   double comm_seconds_ = 0;
 };
 

@@ -38,7 +38,12 @@ class Decoder : public LanguageModel<F> {
     auto& table = this->params_;
     wte_.register_params(table, prefix + "wte.weight");
     if (wpe_.V) wpe_.register_params(table, prefix + "wpe.weight");
-    for (size_t l = 0; l < blocks_.size(); ++l) blocks_[l].register_params(table, block_prefix(l));
+    for (size_t l = 0; l < blocks_.size(); ++l) {
+      const size_t first = table.entries().size();
+      blocks_[l].register_params(table, block_prefix(l));
+      const auto& e = table.entries();
+      this->block_params_.emplace_back(e[first].offset, e.back().offset + e.back().numel);
+    }
     ln_f_.register_params(table, prefix + "ln_f.");  // make_model allocates the table
   }
 
@@ -125,6 +130,7 @@ class Decoder : public LanguageModel<F> {
       dx_.zero();
       blocks_[l].profile = this->profile_;
       blocks_[l].backward(dnext_.data(), dx_.data());
+      if (this->backward_hook_) this->backward_hook_(static_cast<int>(l));
     }
     ProfileScope timer(this->profile_, "embedding", true);
     const int C = this->config_.n_embd;

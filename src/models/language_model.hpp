@@ -3,6 +3,9 @@
 // Shapes: idx, targets (B, T) int32; logits (B, T, V).
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <utility>
+#include <vector>
 
 #include "core/activations.hpp"
 #include "core/param_table.hpp"
@@ -52,6 +55,12 @@ class LanguageModel {
   };
   virtual AttentionView attention(int layer) const = 0;
 
+  // Data-parallel training: hook(l) runs as soon as block l's backward is done (blocks L-1
+  // down to 0), when block l's gradients, elements block_params(l) of the grads arena, are
+  // final. Empty: no call.
+  void set_backward_hook(std::function<void(int)> hook) { backward_hook_ = std::move(hook); }
+  std::pair<size_t, size_t> block_params(int l) const { return block_params_.at(l); }
+
   // The dropout masks of the next training passes (kernels/dropout.hpp): the trainer sets a
   // key per micro-step, so masks differ between steps and a resumed run draws the same ones.
   void set_dropout_key(uint64_t key) { dropout_key_ = key; }
@@ -77,6 +86,8 @@ class LanguageModel {
   ParamTable<F> params_;
   StepProfile* profile_ = nullptr;
   uint64_t dropout_key_ = 0;
+  std::function<void(int)> backward_hook_;
+  std::vector<std::pair<size_t, size_t>> block_params_;  // [begin, end) in the arenas, per block
 
  private:
   void check_inputs(const int32_t* idx, const int32_t* targets, int B, int T) const;

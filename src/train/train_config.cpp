@@ -67,6 +67,7 @@ void TrainConfig::update_from_json(const nlohmann::json& j, const std::string& s
     else if (key == "checkpoint_interval") read(v, checkpoint_interval, key, source);
     else if (key == "keep_checkpoints") read(v, keep_checkpoints, key, source);
     else if (key == "keep_best") read(v, keep_best, key, source);
+    else if (key == "overlap_allreduce") read(v, overlap_allreduce, key, source);
     else if (key == "seed") read(v, seed, key, source);
     else if (key == "threads") read(v, threads, key, source);
     else {
@@ -104,13 +105,15 @@ nlohmann::json TrainConfig::to_json() const {
             {"keep_checkpoints", keep_checkpoints},
             {"keep_best", keep_best},
             {"seed", seed},
-            {"threads", threads}});
+            {"threads", threads},
+            {"overlap_allreduce", overlap_allreduce}});
   return j;
 }
 
 std::vector<std::pair<std::string, bool>> TrainConfig::keys() {
   std::vector<std::pair<std::string, bool>> out;
-  const nlohmann::json defaults = TrainConfig{}.to_json();  // must outlive items()
+  const TrainConfig defaults_config;  // a named object: GCC 12 warns falsely on a temporary's strings
+  const nlohmann::json defaults = defaults_config.to_json();  // must outlive items()
   for (const auto& [key, value] : defaults.items()) out.emplace_back(key, value.is_string());
   for (const auto& key : kModelKeys)
     if (std::none_of(out.begin(), out.end(), [&](const auto& p) { return p.first == key; }))

@@ -40,6 +40,9 @@ struct TrainConfig {
   bool keep_best = false;  // also keep best.safetensors, the model of the lowest validation loss
   uint64_t seed = 1337;
   int threads = 0;  // 0: all cores
+  // Under mpirun: average each block's gradients while the earlier blocks' backward runs
+  // (a thread of its own), or all of them after the backward pass.
+  bool overlap_allreduce = true;
 
   void validate() const;
   void update_from_json(const nlohmann::json& j, const std::string& source);

@@ -16,6 +16,7 @@
 
 #include "core/error.hpp"
 #include "dist/communicator.hpp"
+#include "dist/gradient_reducer.hpp"
 #include "infer/generate.hpp"
 #include "io/atomic_file.hpp"
 #include "io/safetensors.hpp"
@@ -120,6 +121,8 @@ class Run {
 
   TrainConfig c_;
   Communicator& world_ = Communicator::world();  // data parallel: ranks split each step's rows
+  std::optional<GradientReducer> reducer_;       // and average their gradients
+  bool last_micro_ = false;                      // the micro-step whose backward completes the gradients
   std::unique_ptr<LanguageModel<float>> model_;
   std::optional<AdamW<float>> optimizer_;
   std::optional<Gpt2Tokenizer> tokenizer_;
@@ -177,6 +180,14 @@ void Run::setup(bool resume) {
     truncate_metrics((fs::path(c_.out_dir) / "metrics.jsonl").string(), state_.step);
   }
   share_start();
+  if (world_.distributed()) {
+    auto& params = model_->params();
+    reducer_.emplace(world_, params.grads(), params.arena_size(), c_.overlap_allreduce);
+    if (reducer_->overlapping())
+      model_->set_backward_hook([this](int l) {
+        if (last_micro_) reducer_->ready(model_->block_params(l));
+      });
+  }
   if (resume) {
     MOSAIC_CHECK(state_.world_size == world_.size(),
                  "the checkpoint at step " + std::to_string(state_.step) + " was trained by " +
@@ -334,19 +345,17 @@ TrainResult Run::loop() {
       source_->train_batch(state_.step, micro, data_rng_, batch_);
       tokens_per_step += static_cast<int64_t>(batch_.B) * batch_.T;  // every rank's
       const Batch& b = my_rows(batch_);
+      last_micro_ = micro + 1 == c_.gradient_accumulation_steps;
       const uint64_t pass = static_cast<uint64_t>(state_.step) * c_.gradient_accumulation_steps + micro;
       model_->set_dropout_key(Dropout::mix64(c_.seed) ^ Dropout::mix64(pass * world_.size() + world_.rank()));
       loss += model_->forward(b.idx.data(), b.targets.data(), b.B, b.T) / c_.gradient_accumulation_steps;
       model_->backward(1.0f / c_.gradient_accumulation_steps);
     }
     bool stop = g_stop_signal != 0;
-    double comm_ms = 0;
+    double comm_ms = 0, exposed_ms = 0;  // time in allreduce; the part the backward pass did not hide
     if (world_.distributed()) {  // the mean gradient and loss of every rank's rows; stop together
       const double comm0 = world_.comm_seconds();
-      world_.allreduce_sum(params.grads(), params.arena_size());
-      const float inv = 1.0f / static_cast<float>(world_.size());
-      float* gm = params.grads();
-      for (size_t i = 0; i < params.arena_size(); ++i) gm[i] *= inv;
+      exposed_ms = reducer_->finish() * 1000;
       double shared[2] = {loss, stop ? 1.0 : 0.0};
       world_.allreduce_sum(shared, 2);
       loss = shared[0] / world_.size();
@@ -374,14 +383,18 @@ TrainResult Run::loop() {
     if (lead() && (state_.step % c_.log_interval == 0 || last || state_.step == first_step + 1)) {
       const double tok_s = tokens_per_step / (ms / 1000);
       const double eta = (c_.max_iters - state_.step) * total_ms / (state_.step - first_step) / 1000;
-      char comm[48] = "";
-      if (world_.distributed()) std::snprintf(comm, sizeof comm, " (%.1f ms in allreduce)", comm_ms);
+      char comm[64] = "";
+      if (world_.distributed())
+        std::snprintf(comm, sizeof comm, " (allreduce %.1f ms, %.1f ms not hidden)", comm_ms, exposed_ms);
       std::fprintf(stderr, "step %6lld/%lld | loss %.4f | lr %.2e | norm %.3f | %.0f ms%s | %.0f tok/s | ETA %s\n",
                    static_cast<long long>(state_.step), static_cast<long long>(c_.max_iters), loss, lr, grad_norm, ms,
                    comm, tok_s, format_duration(eta).c_str());
       nlohmann::json record = {{"step", state_.step}, {"split", "train"}, {"loss", loss}, {"lr", lr},
                                {"grad_norm", grad_norm}, {"ms", ms}, {"tok_s", tok_s}};
-      if (world_.distributed()) record["comm_ms"] = comm_ms;
+      if (world_.distributed()) {
+        record["comm_ms"] = comm_ms;
+        record["comm_exposed_ms"] = exposed_ms;
+      }
       log(record);
     }
     if ((c_.eval_interval > 0 && state_.step % c_.eval_interval == 0) || last) {
