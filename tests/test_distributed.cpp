@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -15,7 +16,10 @@
 #include <vector>
 
 #include "dist/communicator.hpp"
+#include "core/rng.hpp"
 #include "io/model_io.hpp"
+#include "models/factory.hpp"
+#include "models/init.hpp"
 #include "models/language_model.hpp"
 #include "run_command.hpp"
 #include "synthetic_shards.hpp"
@@ -82,6 +86,56 @@ std::vector<double> train_losses(const Dirs& d, const std::string& run) {
     out.push_back(std::stod(line.substr(at)));
   }
   return out;
+}
+
+// The overlap's premise: when the hook of block l runs, block l's gradients are final (the
+// backward pass of the blocks below and of the embeddings never writes them again), and the
+// blocks' ranges are disjoint, in order, and leave out only the embeddings and ln_f.
+TEST(GradientBuckets, ABlocksGradientsAreFinalWhenItsHookRuns) {
+  for (const std::string arch : {"mosaic", "gpt"}) {
+    ModelConfig c;
+    c.arch = arch;
+    c.n_layer = 3;
+    c.n_head = 2;
+    c.n_embd = 16;
+    c.vocab_size = 41;
+    c.block_size = 12;
+    c.pmem_size = 8;
+    auto model = make_model<float>(c);
+    Rng rng(4);
+    init_parameters(model->params(), c, rng);
+    auto& params = model->params();
+    std::vector<int> order;
+    std::vector<std::vector<float>> at_hook(c.n_layer);
+    model->set_backward_hook([&](int l) {
+      order.push_back(l);
+      const auto [begin, end] = model->block_params(l);
+      at_hook[l].assign(params.grads() + begin, params.grads() + end);
+    });
+    std::vector<int32_t> idx(2 * 12), targets(2 * 12);
+    for (size_t i = 0; i < idx.size(); ++i) {
+      idx[i] = static_cast<int32_t>(rng.below(41));
+      targets[i] = static_cast<int32_t>(rng.below(41));
+    }
+    params.zero_grad();
+    model->forward(idx.data(), targets.data(), 2, 12);
+    model->backward();
+    EXPECT_EQ(order, (std::vector<int>{2, 1, 0})) << arch;
+    size_t previous_end = 0;
+    for (int l = 0; l < c.n_layer; ++l) {
+      const auto [begin, end] = model->block_params(l);
+      EXPECT_GE(begin, previous_end) << arch;
+      EXPECT_LT(begin, end);
+      previous_end = end;
+      const float* now = params.grads() + begin;
+      EXPECT_TRUE(std::equal(at_hook[l].begin(), at_hook[l].end(), now)) << arch << " block " << l;
+      double norm = 0;
+      for (float g : at_hook[l]) norm += double(g) * g;
+      EXPECT_GT(norm, 0) << arch << " block " << l << ": no gradient reached the block";
+    }
+    EXPECT_LT(previous_end, params.arena_size()) << "ln_f comes after the blocks";
+    EXPECT_GT(model->block_params(0).first, 0u) << "the embeddings come before them";
+  }
 }
 
 TEST(Distributed, TwoRanksOfBatchBTrainAsOneProcessOfBatchTwoB) {
