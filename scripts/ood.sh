@@ -4,7 +4,8 @@
 # ../shared/data/tinystories, valid.txt held out), then the loss at each position of a document
 # on Simple English Wikipedia, on the matching English Wikipedia pages (harder) and on the
 # held-out stories, by `mosaic eval --documents`.
-# Writes results/ood/{mosaic,gpt}_{simplewiki,enwiki,stories}.{csv,json} and results/ood/ood.png.
+# Writes results/ood/{mosaic,gpt}_{simplewiki,enwiki,stories}.{csv,json}, results/ood/ood.png and
+# ood_gap.png (the Memory Mosaic's loss minus the GPT's at each position).
 # Every stage is skipped when done and training resumes from its checkpoint, so a killed run
 # goes on where it stopped: run it again. OOD_STEPS=N changes the training length (3000).
 #   bash scripts/ood.sh [BUILD_DIR]
@@ -36,3 +37,8 @@ python="$(command -v /usr/bin/python3 || command -v python3)"  # Debian's, with 
   "$out/mosaic_simplewiki.csv:mosaic, Simple Wikipedia" "$out/gpt_simplewiki.csv:GPT, Simple Wikipedia" \
   "$out/mosaic_enwiki.csv:mosaic, English Wikipedia" "$out/gpt_enwiki.csv:GPT, English Wikipedia" \
   "$out/mosaic_stories.csv:mosaic, stories" "$out/gpt_stories.csv:GPT, stories"
+"$python" tools/plot_positions.py --difference --smooth 15 -o "$out/ood_gap.png" \
+  --title "Memory Mosaic minus GPT, loss by position (15-position moving average)" \
+  "$out/mosaic_simplewiki.csv,$out/gpt_simplewiki.csv:Simple Wikipedia" \
+  "$out/mosaic_enwiki.csv,$out/gpt_enwiki.csv:English Wikipedia" \
+  "$out/mosaic_stories.csv,$out/gpt_stories.csv:held-out stories"

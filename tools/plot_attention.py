@@ -61,6 +61,7 @@ def plot_maps(plt, args):
             ax.set_title(f"{label}, layer {layer}", fontsize=8)
             ax.tick_params(labelsize=7)
             ax.set_yscale("log")
+            ax.set_ylim(bottom=1e-9)  # ALiBi's steepest heads fall to 1e-37: below this is invisible anyway
             if row == len(models) - 1:
                 ax.set_xlabel("position in the window", fontsize=8)
         axes[row][0].set_ylabel("mean weight of the last position", fontsize=7)

@@ -97,8 +97,8 @@ void run_maps(const AttentionCommandOptions& o, LanguageModel<float>& model, con
   std::printf("input:   %zu tokens: %lld windows of %d tokens (%.1fx the block_size); loss %.4f nats/token\n",
               tokens.size(), static_cast<long long>(r.windows), r.context,
               static_cast<double>(r.context) / c.block_size, r.mean_loss);
-  std::printf("the last position's weights over the %d %s positions, mean over the windows:\n",
-              r.sees_self ? r.context : r.context - 1, r.sees_self ? "(itself included)" : "earlier");
+  std::printf("the last position's weights over the %d positions %s, mean over the windows:\n",
+              r.sees_self ? r.context : r.context - 1, r.sees_self ? "up to itself" : "before it");
   std::printf("layer head  last 10%%  half-mass width  mean distance%s\n",
               c.arch == "gpt" ? "" : "  decay   time const  key scale");
   for (const auto& m : r.heads) {

@@ -40,9 +40,11 @@ struct TrainConfig {
   bool keep_best = false;  // also keep best.safetensors, the model of the lowest validation loss
   uint64_t seed = 1337;
   int threads = 0;  // 0: all cores
-  // Under mpirun: average each block's gradients while the earlier blocks' backward runs
-  // (a thread of its own), or all of them after the backward pass.
-  bool overlap_allreduce = true;
+  // Under mpirun: average each block's gradients while the earlier blocks' backward runs (a
+  // thread of its own), or all of them after the backward pass. Off by default: on the story
+  // models the tied embedding, final only at the very end, is 89% of the gradient, and the
+  // extra thread cost more than it hid (docs/training.md has the measurements).
+  bool overlap_allreduce = false;
 
   void validate() const;
   void update_from_json(const nlohmann::json& j, const std::string& source);
