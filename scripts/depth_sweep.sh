@@ -23,10 +23,7 @@ echo "|---|---:|---:|" >>"$out/params.md"
 for arch in mosaic gpt; do
   for depth in $depths; do
     run="runs/depth_${arch}_L$depth"
-    resume=()
-    if ls "$run"/ckpt_*.state.safetensors >/dev/null 2>&1; then resume=(--resume); fi
-    "$mosaic" train -c "configs/tinystories_$arch.json" "${resume[@]}" --n_layer "$depth" --data_dir "$data" \
-      --out_dir "$run" --max_iters "$steps" --lr_decay_iters "$steps" --sample_interval 0
+    bash scripts/train_stories_run.sh "$build" "$run" "$steps" -c "configs/tinystories_$arch.json" --n_layer "$depth"
     params=$("$mosaic" info "$run" | grep -o '[0-9]* parameters' | head -1)
     echo "| $arch | $depth | ${params% parameters} |" >>"$out/params.md"
     curves+=("$run:$arch, $depth block$([ "$depth" = 1 ] || echo s)")

@@ -11,8 +11,6 @@ build="${1:-build}"
 shift || true
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 steps="${STEPS:-3000}"
-data="data/stories_all"
-mosaic="$build/mosaic"
 models=("$@")
 [ ${#models[@]} -gt 0 ] || models=(mosaic gpt gpt_rope gpt_alibi)
 
@@ -26,9 +24,5 @@ for model in "${models[@]}"; do
     gpt_alibi) flags=(-c configs/tinystories_gpt.json --pos_encoding alibi) ;;
     *) echo "error: unknown model '$model'" >&2; echo "hint: mosaic, gpt, gpt_rope or gpt_alibi" >&2; exit 1 ;;
   esac
-  run="runs/ood_$model"
-  resume=()
-  if ls "$run"/ckpt_*.state.safetensors >/dev/null 2>&1; then resume=(--resume); fi
-  "$mosaic" train "${flags[@]}" "${resume[@]}" --data_dir "$data" --out_dir "$run" \
-    --max_iters "$steps" --lr_decay_iters "$steps" --sample_interval 0
+  bash scripts/train_stories_run.sh "$build" "runs/ood_$model" "$steps" "${flags[@]}"
 done

@@ -201,14 +201,8 @@ void add_attention_command(CLI::App& app) {
     auto model = load_model(path);
     const std::string tokenizer_dir = o->tokenizer_dir.empty() ? Gpt2Tokenizer::default_dir() : o->tokenizer_dir;
     const auto tokenizer = Gpt2Tokenizer::load(tokenizer_dir);
-    std::vector<uint16_t> tokens;
-    if (!o->text.empty()) {
-      for (int id : tokenizer.encode(o->text)) tokens.push_back(static_cast<uint16_t>(id));
-    }
-    for (const auto& input : o->inputs) {
-      const auto part = read_eval_tokens(input, tokenizer);
-      tokens.insert(tokens.end(), part.begin(), part.end());
-    }
+    std::vector<uint16_t> tokens = read_eval_tokens(o->inputs, tokenizer);  // or --text's (they exclude each other)
+    for (int id : tokenizer.encode(o->text)) tokens.push_back(static_cast<uint16_t>(id));
     if (o->explain)
       run_explain(*o, *model, tokens, tokenizer);
     else

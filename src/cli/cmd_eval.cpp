@@ -70,11 +70,7 @@ void add_eval_command(CLI::App& app) {
     auto model = load_model(path);
     const std::string tokenizer_dir = o->tokenizer_dir.empty() ? Gpt2Tokenizer::default_dir() : o->tokenizer_dir;
     const auto tokenizer = Gpt2Tokenizer::load(tokenizer_dir);
-    std::vector<uint16_t> tokens;
-    for (const auto& input : o->inputs) {
-      const auto part = read_eval_tokens(input, tokenizer);
-      tokens.insert(tokens.end(), part.begin(), part.end());
-    }
+    const std::vector<uint16_t> tokens = read_eval_tokens(o->inputs, tokenizer);
     std::vector<double> bytes_of(tokenizer.vocab_size());
     for (int id = 0; id < tokenizer.vocab_size(); ++id) bytes_of[id] = static_cast<double>(tokenizer.token_bytes(id).size());
     auto token_bytes = [&](int id) { return id < static_cast<int>(bytes_of.size()) ? bytes_of[id] : 0.0; };

@@ -26,6 +26,15 @@ std::vector<uint16_t> read_eval_tokens(const std::string& path, const Gpt2Tokeni
   return tokens;
 }
 
+std::vector<uint16_t> read_eval_tokens(std::span<const std::string> paths, const Gpt2Tokenizer& tokenizer) {
+  std::vector<uint16_t> tokens;
+  for (const auto& path : paths) {
+    const auto part = read_eval_tokens(path, tokenizer);
+    tokens.insert(tokens.end(), part.begin(), part.end());
+  }
+  return tokens;
+}
+
 EvalResult evaluate_tokens(LanguageModel<float>& model, std::span<const uint16_t> tokens, const EvalOptions& options,
                            const std::function<double(int)>& token_bytes,
                            const std::function<void(int64_t, int64_t)>& progress) {

@@ -19,6 +19,8 @@ namespace mosaic {
 // file on unreadable input.
 class Gpt2Tokenizer;
 std::vector<uint16_t> read_eval_tokens(const std::string& path, const Gpt2Tokenizer& tokenizer);
+// Every input's tokens, one after another (`mosaic eval` and `mosaic attention` take several).
+std::vector<uint16_t> read_eval_tokens(std::span<const std::string> paths, const Gpt2Tokenizer& tokenizer);
 
 struct EvalOptions {
   int context = 0;          // T; 0: the model's block_size
