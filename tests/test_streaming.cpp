@@ -12,20 +12,21 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "infer/generate.hpp"
-#include "infer/memory_store.hpp"
 #include "infer/stream.hpp"
 #include "infer/vocab_head.hpp"
-#include "infer/streaming_gpt.hpp"
-#include "infer/streaming_mosaic.hpp"
+#include "layers/memory_store.hpp"
 #include "io/model_io.hpp"
 #include "io/safetensors.hpp"
 #include "models/factory.hpp"
+#include "models/gpt.hpp"
 #include "models/init.hpp"
 #include "models/language_model.hpp"
+#include "models/memory_mosaic.hpp"
 #include "run_command.hpp"
 #include "tokenizer_fixture.hpp"
 #include "train/checkpoint.hpp"
@@ -60,19 +61,20 @@ ModelConfig gpt_config(int heads, bool bias, int block) {
   return c;
 }
 
-std::unique_ptr<LanguageModel<float>> random_model(const ModelConfig& c, uint64_t seed) {
-  auto model = make_model<float>(c);
+template <class F = float>
+std::unique_ptr<LanguageModel<F>> random_model(const ModelConfig& c, uint64_t seed) {
+  auto model = make_model<F>(c);
   Rng rng(seed);
   init_parameters(model->params(), c, rng);
   // Biases start at 0 and the scalars at constants: randomise them so every term shows.
   auto& table = model->params();
   for (const auto& e : table.entries()) {
-    float* p = table.value(e);
+    F* p = table.value(e);
     const bool scalar = e.name.find("scale") != std::string::npos || e.name.find("beta") != std::string::npos;
-    if (e.name.size() > 5 && e.name.compare(e.name.size() - 5, 5, ".bias") == 0)
-      for (size_t i = 0; i < e.numel; ++i) p[i] = static_cast<float>(0.05 * rng.normal());
+    if (e.name.ends_with(".bias"))
+      for (size_t i = 0; i < e.numel; ++i) p[i] = static_cast<F>(0.05 * rng.normal());
     else if (scalar)
-      for (size_t i = 0; i < e.numel; ++i) p[i] += static_cast<float>(0.03 * rng.normal());
+      for (size_t i = 0; i < e.numel; ++i) p[i] += static_cast<F>(0.03 * rng.normal());
   }
   return model;
 }
@@ -84,9 +86,19 @@ std::vector<int32_t> random_tokens(int n, int vocab, uint64_t seed) {
   return t;
 }
 
+// A stream's layer states, read through the model's stream type.
+const MemoryStore<float>& store_of(const TokenStream& s, int layer, int head) {
+  using State = typename Decoder<float, MosaicBlock<float>>::Stream;
+  return dynamic_cast<const State&>(s.state()).block(layer).mixer.stores.at(head);
+}
+int gpt_window(const TokenStream& s) {
+  using State = typename Decoder<float, GptBlock<float>>::Stream;
+  return dynamic_cast<const State&>(s.state()).block(0).mixer.size;
+}
+
 // max |a - b| / max |b| over one row of logits.
-template <class T>
-double rel_diff(const float* a, const T* b, int V) {
+template <class A, class B>
+double rel_diff(const A* a, const B* b, int V) {
   double d = 0, scale = 0;
   for (int v = 0; v < V; ++v) {
     d = std::max(d, std::abs(static_cast<double>(a[v]) - static_cast<double>(b[v])));
@@ -151,6 +163,58 @@ TEST(StreamingMosaic, PromptChunksGiveTheSameStateAsSingleTokens) {
   }
 }
 
+// Every layer's step against its forward, in float64 where only the order of the sums differs:
+// the model's own stream (no vocabulary head) fed in chunks of uneven sizes, each chunk's last
+// position against the full forward's logits, for every architecture and option.
+constexpr double kFloat64StreamTolerance = 1e-11;
+
+double float64_stream_vs_forward(const ModelConfig& c, int T, std::initializer_list<int> chunks, int max_rows) {
+  auto model = random_model<double>(c, 77);
+  const auto tokens = random_tokens(T, c.vocab_size, 78);
+  const int V = c.vocab_size, C = c.n_embd;
+  model->forward(tokens.data(), nullptr, 1, T);
+  StreamSettings settings;
+  settings.max_rows = max_rows;
+  auto stream = model->start_stream(settings);
+  const double* wte = model->embedding_weight();
+  double worst = 0;
+  std::vector<double> logits(V);
+  for (int t = 0, i = 0; t < T; ++i) {
+    const int n = std::min(chunks.begin()[i % chunks.size()], T - t);
+    const double* x = stream->advance(tokens.data() + t, n);
+    t += n;
+    for (int v = 0; v < V; ++v) {
+      logits[v] = 0;
+      for (int k = 0; k < C; ++k) logits[v] += wte[int64_t(v) * C + k] * x[k];
+    }
+    worst = std::max(worst, rel_diff(logits.data(), model->logits() + int64_t(t - 1) * V, V));
+  }
+  EXPECT_EQ(stream->position(), T);
+  return worst;
+}
+
+TEST(Streaming, EveryLayerStepEqualsItsForwardInFloat64) {
+  std::vector<std::pair<std::string, ModelConfig>> cases;
+  for (int heads : {1, 4}) cases.emplace_back("mosaic", mosaic_config(heads, heads == 1, heads == 4 ? 2 : 1));
+  ModelConfig icll = mosaic_config(4, false, 1);
+  icll.init = "fanin";
+  icll.scale_logits = true;
+  icll.kernel_beta_upbound = 1.1;
+  icll.ic_dropout = 0.2;
+  icll.hd_dropout = 0.1;
+  cases.emplace_back("icll", icll);
+  for (const std::string pos : {"learned", "rope", "alibi"}) {
+    ModelConfig g = gpt_config(pos == "rope" ? 4 : 2, pos != "alibi", 128);
+    g.pos_encoding = pos;
+    g.dropout = 0.1;
+    cases.emplace_back("gpt " + pos, g);
+  }
+  for (const auto& [name, c] : cases) {
+    EXPECT_LE(float64_stream_vs_forward(c, 120, {1, 5, 13, 1, 64, 2}, 16), kFloat64StreamTolerance) << name;
+    EXPECT_LE(float64_stream_vs_forward(c, 120, {1}, 1), kFloat64StreamTolerance) << name << ", one row per step";
+  }
+}
+
 // Past block_size the stream is the natural extension: what a model with a larger
 // block_size computes over the whole sequence.
 TEST(StreamingMosaic, RunsPastBlockSize) {
@@ -161,12 +225,12 @@ TEST(StreamingMosaic, RunsPastBlockSize) {
   for (Eviction e : {Eviction::Oldest, Eviction::LeastRecentlyUsed}) {  // and with a bound
     StreamOptions o;
     o.memory = {8, e, 0.05f};
-    StreamingMosaic bounded(dynamic_cast<const MemoryMosaic<float>&>(*small), o);
+    TokenStream bounded(*small, o);
     for (int t = 0; t < 300; ++t) {
       const float* logits = bounded.push(static_cast<int32_t>(t % 97));
       ASSERT_TRUE(std::isfinite(logits[0]));
     }
-    EXPECT_EQ(bounded.store(1, 1).size(), 8);
+    EXPECT_EQ(store_of(bounded, 1, 1).size(), 8);
   }
 }
 
@@ -303,12 +367,12 @@ TEST(StreamingMosaic, OldestFirstIsAWindowOverTheLastPairs) {
     const auto ref = naive.logits(tokens, window);
     StreamOptions o;
     o.memory = {window, Eviction::Oldest, 0.01f};
-    StreamingMosaic s(dynamic_cast<const MemoryMosaic<float>&>(*model), o);
+    TokenStream s(*model, o);
     double worst = 0;
     for (int t = 0; t < 120; ++t) worst = std::max(worst, rel_diff(s.push(tokens[t]), ref.data() + int64_t(t) * V, V));
     EXPECT_LE(worst, kNaiveTolerance) << "window " << window;
     if (window) {  // the stored positions are exactly the last N
-      const MemoryStore& st = s.store(0, 1);
+      const MemoryStore<float>& st = store_of(s, 0, 1);
       std::vector<int64_t> kept;
       for (int i = 0; i < st.size(); ++i) kept.push_back(st.position_of(i));
       std::sort(kept.begin(), kept.end());
@@ -322,7 +386,7 @@ TEST(StreamingMosaic, OldestFirstIsAWindowOverTheLastPairs) {
 // A store of 3 pairs in 2-d: the query hits the oldest pair only, so LRU evicts the second
 // pair while oldest-first evicts the first.
 std::vector<int64_t> positions_after_eviction(Eviction policy, float threshold) {
-  MemoryStore store(2, {3, policy, threshold});
+  MemoryStore<float> store(2, {3, policy, threshold});
   const float keys[4][2] = {{10, 0}, {0, 10}, {0, -10}, {-10, 0}}, value[2] = {1, 2};
   float y[2];
   for (int t = 0; t < 3; ++t) store.add(keys[t], value, t);
@@ -343,7 +407,7 @@ TEST(MemoryStore, LeastRecentlyUsedEvictsUnusedPairsFirst) {
 }
 
 TEST(MemoryStore, RetrievalIsSoftmaxOverTheKeptPairs) {
-  MemoryStore store(2, {2, Eviction::Oldest, 0.01f});
+  MemoryStore<float> store(2, {2, Eviction::Oldest, 0.01f});
   float y[2];
   store.query(std::vector<float>{1, 0}.data(), y, 0);
   EXPECT_EQ(y[0], 0.0f);  // empty store: y_0 = 0
@@ -386,6 +450,37 @@ TEST(StreamingGpt, RopeAndAlibiMatchTheFullForwardAndRunPastTheirBlock) {
     }
 }
 
+// With relative positions a full window drops all but its newest `keep` entries, which stay
+// as they were computed. In one layer an entry depends only on its token and position, and
+// scores only on position differences: each position equals a fresh forward over the tokens
+// the window holds, a check of the dropped entries, the kept ones and the rows' positions.
+TEST(StreamingGpt, RelativePositionsDropTheOldestEntries) {
+  const int block = 16, V = 97;
+  for (const std::string pos : {"rope", "alibi"})
+    for (int keep : {0, 5}) {
+      ModelConfig c = gpt_config(2, true, block);
+      c.n_layer = 1;
+      c.pos_encoding = pos;
+      auto model = random_model(c, 31);
+      StreamOptions o;
+      o.gpt_keep = keep;
+      TokenStream s(*model, o);
+      const int kept = keep > 0 ? keep : block / 2;
+      const auto tokens = random_tokens(70, V, 16);
+      std::vector<int32_t> window;
+      double worst = 0;
+      for (int t = 0; t < 70; ++t) {
+        if (static_cast<int>(window.size()) == block) window.erase(window.begin(), window.end() - kept);
+        window.push_back(tokens[t]);
+        const float* logits = s.push(tokens[t]);
+        model->forward(window.data(), nullptr, 1, static_cast<int>(window.size()));
+        worst = std::max(worst, rel_diff(logits, model->logits() + int64_t(window.size() - 1) * V, V));
+        EXPECT_EQ(gpt_window(s), static_cast<int>(window.size()));
+      }
+      EXPECT_LE(worst, kStreamTolerance) << pos << " keep " << keep;
+    }
+}
+
 // keep = block_size - 1 re-encodes the window for every token: exactly the reference's
 // crop-to-block_size recompute. The default keep conditions on the re-encoded tail.
 TEST(StreamingGpt, SlidingWindowReencodesTheTail) {
@@ -395,16 +490,17 @@ TEST(StreamingGpt, SlidingWindowReencodesTheTail) {
   for (int keep : {block - 1, 0}) {
     StreamOptions o;
     o.gpt_keep = keep;
-    StreamingGpt s(dynamic_cast<const Gpt<float>&>(*model), o);
+    TokenStream s(*model, o);
+    const int kept = keep > 0 ? keep : block / 2;
     std::vector<int32_t> window;  // what the stream conditions on, rebuilt by the rule
     double worst = 0;
     for (int t = 0; t < 60; ++t) {
-      if (static_cast<int>(window.size()) == block) window.erase(window.begin(), window.end() - s.keep());
+      if (static_cast<int>(window.size()) == block) window.erase(window.begin(), window.end() - kept);
       window.push_back(tokens[t]);
       const float* logits = s.push(tokens[t]);
       model->forward(window.data(), nullptr, 1, static_cast<int>(window.size()));
       worst = std::max(worst, rel_diff(logits, model->logits() + int64_t(window.size() - 1) * V, V));
-      EXPECT_EQ(s.window(), static_cast<int>(window.size()));
+      EXPECT_EQ(gpt_window(s), static_cast<int>(window.size()));
     }
     EXPECT_LE(worst, kStreamTolerance) << "keep " << keep;
   }

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "infer/memory_store.hpp"
+#include "layers/memory_store.hpp"
 #include "models/language_model.hpp"
 
 namespace mosaic {

@@ -10,6 +10,7 @@
 // probs, scratch: T x T contiguous. attention_row: one query over n stored rows (streaming).
 #pragma once
 #include <algorithm>
+#include <type_traits>
 
 #include "kernels/dropout.hpp"
 #include "kernels/gemm.hpp"
@@ -91,20 +92,35 @@ void attention_backward(F* dq, F* dk, F* dv, F* scratch, const F* dy, int ldy, c
 
 // One query against n stored pairs, the streaming step of both models: y = sum_j
 // softmax_j(scale q . k_j) v_j, y = 0 when n = 0. Row dots instead of gemm (one row is too
-// thin for it). scores (n): scratch, the attention weights afterwards. ALiBi: the query is
-// the position of the last key (GPT's causal row), key j lies n - 1 - j before it.
+// thin for it); float64 (the streaming tests) takes plain loops. scores (n): scratch, the
+// attention weights afterwards. ALiBi: the query is the position of the last key (GPT's
+// causal row), key j lies n - 1 - j before it.
 // Shapes: q, y (hs); keys, values (n, hs) contiguous.
-inline void attention_row(float* y, float* scores, const float* q, const float* keys, const float* values, int n,
-                          int hs, float scale, double alibi_slope = 0) {
-  std::fill(y, y + hs, 0.0f);
+template <class F>
+void attention_row(F* y, F* scores, const F* q, const F* keys, const F* values, int n, int hs, F scale,
+                   double alibi_slope = 0) {
+  std::fill(y, y + hs, F(0));
   if (n == 0) return;
-  matvec(scores, keys, q, nullptr, n, hs);
-  if (scale != 1.0f)
+  if constexpr (std::is_same_v<F, float>) {
+    matvec(scores, keys, q, nullptr, n, hs);
+  } else {
+    for (int j = 0; j < n; ++j) {
+      F s = 0;
+      for (int d = 0; d < hs; ++d) s += keys[static_cast<int64_t>(j) * hs + d] * q[d];
+      scores[j] = s;
+    }
+  }
+  if (scale != F(1))
     for (int j = 0; j < n; ++j) scores[j] *= scale;
   if (alibi_slope != 0)
-    for (int j = 0; j < n; ++j) scores[j] -= static_cast<float>(alibi_slope * (n - 1 - j));
+    for (int j = 0; j < n; ++j) scores[j] -= static_cast<F>(alibi_slope * (n - 1 - j));
   softmax_prefix(scores, n, n);
-  add_weighted_rows(y, values, scores, n, hs);
+  if constexpr (std::is_same_v<F, float>) {
+    add_weighted_rows(y, values, scores, n, hs);
+  } else {
+    for (int j = 0; j < n; ++j)
+      for (int d = 0; d < hs; ++d) y[d] += scores[j] * values[static_cast<int64_t>(j) * hs + d];
+  }
 }
 
 }  // namespace mosaic

@@ -1,8 +1,10 @@
-// Causal self-attention: bookkeeping around kernels/attention.hpp, parallel over (batch, head).
+// Causal self-attention: bookkeeping around kernels/attention.hpp, parallel over (batch, head);
+// the stream's step over its KV cache.
 #include "layers/causal_self_attention.hpp"
 
 #include <algorithm>
 
+#include "core/error.hpp"
 #include "kernels/attention.hpp"
 #include "kernels/rope.hpp"
 
@@ -89,6 +91,61 @@ void CausalSelfAttention<F>::backward(const F* dy, F* dx) {
     for (int b = 0; b < B; ++b) encode_positions(dqkv.data() + static_cast<int64_t>(b) * T * 3 * C, T, positions.data(), true);
   }
   c_attn.backward(dqkv.data(), dx);
+}
+
+template <class F>
+typename CausalSelfAttention<F>::Stream CausalSelfAttention<F>::start_stream(const StreamSettings& settings) const {
+  MOSAIC_CHECK(settings.window > 0, "a KV cache of " + std::to_string(settings.window) + " positions",
+               "open the stream through the model, which sets its block_size");
+  Stream s;
+  s.window = settings.window;
+  s.n_head = H;
+  s.hs = C / H;
+  s.k_cache.resize(static_cast<size_t>(settings.window) * C);
+  s.v_cache.resize(s.k_cache.size());
+  s.qkv.resize(static_cast<size_t>(settings.max_rows) * 3 * C);
+  s.heads.resize(static_cast<size_t>(settings.max_rows) * C);
+  s.scores.resize(settings.window);
+  s.row_positions.resize(settings.max_rows);
+  return s;
+}
+
+template <class F>
+void CausalSelfAttention<F>::Stream::drop_oldest(int keep) {
+  const int drop = size - keep;
+  if (drop <= 0) return;
+  const int64_t per_head = static_cast<int64_t>(window) * hs;
+  for (auto* cache : {&k_cache, &v_cache})
+    for (int h = 0; h < n_head; ++h) {
+      F* c = cache->data() + h * per_head;
+      std::copy(c + static_cast<int64_t>(drop) * hs, c + static_cast<int64_t>(size) * hs, c);
+    }
+  size = keep;
+  first += drop;
+}
+
+// Row by row: row r is appended to the cache, then attends to entries 0 .. size - 1.
+template <class F>
+void CausalSelfAttention<F>::step(F* y, const F* x, int rows, Stream& s) const {
+  static_assert(kVisible == Visible::UpToSelf, "position t attends to itself");
+  const int hs = C / H;
+  c_attn.apply(s.qkv.data(), x, rows);
+  for (int r = 0; r < rows; ++r) s.row_positions[r] = s.first + s.size + r;
+  encode_positions(s.qkv.data(), rows, s.row_positions.data());
+  const F scale = score_scale();
+  for (int r = 0; r < rows; ++r) {
+    const int entry = s.size++;
+    const F* row = s.qkv.data() + static_cast<int64_t>(r) * 3 * C;  // q | k | v
+    for (int h = 0; h < H; ++h) {
+      F* kc = s.k_cache.data() + static_cast<int64_t>(h) * s.window * hs;
+      F* vc = s.v_cache.data() + static_cast<int64_t>(h) * s.window * hs;
+      std::copy_n(row + C + h * hs, hs, kc + static_cast<int64_t>(entry) * hs);
+      std::copy_n(row + 2 * C + h * hs, hs, vc + static_cast<int64_t>(entry) * hs);
+      attention_row(s.heads.data() + static_cast<int64_t>(r) * C + h * hs, s.scores.data(), row + h * hs, kc, vc,
+                    entry + 1, hs, scale, alibi_slope(h));
+    }
+  }
+  c_proj.apply(y, s.heads.data(), rows);
 }
 
 template struct CausalSelfAttention<float>;

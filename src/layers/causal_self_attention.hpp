@@ -2,9 +2,11 @@
 // softmax(q k^T / sqrt(hs)) over j <= i, c_proj. The GPT baseline only; the Memory Mosaic
 // uses ContextualMemory instead. Positions, where the model's are relative: "rope" rotates q
 // and k (kernels/rope.hpp), "alibi" adds -slope_h (i - j) to the scores; with "learned" the
-// decoder adds them to the embeddings instead. encode_positions and alibi_slope serve the
-// training forward and the streaming KV cache alike.
-// Shapes: x, y (B, T, C); qkv (B, T, 3C); probs (B, H, T, T).
+// decoder adds them to the embeddings instead. forward() runs whole sequences; step() continues
+// a stream over its KV cache of `window` positions (keys rotated at their absolute positions with
+// rope), through the same encode_positions and alibi_slope. The cache does not slide by itself:
+// the decoder decides (re-encode a tail under learned positions, or drop_oldest).
+// Shapes: x, y (B, T, C); qkv (B, T, 3C); probs (B, H, T, T); cache (H, window, hs).
 #pragma once
 #include <cmath>
 #include <string>
@@ -15,6 +17,7 @@
 #include "kernels/attention.hpp"
 #include "kernels/dropout.hpp"
 #include "layers/linear.hpp"
+#include "layers/stream_settings.hpp"
 
 namespace mosaic {
 
@@ -36,6 +39,21 @@ struct CausalSelfAttention {
   Activation<F> qkv_rotated;          // rope: c_attn's output with q and k rotated
   std::vector<int64_t> positions;     // rope: 0 .. T - 1
 
+  // A stream's state: the KV cache of its last `size` positions, scratch.
+  struct Stream {
+    int window = 0, size = 0;            // positions the cache holds, and holds now
+    int n_head = 0, hs = 0;         // the cache's H and hs
+    int64_t first = 0;                   // absolute position of cache entry 0
+    std::vector<F> k_cache, v_cache;     // (H, window, hs)
+    std::vector<F> qkv, heads, scores;   // scratch: (max_rows, 3C), (max_rows, C), (window)
+    std::vector<int64_t> row_positions;  // scratch: the new rows' absolute positions
+    void reset() { size = 0, first = 0; }
+    int room() const { return window - size; }
+    // Drops all but the newest `keep` entries; they stay as they are (relative positions only).
+    void drop_oldest(int keep);
+    std::string describe() const { return "KV cache of " + std::to_string(window); }
+  };
+
   CausalSelfAttention() = default;
   // pos_encoding: the model config's ("", "learned", "rope", "alibi").
   CausalSelfAttention(int n_embd, int n_head, bool bias, double prob_dropout = 0, const std::string& pos_encoding = "")
@@ -54,6 +72,11 @@ struct CausalSelfAttention {
   const F* forward(const F* x, int batch, int time);
   // Accumulates into dx and the parameter grads.
   void backward(const F* dy, F* dx);
+
+  Stream start_stream(const StreamSettings& settings) const;
+  // y (rows, C): the layer's output for the stream's next `rows` positions x (rows, C), each
+  // attending to the cache and itself; rows <= s.room().
+  void step(F* y, const F* x, int rows, Stream& s) const;
 };
 
 }  // namespace mosaic

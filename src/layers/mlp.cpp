@@ -21,13 +21,6 @@ void Mlp<F>::plan(Activations<F>& acts, const std::string& prefix, int batch, in
 }
 
 template <class F>
-void Mlp<F>::apply(F* y, const F* x, int64_t rows, F* scratch) const {
-  c_fc.apply(scratch, x, rows);
-  gelu_forward(scratch, scratch, rows * c_fc.out);
-  c_proj.apply(y, scratch, rows);
-}
-
-template <class F>
 const F* Mlp<F>::forward(const F* x, int batch, int time) {
   N = static_cast<int64_t>(batch) * time;
   hidden = c_fc.forward(x, N);
@@ -43,6 +36,13 @@ void Mlp<F>::backward(const F* dy, F* dx) {
   c_proj.backward(dy, dact.data());
   gelu_backward(dhidden.data(), hidden, dact.data(), n);
   c_fc.backward(dhidden.data(), dx);
+}
+
+template <class F>
+void Mlp<F>::step(F* y, const F* x, int rows, Stream& s) const {
+  c_fc.apply(s.hidden.data(), x, rows);
+  gelu_forward(s.hidden.data(), s.hidden.data(), static_cast<int64_t>(rows) * c_fc.out);
+  c_proj.apply(y, s.hidden.data(), rows);
 }
 
 template struct Mlp<float>;

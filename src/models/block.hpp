@@ -1,17 +1,20 @@
 // A pre-norm residual block: x += mixer(ln_1(x)); x += feedforward(ln_2(x)). The mixer reads
 // across positions, the feedforward layer reads one position: the Memory Mosaic fills them
 // with (ContextualMemory, PersistentMemory), GPT with (CausalSelfAttention, Mlp). Their
-// state_dict prefixes stay the reference's "attn." and "mlp." for both models.
-// Shapes: x, y (B, T, C).
+// state_dict prefixes stay the reference's "attn." and "mlp." for both models. forward() runs
+// whole sequences; step() continues a stream, wired the same way through the layers' own steps.
+// Shapes: x, y (B, T, C); a stream's x (rows, C).
 #pragma once
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "core/activations.hpp"
 #include "core/param_table.hpp"
 #include "core/step_profile.hpp"
 #include "kernels/dropout.hpp"
 #include "layers/layernorm.hpp"
+#include "layers/stream_settings.hpp"
 
 namespace mosaic {
 
@@ -21,6 +24,8 @@ struct Block {
   Mixer mixer;              // reference name: attn
   FeedForward feedforward;  // reference name: mlp
   Dropout mixer_drop, feedforward_drop;  // on the branches' outputs (nanoGPT's resid_dropout)
+  // Dropout sites, distinct from the embeddings' (decoder) and the layers' kProbSite (1, 2).
+  static constexpr uint64_t kMixerOutputSite = 3, kFeedforwardOutputSite = 4;
   StepProfile* profile = nullptr;
 
   // cache
@@ -29,9 +34,20 @@ struct Block {
   Activation<F> dmid, dnorm;   // backward scratch
   Activation<F> dbranch;       // backward, with dropout: a branch's output gradient, masked
 
+  // A stream's state: its two layers' states and scratch (no dropout outside training).
+  struct Stream {
+    typename Mixer::Stream mixer;
+    typename FeedForward::Stream feedforward;
+    std::vector<F> normed, branch;  // scratch (max_rows, C)
+    void reset() {
+      mixer.reset();
+      feedforward.reset();
+    }
+  };
+
   Block(int n_embd, bool bias, Mixer m, FeedForward f, double resid_dropout = 0)
       : ln_1(n_embd, bias), ln_2(n_embd, bias), mixer(std::move(m)), feedforward(std::move(f)),
-        mixer_drop(resid_dropout, 3), feedforward_drop(resid_dropout, 4), C(n_embd) {}
+        mixer_drop(resid_dropout, kMixerOutputSite), feedforward_drop(resid_dropout, kFeedforwardOutputSite), C(n_embd) {}
 
   // Every dropout site of the block: on for a training pass with this key, or off.
   void set_dropout_pass(uint64_t key, bool training) {
@@ -71,6 +87,23 @@ struct Block {
     timed(FeedForward::kName, false, [&] { m = feedforward.forward(h, B, T); });
     timed("residual", false, [&] { add_branch(out.data(), mid.data(), m, feedforward_drop); });
     return out.data();
+  }
+
+  Stream start_stream(const StreamSettings& settings) const {
+    const size_t scratch = static_cast<size_t>(settings.max_rows) * C;
+    return {mixer.start_stream(settings), feedforward.start_stream(settings.max_rows), std::vector<F>(scratch),
+            std::vector<F>(scratch)};
+  }
+
+  // The stream's next `rows` positions: x (rows, C) in, the block's output out, as forward.
+  void step(F* x, int rows, Stream& s) const {
+    const int64_t n = static_cast<int64_t>(rows) * C;
+    ln_1.apply(s.normed.data(), x, rows);
+    mixer.step(s.branch.data(), s.normed.data(), rows, s.mixer);
+    for (int64_t i = 0; i < n; ++i) x[i] += s.branch[i];
+    ln_2.apply(s.normed.data(), x, rows);
+    feedforward.step(s.branch.data(), s.normed.data(), rows, s.feedforward);
+    for (int64_t i = 0; i < n; ++i) x[i] += s.branch[i];
   }
 
   // Accumulates into dx (the residual path adds dy itself) and the parameter grads.

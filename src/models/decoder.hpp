@@ -1,12 +1,14 @@
 // The decoder skeleton both language models share: token embedding (+ learned positions for
 // GPT with pos_encoding "learned"), L residual blocks, final LayerNorm, output head tied to the embedding, cross-entropy.
 // What differs (the block's layers, the parameter prefix) comes from memory_mosaic.hpp / gpt.hpp.
-// Streaming inference (infer/) reads the same layer objects through the accessors.
-// Shapes: idx (B, T); x (B, T, C); logits (B, T, V).
+// forward_checked runs whole sequences; Decoder::Stream, right below it, runs the same steps
+// one chunk of tokens at a time through each block's step (streaming inference).
+// Shapes: idx (B, T); x (B, T, C); logits (B, T, V); a stream's x (rows, C).
 #pragma once
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,7 +35,7 @@ class Decoder : public LanguageModel<F> {
         wpe_(config.learned_positions() ? config.block_size : 0, config.n_embd),
         blocks_(std::move(blocks)),
         ln_f_(config.n_embd, config.bias, config.scale_logits ? 1.0 / std::sqrt(config.n_embd) : 1.0),
-        embd_drop_(config.embd_dropout(), 0),
+        embd_drop_(config.embd_dropout(), kEmbeddingSite),
         head_(&wte_) {
     auto& table = this->params_;
     wte_.register_params(table, prefix + "wte.weight");
@@ -114,6 +116,118 @@ class Decoder : public LanguageModel<F> {
   }
 
  public:
+  // The decoder as a stream: embeddings (learned positions: the window's), each block's step,
+  // ln_f of the last row. A mixer with a window (GPT's KV cache) slides when full: learned
+  // positions re-encode the newest `keep` tokens at positions 0 .. keep - 1 (keep =
+  // block_size - 1 is the reference's crop-and-recompute, at one re-encoding per token; the
+  // default block_size / 2 re-encodes once every block_size / 2 tokens); relative positions
+  // (rope, alibi) drop the older entries and keep the rest as they are. A Memory Mosaic has no
+  // window: its memories store every pair, or evict by their limit.
+  static constexpr bool kWindowed = requires(typename BlockT::Stream s) { s.mixer.drop_oldest(0); };
+
+  class Stream final : public ModelStream<F> {
+   public:
+    Stream(const Decoder& model, const StreamSettings& settings) : model_(model), settings_(settings) {
+      const ModelConfig& c = model.config();
+      settings_.window = c.block_size;
+      MOSAIC_CHECK(settings.max_rows > 0, "a stream of " + std::to_string(settings.max_rows) + " rows per step",
+                   "use kStreamChunk");
+      if constexpr (kWindowed) {
+        MOSAIC_CHECK(settings.keep >= 0 && settings.keep < c.block_size,
+                     "--gpt-keep " + std::to_string(settings.keep) + " must be below block_size " + std::to_string(c.block_size),
+                     "0 keeps block_size / 2 tokens when the window slides");
+        settings_.keep = settings.keep > 0 ? settings.keep : c.block_size / 2;
+      }
+      for (const auto& block : model.blocks()) blocks_.push_back(block.start_stream(settings_));
+      const size_t rows = settings_.max_rows;
+      x_.resize(rows * c.n_embd);
+      if (model.wpe().V) pos_.resize(rows * c.n_embd);
+      positions_.resize(rows);
+      features_.resize(c.n_embd);
+    }
+
+    const F* advance(const int32_t* tokens, int n) override {
+      const int V = model_.config().vocab_size;
+      MOSAIC_CHECK(n > 0, "no tokens to push", "pass at least one token");
+      for (int i = 0; i < n; ++i)
+        MOSAIC_CHECK(tokens[i] >= 0 && tokens[i] < V,
+                     "token id " + std::to_string(tokens[i]) + " outside the vocabulary of " + std::to_string(V),
+                     "the prompt and the model must use the same tokenizer");
+      for (int i = 0; i < n;) {
+        if (blocks_.front().mixer.room() == 0) slide();
+        const int rows = std::min({settings_.max_rows, n - i, blocks_.front().mixer.room()});
+        forward_chunk(tokens + i, rows, i + rows == n);
+        i += rows;
+      }
+      fed_ += n;
+      return features_.data();
+    }
+
+    void reset() override {
+      for (auto& b : blocks_) b.reset();
+      window_.clear();
+      fed_ = 0;
+    }
+    int64_t position() const override { return fed_; }
+
+    std::string describe() const override {
+      const ModelConfig& c = model_.config();
+      std::string s = c.arch + " streaming, " + blocks_.front().mixer.describe();
+      if (kWindowed)
+        s += " (" + (c.learned_positions() ? std::string("learned") : c.pos_encoding) + " positions; when full " +
+             (c.learned_positions() ? "re-encodes" : "keeps") + " the newest " + std::to_string(settings_.keep) + ")";
+      return s;
+    }
+
+    // For inspection and tests: block l's stream state (its memory stores, its KV cache).
+    const typename BlockT::Stream& block(int l) const { return blocks_.at(l); }
+
+   private:
+    // Rows at the next positions, whose window room the caller has checked.
+    void forward_chunk(const int32_t* tokens, int rows, bool want_features) {
+      const int C = model_.config().n_embd;
+      F* x = x_.data();
+      model_.wte().lookup(x, tokens, rows);
+      if (model_.wpe().V) {
+        for (int r = 0; r < rows; ++r) positions_[r] = static_cast<int32_t>(window_.size()) + r;
+        model_.wpe().lookup(pos_.data(), positions_.data(), rows);
+        for (int64_t i = 0; i < static_cast<int64_t>(rows) * C; ++i) x[i] += pos_[i];
+        window_.insert(window_.end(), tokens, tokens + rows);
+      }
+      for (size_t l = 0; l < blocks_.size(); ++l) model_.blocks()[l].step(x, rows, blocks_[l]);
+      if (want_features) model_.ln_f().apply(features_.data(), x + static_cast<int64_t>(rows - 1) * C, 1);
+    }
+
+    void slide() {
+      if constexpr (kWindowed) {
+        const int keep = settings_.keep;
+        if (!model_.wpe().V) {
+          for (auto& b : blocks_) b.mixer.drop_oldest(keep);
+          return;
+        }
+        const std::vector<int32_t> kept(window_.end() - keep, window_.end());
+        for (auto& b : blocks_) b.reset();
+        window_.clear();
+        for (int i = 0; i < keep; i += settings_.max_rows)
+          forward_chunk(kept.data() + i, std::min(settings_.max_rows, keep - i), false);
+      }
+    }
+
+    const Decoder& model_;
+    StreamSettings settings_;
+    std::vector<typename BlockT::Stream> blocks_;
+    std::vector<int32_t> window_;      // learned positions: the tokens in the KV caches, in order
+    int64_t fed_ = 0;
+    std::vector<F> x_, pos_, features_;  // (max_rows, C) x2; (C)
+    std::vector<int32_t> positions_;   // (max_rows) the rows' wpe positions
+  };
+
+  std::unique_ptr<ModelStream<F>> start_stream(const StreamSettings& settings) const override {
+    return std::make_unique<Stream>(*this, settings);
+  }
+  const F* embedding_weight() const override { return wte_.weight.value; }
+
+ public:
   // Mirror of forward_checked: the head's gradient (made during the forward pass) scaled
   // and added, then ln_f, the blocks in reverse, the embeddings.
   void backward(F loss_scale) override {
@@ -167,6 +281,7 @@ class Decoder : public LanguageModel<F> {
   Embedding<F> wte_, wpe_;
   std::vector<BlockT> blocks_;
   LayerNorm<F> ln_f_;  // its output scaled by 1/sqrt(n_embd) with scale_logits: the logits are
+  static constexpr uint64_t kEmbeddingSite = 0;  // the embeddings' dropout site (block.hpp has the others)
   Dropout embd_drop_;
   TiedLmHead<F> head_;
 

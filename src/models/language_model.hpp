@@ -4,15 +4,33 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "core/activations.hpp"
 #include "core/param_table.hpp"
 #include "core/step_profile.hpp"
+#include "layers/stream_settings.hpp"
 #include "models/config.hpp"
 
 namespace mosaic {
+
+// The model run one chunk of tokens at a time, keeping every layer's stream state between
+// chunks (leaky averages, memory stores, KV caches), so a token costs one row of work instead of
+// a forward over the whole context. It reads the model's weights, which must outlive it.
+template <class F>
+class ModelStream {
+ public:
+  virtual ~ModelStream() = default;
+  // Feeds n >= 1 tokens (Error with a hint for a bad id); returns the last token's features (C),
+  // the final LayerNorm's output that the tied head projects, valid until the next call.
+  virtual const F* advance(const int32_t* tokens, int n) = 0;
+  virtual void reset() = 0;                    // back to the empty context
+  virtual int64_t position() const = 0;        // tokens fed since the last reset
+  virtual std::string describe() const = 0;    // one line for logs
+};
 
 template <class F>
 class LanguageModel {
@@ -54,6 +72,12 @@ class LanguageModel {
     const F* row(int b, int h, int i) const { return probs + ((static_cast<int64_t>(b) * H + h) * T + i) * T; }
   };
   virtual AttentionView attention(int layer) const = 0;
+
+  // A stream over this model's weights (which must outlive it); the model's own forward state
+  // is not touched. Past block_size a Memory Mosaic goes on (no positions); a GPT's window slides.
+  virtual std::unique_ptr<ModelStream<F>> start_stream(const StreamSettings& settings) const = 0;
+  // The token embedding wte (V, C), which the output head shares.
+  virtual const F* embedding_weight() const = 0;
 
   // Data-parallel training: hook(l) runs as soon as block l's backward is done (blocks L-1
   // down to 0), when block l's gradients, elements block_params(l) of the grads arena, are

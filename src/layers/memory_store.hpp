@@ -1,6 +1,6 @@
-// The live (key, value) store of one contextual-memory head during streaming inference, and
-// its eviction policy when a bound is set. Not a layer: keys and values arrive already
-// extracted (streaming_mosaic.cpp), and retrieval is y = sum_i softmax_i(q . k_i) v_i.
+// The live (key, value) store of one contextual-memory head in a stream, and its eviction
+// policy when a bound is set: the state behind ContextualMemory::step. Keys and values arrive
+// already extracted; retrieval is y = sum_i softmax_i(q . k_i) v_i (kernels/attention.hpp).
 // Shapes: keys, values (n, hs) row-major, n <= max_pairs when bounded; q, y (hs); weights (n).
 #pragma once
 #include <cstdint>
@@ -25,7 +25,10 @@ struct MemoryLimit {
 // "oldest" or "lru"; Error with a hint otherwise.
 Eviction parse_eviction(const std::string& name);
 std::string eviction_name(Eviction policy);
+// One line for logs: "unbounded memory", "256 pairs per head, evict oldest", ...
+std::string describe_limit(const MemoryLimit& limit);
 
+template <class F>
 class MemoryStore {
  public:
   MemoryStore(int head_size, MemoryLimit limit);
@@ -33,10 +36,10 @@ class MemoryStore {
   void clear();
   // Stores (key, value) of position `step`; when full, first evicts one pair by the policy
   // and reuses its slot (slot order is irrelevant: softmax retrieval is order-free).
-  void add(const float* key, const float* value, int64_t step);
+  void add(const F* key, const F* value, int64_t step);
   // y = sum_i softmax_i(q . k_i) v_i over the stored pairs, y = 0 when there are none.
   // `step` is the query's position, recorded as the last use of pairs above the threshold.
-  void query(const float* q, float* y, int64_t step);
+  void query(const F* q, F* y, int64_t step);
 
   int size() const { return n_; }
   int head_size() const { return hs_; }
@@ -44,7 +47,7 @@ class MemoryStore {
   // Per slot, for tests and inspection: the position a pair was stored for, and the
   // attention weights of the last query.
   int64_t position_of(int slot) const { return position_[slot]; }
-  const float* weights() const { return scores_.data(); }
+  const F* weights() const { return scores_.data(); }
 
  private:
   int victim() const;  // slot to overwrite when full
@@ -53,8 +56,8 @@ class MemoryStore {
   MemoryLimit limit_;
   int n_ = 0;
   int64_t stored_ = 0;                   // pairs ever stored (oldest-first ring position)
-  std::vector<float> keys_, values_;     // (capacity, hs)
-  std::vector<float> scores_;            // (n): the last query's weights
+  std::vector<F> keys_, values_;         // (capacity, hs)
+  std::vector<F> scores_;                // (n): the last query's weights
   std::vector<int64_t> position_, last_used_;
 };
 
