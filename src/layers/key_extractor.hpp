@@ -26,7 +26,7 @@ struct KeyExtractor {
   // cache
   int B = 0, T = 0;
   Activation<F> kbar, norm, k;   // (B, T, C), (B, T, H), (B, T, C)
-  Activation<F> decay, scale;    // (H): exp(-10|beta|), exp(min(s*10*key_scale, ln 65535))
+  Activation<F> decay, scale;    // (H): exp(-10|beta|), the key scale (its exponent clamped at scale_cap)
   Activation<F> dkbar, dkt, scan, partial;  // backward scratch; partial (2, B, H)
 
   // A stream's state: the leaky average of its last position, the coefficients, scratch.

@@ -1,7 +1,7 @@
-// MLP: Linear, GELU (kernels/activations.hpp), Linear.
+// MLP: Linear, GELU (kernels/gelu.hpp), Linear.
 #include "layers/mlp.hpp"
 
-#include "kernels/activations.hpp"
+#include "kernels/gelu.hpp"
 
 namespace mosaic {
 
