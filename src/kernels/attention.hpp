@@ -2,10 +2,11 @@
 // Shared by GPT's causal self-attention (query i sees keys j <= i) and the contextual
 // memory (j < i: the diagonal is excluded because a value has seen the next token).
 // Not a layer: no parameters, the caller owns every buffer. Query rows go in tiles of `tile`:
-// a tile's products stop at the last key its rows can see, so the masked upper triangle is
-// skipped (62% of the full T x T work at T = 256, 56% at T = 512); the visible part of each
-// row's probabilities is kept for the backward pass (columns past a tile's last key are never
-// written or read). A row with no visible key gives y = 0 (the memory's first position).
+// a tile's products span only the keys its rows can see (Visible: from the first row's first to
+// the last row's last), so the masked upper triangle is skipped (62% of the full T x T work at
+// T = 256, 56% at T = 512), and so is everything outside a band; the tile's columns of each
+// row's probabilities are kept for the backward pass (other columns are never written or
+// read). A row with no visible key gives y = 0 (the memory's first position).
 // Shapes: q, k, v, dq, dk, dv: T rows of hs with row stride ld; y, dy: T x hs with stride ldy;
 // probs, scratch: T x T contiguous. attention_row: one query over n stored rows (streaming).
 #pragma once
@@ -19,9 +20,23 @@
 
 namespace mosaic {
 
-enum class Visible { UpToSelf, BeforeSelf };  // j <= i (causal)  or  j < i (diagonal excluded)
+// Which keys query row i sees: j >= 0 with min_lag <= i - j <= max_lag. GPT's causal rows see
+// j <= i (UpToSelf); a contextual memory's stop at j = i - 1 (BeforeSelf: v_i has seen token
+// i + 1); Memory Mosaics v2's short-term memory sees a band of the last h - 1 pairs
+// (lags 1 .. h - 1) and its long-term memory the pairs at least m old (lags m ..).
+struct Visible {
+  static constexpr int kUnbounded = 1 << 30;
+  int min_lag = 0;
+  int max_lag = kUnbounded;
+  static const Visible UpToSelf, BeforeSelf;
 
-inline int visible_keys(Visible mask, int i) { return mask == Visible::UpToSelf ? i + 1 : i; }
+  int first(int i) const { return std::max(0, i - max_lag); }       // first key row i sees
+  int end(int i) const { return std::max(0, i - min_lag + 1); }     // one past its last
+  int count(int i) const { return std::max(0, end(i) - first(i)); }
+  friend bool operator==(const Visible&, const Visible&) = default;
+};
+inline constexpr Visible Visible::UpToSelf{0, Visible::kUnbounded};
+inline constexpr Visible Visible::BeforeSelf{1, Visible::kUnbounded};
 
 constexpr int kAttentionTile = 64;  // query rows per tile
 
@@ -43,23 +58,31 @@ void attention_forward(F* y, int ldy, F* probs, const F* q, const F* k, const F*
                        F scale, Visible mask, const AttentionOptions<F>& o = {}) {
   const bool dropping = o.drop && o.drop->active();
   for (int r0 = 0; r0 < T; r0 += o.tile) {
-    const int rows = std::min(o.tile, T - r0), keys = r0 + rows;  // no row of the tile sees key r0 + rows
-    F* p = probs + static_cast<int64_t>(r0) * T;
-    gemm<F>(Op::N, Op::T, rows, keys, hs, scale, q + static_cast<int64_t>(r0) * ld, ld, k, ld, F(0), p, T);
+    const int rows = std::min(o.tile, T - r0);
+    const int c0 = mask.first(r0), c1 = std::max(c0, mask.end(r0 + rows - 1)), keys = c1 - c0;  // the tile's columns
+    F* yt = y + static_cast<int64_t>(r0) * ldy;
+    if (keys == 0) {  // no row of the tile sees a key
+      for (int i = 0; i < rows; ++i) std::fill(yt + static_cast<int64_t>(i) * ldy, yt + static_cast<int64_t>(i) * ldy + hs, F(0));
+      continue;
+    }
+    F* p = probs + static_cast<int64_t>(r0) * T + c0;
+    gemm<F>(Op::N, Op::T, rows, keys, hs, scale, q + static_cast<int64_t>(r0) * ld, ld, k + static_cast<int64_t>(c0) * ld, ld,
+            F(0), p, T);
     for (int i = 0; i < rows; ++i) {
       F* row = p + static_cast<int64_t>(i) * T;
-      const int visible = visible_keys(mask, r0 + i);
+      const int lo = mask.first(r0 + i) - c0, hi = std::max(lo, mask.end(r0 + i) - c0);
       if (o.alibi_slope != 0)
-        for (int j = 0; j < visible; ++j) row[j] -= static_cast<F>(o.alibi_slope * (r0 + i - j));
-      softmax_prefix(row, visible, keys);
+        for (int j = lo; j < hi; ++j) row[j] -= static_cast<F>(o.alibi_slope * (r0 + i - c0 - j));
+      std::fill(row, row + lo, F(0));
+      softmax_prefix(row + lo, hi - lo, keys - lo);
     }
     const F* read = p;
     if (dropping) {
-      F* pd = o.dropped + static_cast<int64_t>(r0) * T;
+      F* pd = o.dropped + static_cast<int64_t>(r0) * T + c0;
       o.drop->apply(pd, T, p, T, rows, keys, o.slice, r0);
       read = pd;
     }
-    gemm<F>(Op::N, Op::N, rows, hs, keys, F(1), read, T, v, ld, F(0), y + static_cast<int64_t>(r0) * ldy, ldy);
+    gemm<F>(Op::N, Op::N, rows, hs, keys, F(1), read, T, v + static_cast<int64_t>(c0) * ld, ld, F(0), yt, ldy);
   }
 }
 
@@ -75,18 +98,25 @@ void attention_backward(F* dq, F* dk, F* dv, F* scratch, const F* dy, int ldy, c
   const uint64_t slice = o.slice;
   const bool dropping = drop && drop->active();
   for (int r0 = 0; r0 < T; r0 += o.tile) {
-    const int rows = std::min(o.tile, T - r0), keys = r0 + rows;
-    const F* p = probs + static_cast<int64_t>(r0) * T;
-    F* ds = scratch + static_cast<int64_t>(r0) * T;
+    const int rows = std::min(o.tile, T - r0);
+    const int c0 = mask.first(r0), c1 = std::max(c0, mask.end(r0 + rows - 1)), keys = c1 - c0;
+    if (keys == 0) continue;
+    const F* p = probs + static_cast<int64_t>(r0) * T + c0;
+    F* ds = scratch + static_cast<int64_t>(r0) * T + c0;
     const F* dy_tile = dy + static_cast<int64_t>(r0) * ldy;
+    const int64_t kc = static_cast<int64_t>(c0) * ld;
     if (dropping) drop->apply(ds, T, p, T, rows, keys, slice, r0);  // the forward's dropped rows, again
-    gemm<F>(Op::T, Op::N, keys, hs, rows, F(1), dropping ? ds : p, T, dy_tile, ldy, F(1), dv, ld);
-    gemm<F>(Op::N, Op::T, rows, keys, hs, F(1), dy_tile, ldy, v, ld, F(0), ds, T);
+    gemm<F>(Op::T, Op::N, keys, hs, rows, F(1), dropping ? ds : p, T, dy_tile, ldy, F(1), dv + kc, ld);
+    gemm<F>(Op::N, Op::T, rows, keys, hs, F(1), dy_tile, ldy, v + kc, ld, F(0), ds, T);
     if (dropping) drop->apply(ds, T, ds, T, rows, keys, slice, r0);
-    for (int i = 0; i < rows; ++i)
-      softmax_prefix_backward(ds + static_cast<int64_t>(i) * T, p + static_cast<int64_t>(i) * T, visible_keys(mask, r0 + i), keys);
-    gemm<F>(Op::N, Op::N, rows, hs, keys, scale, ds, T, k, ld, F(1), dq + static_cast<int64_t>(r0) * ld, ld);
-    gemm<F>(Op::T, Op::N, keys, hs, rows, scale, ds, T, q + static_cast<int64_t>(r0) * ld, ld, F(1), dk, ld);
+    for (int i = 0; i < rows; ++i) {
+      F* row = ds + static_cast<int64_t>(i) * T;
+      const int lo = mask.first(r0 + i) - c0, hi = std::max(lo, mask.end(r0 + i) - c0);
+      std::fill(row, row + lo, F(0));
+      softmax_prefix_backward(row + lo, p + static_cast<int64_t>(i) * T + lo, hi - lo, keys - lo);
+    }
+    gemm<F>(Op::N, Op::N, rows, hs, keys, scale, ds, T, k + kc, ld, F(1), dq + static_cast<int64_t>(r0) * ld, ld);
+    gemm<F>(Op::T, Op::N, keys, hs, rows, scale, ds, T, q + static_cast<int64_t>(r0) * ld, ld, F(1), dk + kc, ld);
   }
 }
 
