@@ -256,9 +256,9 @@ inline std::unique_ptr<LayerCase> make_layer(LayerKind kind, const Shape& s, boo
     case LayerKind::CausalSelfAttention:
       return over_sequences(std::make_shared<CausalSelfAttention<double>>(C, H, bias), s);
     case LayerKind::KeyExtractorContextual:
-      return over_sequences(std::make_shared<KeyExtractor<double>>(C, H, bias, 1), s);
+      return over_sequences(std::make_shared<KeyExtractor<double>>(C, H, bias, KeyOptions{.scale_power = 1}), s);
     case LayerKind::KeyExtractorPersistent:
-      return over_sequences(std::make_shared<KeyExtractor<double>>(C, H, bias, 2), s);
+      return over_sequences(std::make_shared<KeyExtractor<double>>(C, H, bias, KeyOptions{.scale_power = 2}), s);
     case LayerKind::ValueExtractor:
       return over_sequences(std::make_shared<ValueExtractor<double>>(C, H, bias), s);
     case LayerKind::ContextualMemory:
@@ -273,7 +273,7 @@ inline std::unique_ptr<LayerCase> make_layer(LayerKind kind, const Shape& s, boo
       return over_sequences(layer, s);
     }
     case LayerKind::ContextualMemoryDropout: {
-      auto layer = std::make_shared<ContextualMemory<double>>(C, H, bias, 0.0, kTestDropout);
+      auto layer = std::make_shared<ContextualMemory<double>>(C, H, bias, ContextualMemoryOptions{.prob_dropout = kTestDropout});
       layer->prob_drop.set_pass(kTestDropoutKey, true);
       return over_sequences(layer, s);
     }
@@ -283,7 +283,7 @@ inline std::unique_ptr<LayerCase> make_layer(LayerKind kind, const Shape& s, boo
       return over_sequences(layer, s);
     }
     case LayerKind::KeyExtractorUpbound:
-      return over_sequences(std::make_shared<KeyExtractor<double>>(C, H, bias, 2, 1.0), s);
+      return over_sequences(std::make_shared<KeyExtractor<double>>(C, H, bias, KeyOptions{.scale_power = 2, .kernel_beta_upbound = 1.0}), s);
     case LayerKind::CausalSelfAttentionRope:  // an odd head size leaves its last channel unrotated
       return over_sequences(std::make_shared<CausalSelfAttention<double>>(C, H, bias, 0.0, "rope"), s);
     case LayerKind::CausalSelfAttentionAlibi:

@@ -68,7 +68,7 @@ std::vector<double> brute_force_last_row(const LanguageModel<float>& m, int laye
   const int C = c.n_embd, hs = C / c.n_head;
   std::vector<double> scores;
   if (const auto* mosaic = dynamic_cast<const MemoryMosaic<float>*>(&m)) {
-    const float* k = mosaic->blocks()[layer].mixer.k;  // (1, T, C): the keys are their own queries
+    const float* k = mosaic->blocks()[layer].mixer.levels.front().k;  // (1, T, C): the keys are their own queries
     for (int j = 0; j < T - 1; ++j) {
       double s = 0;
       for (int d = 0; d < hs; ++d) s += double(k[(T - 1) * C + head * hs + d]) * k[j * C + head * hs + d];

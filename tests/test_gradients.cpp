@@ -251,7 +251,7 @@ TEST(Gradients, KeyExtractorClampedScaleHasZeroGradient) {
 // nanoMosaics clamps the whole exponent at ln 65535.
 TEST(Gradients, KeyScaleClampsOfBothModels) {
   for (double upbound : {0.0, 5.0}) {
-    KeyExtractor<double> keys(8, 2, false, 2, upbound);
+    KeyExtractor<double> keys(8, 2, false, {.scale_power = 2, .kernel_beta_upbound = upbound});
     ParamTable<double> table;
     keys.register_params(table, "");
     table.allocate();

@@ -89,7 +89,7 @@ std::vector<int32_t> random_tokens(int n, int vocab, uint64_t seed) {
 // A stream's layer states, read through the model's stream type.
 const MemoryStore<float>& store_of(const TokenStream& s, int layer, int head) {
   using State = typename Decoder<float, MosaicBlock<float>>::Stream;
-  return dynamic_cast<const State&>(s.state()).block(layer).mixer.stores.at(head);
+  return dynamic_cast<const State&>(s.state()).block(layer).mixer.levels.front().stores.at(head);
 }
 int gpt_window(const TokenStream& s) {
   using State = typename Decoder<float, GptBlock<float>>::Stream;

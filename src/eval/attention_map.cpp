@@ -34,7 +34,7 @@ void fill_head_coefficients(const LanguageModel<float>& model, std::vector<HeadM
   for (auto& m : heads) {
     m.decay = m.key_scale = std::numeric_limits<double>::quiet_NaN();
     if (!mosaic) continue;
-    mosaic->blocks()[m.layer].mixer.k_featurizer.head_coefficients(decay.data(), scale.data());
+    mosaic->blocks()[m.layer].mixer.levels.front().k_featurizer.head_coefficients(decay.data(), scale.data());
     m.decay = decay[m.head];
     m.key_scale = scale[m.head];
   }
@@ -78,12 +78,12 @@ AttentionMaps attention_maps(LanguageModel<float>& model, std::span<const uint16
     loss_sum += static_cast<double>(m.evaluate(idx.data(), targets.data(), B, T)) * B;
     for (int l = 0; l < L; ++l) {
       const auto view = m.attention(l);
-      r.sees_self = view.sees_self;
+      r.sees_self = view.sees_self();
       for (int h = 0; h < H; ++h) {
         std::vector<double>& sum = r.heads[static_cast<size_t>(l) * H + h].weight;
         for (int b = 0; b < B; ++b) {
           const float* row = view.row(b, h, T - 1);
-          for (int j = 0; j < view.visible(T - 1); ++j) sum[j] += row[j];
+          for (int j = view.first(T - 1); j < view.visible(T - 1); ++j) sum[j] += row[j];
         }
       }
     }
@@ -145,12 +145,12 @@ Explanation explain_attention(LanguageModel<float>& model, std::span<const uint1
   std::vector<int> order;
   for (int l = 0; l < config.n_layer; ++l) {
     const auto view = m.attention(l);
-    e.sees_self = view.sees_self;
+    e.sees_self = view.sees_self();
     for (int h = 0; h < config.n_head; ++h)
       for (int i = 0; i < T; ++i) {
         const float* row = view.row(0, h, i);
-        order.resize(view.visible(i));
-        std::iota(order.begin(), order.end(), 0);
+        order.resize(view.visible(i) - view.first(i));
+        std::iota(order.begin(), order.end(), view.first(i));
         const size_t k = std::min<size_t>(top, order.size());
         std::partial_sort(order.begin(), order.begin() + k, order.end(),
                           [row](int a, int b) { return row[a] > row[b] || (row[a] == row[b] && a > b); });

@@ -72,6 +72,56 @@ void leaky_average_backward(F* dx, F* ddecay, F* g, const F* dy, const F* y, con
   for (int c = 0; c < C; ++c) ddecay[c / hs] += acc[c];
 }
 
+// Gated leaky average (Memory Mosaics v2's key extractor): y_t = gate_{t,h} x_t +
+// decay_{t,h} y_{t-1}, where gate and decay (T, H) depend on the row; y_{-1} = prev or 0.
+template <class F>
+void gated_average_forward(F* y, const F* x, const F* gate, const F* decay, int T, int C, int hs,
+                           const F* prev = nullptr) {
+  const int H = C / hs;
+  for (int t = 0; t < T; ++t) {
+    const F* __restrict xt = x + static_cast<int64_t>(t) * C;
+    const F* __restrict before = t ? y + static_cast<int64_t>(t - 1) * C : prev;
+    F* __restrict yt = y + static_cast<int64_t>(t) * C;
+    for (int h = 0; h < H; ++h) {
+      const F g = gate[static_cast<int64_t>(t) * H + h], d = decay[static_cast<int64_t>(t) * H + h];
+      for (int c = h * hs; c < (h + 1) * hs; ++c) yt[c] = g * xt[c] + (before ? d * before[c] : F(0));
+    }
+  }
+}
+
+// Reverse scan a_t = dy_t + decay_{t+1} a_{t+1}; dx_t += gate_t a_t; dgate_{t,h} += a_t . x_t
+// and ddecay_{t,h} += a_t . y_{t-1} over the head's channels (y_{-1} = 0). a: T x C scratch.
+template <class F>
+void gated_average_backward(F* dx, F* dgate, F* ddecay, F* a, const F* dy, const F* x, const F* y, const F* gate,
+                            const F* decay, int T, int C, int hs) {
+  const int H = C / hs;
+  for (int t = T - 1; t >= 0; --t) {
+    const F* __restrict dyt = dy + static_cast<int64_t>(t) * C;
+    const F* __restrict anext = t + 1 < T ? a + static_cast<int64_t>(t + 1) * C : nullptr;
+    F* __restrict at = a + static_cast<int64_t>(t) * C;
+    for (int h = 0; h < H; ++h) {
+      const F d = anext ? decay[static_cast<int64_t>(t + 1) * H + h] : F(0);
+      for (int c = h * hs; c < (h + 1) * hs; ++c) at[c] = dyt[c] + (anext ? d * anext[c] : F(0));
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    const F* at = a + static_cast<int64_t>(t) * C;
+    const F* xt = x + static_cast<int64_t>(t) * C;
+    F* dxt = dx + static_cast<int64_t>(t) * C;
+    for (int h = 0; h < H; ++h) {
+      const int64_t th = static_cast<int64_t>(t) * H + h;
+      F sum_x = 0, sum_y = 0;
+      for (int c = h * hs; c < (h + 1) * hs; ++c) {
+        dxt[c] += gate[th] * at[c];
+        sum_x += at[c] * xt[c];
+        if (t) sum_y += at[c] * y[static_cast<int64_t>(t - 1) * C + c];
+      }
+      dgate[th] += sum_x;
+      ddecay[th] += sum_y;
+    }
+  }
+}
+
 // One-step look-ahead: y_t = (1 - mix_h) x_{t+1} + mix_h x_t, with x_T = 0. y is not x.
 template <class F>
 void lookahead_forward(F* y, const F* x, const F* mix, int T, int C, int hs) {

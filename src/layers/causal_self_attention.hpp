@@ -62,6 +62,10 @@ struct CausalSelfAttention {
   void register_params(ParamTable<F>& table, const std::string& prefix);
   void plan(Activations<F>& acts, const std::string& prefix, int batch, int time);
 
+  void set_pass(uint64_t key, bool training) { prob_drop.set_pass(key, training); }
+  // What attention maps read: the probabilities of the last pass, and which keys a row sees.
+  const F* weights() const { return probs.data(); }
+  Visible visible() const { return kVisible; }
   // The scores' factor 1 / sqrt(hs), for the forward and the streaming KV cache alike.
   F score_scale() const { return F(1) / std::sqrt(F(C / H)); }
   // ALiBi's slope of head h (0 without alibi).

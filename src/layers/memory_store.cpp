@@ -81,9 +81,9 @@ void MemoryStore<F>::add(const F* key, const F* value, int64_t step) {
 }
 
 template <class F>
-void MemoryStore<F>::query(const F* q, F* y, int64_t step) {
-  // No 1/sqrt(hs): the keys carry their scale. y_0 = 0: nothing to retrieve yet.
-  attention_row(y, scores_.data(), q, keys_.data(), values_.data(), n_, hs_, F(1));
+void MemoryStore<F>::query(const F* q, F* y, int64_t step, F beta) {
+  // No 1/sqrt(hs): the keys (v1) or beta (v2) carry the scale. y_0 = 0: nothing to retrieve yet.
+  attention_row(y, scores_.data(), q, keys_.data(), values_.data(), n_, hs_, beta);
   const F* s = scores_.data();
   if (limit_.max_pairs > 0 && limit_.policy == Eviction::LeastRecentlyUsed)
     for (int i = 0; i < n_; ++i)

@@ -37,9 +37,9 @@ class MemoryStore {
   // Stores (key, value) of position `step`; when full, first evicts one pair by the policy
   // and reuses its slot (slot order is irrelevant: softmax retrieval is order-free).
   void add(const F* key, const F* value, int64_t step);
-  // y = sum_i softmax_i(q . k_i) v_i over the stored pairs, y = 0 when there are none.
+  // y = sum_i softmax_i(beta q . k_i) v_i over the stored pairs, y = 0 when there are none.
   // `step` is the query's position, recorded as the last use of pairs above the threshold.
-  void query(const F* q, F* y, int64_t step);
+  void query(const F* q, F* y, int64_t step, F beta = F(1));
 
   int size() const { return n_; }
   int head_size() const { return hs_; }

@@ -48,7 +48,7 @@ struct PersistentMemory {
   PersistentMemory() = default;
   PersistentMemory(int n_embd, int n_head, int pmem_size, int pmem_count, bool bias, double kernel_beta_upbound = 0,
                    double prob_dropout = 0)
-      : C(n_embd), H(n_head), P(pmem_size), count(pmem_count), k_featurizer(n_embd, n_head, bias, 2, kernel_beta_upbound),
+      : C(n_embd), H(n_head), P(pmem_size), count(pmem_count), k_featurizer(n_embd, n_head, bias, {.scale_power = 2, .kernel_beta_upbound = kernel_beta_upbound}),
         c_proj(n_embd, n_embd, bias), prob_drop(prob_dropout, kProbSite) {}
   void register_params(ParamTable<F>& table, const std::string& prefix);
   void plan(Activations<F>& acts, const std::string& prefix, int batch, int time);

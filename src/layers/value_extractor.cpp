@@ -9,6 +9,19 @@
 
 namespace mosaic {
 
+namespace {
+constexpr double kAbsScaleMax = 15;  // Memory Mosaics v2's clamp of the value scale's exponent
+}  // namespace
+
+// d log(scale) / d val_scale: 10, or sign(p) below the clamp (sign(0) = 0, as torch.abs: a
+// scale started at exactly 0, as the paper does, keeps a zero gradient).
+template <class F>
+double ValueExtractor<F>::log_scale_slope(F p) const {
+  if (!abs_scale) return kExpScaling;
+  if (std::abs(static_cast<double>(p)) >= kAbsScaleMax) return 0;
+  return p > 0 ? 1.0 : (p < 0 ? -1.0 : 0.0);
+}
+
 template <class F>
 void ValueExtractor<F>::register_params(ParamTable<F>& table, const std::string& prefix) {
   table.add(prefix + "coef", {1, H, 1, 1}, &coef);
@@ -28,7 +41,9 @@ void ValueExtractor<F>::plan(Activations<F>& acts, const std::string& prefix, in
 
 template <class F>
 void ValueExtractor<F>::head_scales(F* scale_out) const {
-  for (int h = 0; h < H; ++h) scale_out[h] = static_cast<F>(std::exp(kExpScaling * val_scale.value[h]));
+  for (int h = 0; h < H; ++h)
+    scale_out[h] = static_cast<F>(abs_scale ? std::exp(std::min(std::abs(static_cast<double>(val_scale.value[h])), kAbsScaleMax))
+                                            : std::exp(kExpScaling * val_scale.value[h]));
 }
 
 template <class F>
@@ -65,7 +80,7 @@ void ValueExtractor<F>::backward(const F* dv, F* dx) {
   }
   for (int h = 0; h < H; ++h)
     for (int b = 0; b < B; ++b) {
-      val_scale.grad[h] += static_cast<F>(kExpScaling * dlogscale[b * H + h]);
+      val_scale.grad[h] += static_cast<F>(log_scale_slope(val_scale.value[h]) * dlogscale[b * H + h]);
       coef.grad[h] += dcoef[b * H + h];
     }
   W_v.backward(dvt.data(), dx);

@@ -1,6 +1,7 @@
 // Value feature extractor of the contextual memory (reference: ValFeatureExtractor): it peeks
 // one step ahead. v~ = W_v x; vbar_t = (1 - coef_h) v~_{t+1} + coef_h v~_t (v~_T = 0);
-// v = vbar / (|vbar| + 1e-10) * exp(10 val_scale_h).
+// v = vbar / (|vbar| + 1e-10) * exp(10 val_scale_h), or with Memory Mosaics v2's
+// reparameterisation (`abs_scale`) * exp(min(|val_scale_h|, 15)) (init 0: a scale of 1).
 // forward() runs whole sequences for training; step() continues one stream (streaming
 // inference), where v_{t-1} is completed when x_t arrives, with the same kernels.
 // Shapes: x, v (B, T, C); coef, val_scale (1, H, 1, 1).
@@ -17,6 +18,7 @@ namespace mosaic {
 template <class F>
 struct ValueExtractor {
   int C = 0, H = 0;
+  bool abs_scale = false;
   Linear<F> W_v;
   Param<F> coef, val_scale;
 
@@ -37,12 +39,14 @@ struct ValueExtractor {
   };
 
   ValueExtractor() = default;
-  ValueExtractor(int n_embd, int n_head, bool bias) : C(n_embd), H(n_head), W_v(n_embd, n_embd, bias) {}
+  ValueExtractor(int n_embd, int n_head, bool bias, bool abs_scale_ = false)
+      : C(n_embd), H(n_head), abs_scale(abs_scale_), W_v(n_embd, n_embd, bias) {}
   void register_params(ParamTable<F>& table, const std::string& prefix);
   void plan(Activations<F>& acts, const std::string& prefix, int batch, int time);
 
-  // Per head, from the current parameters: exp(10 val_scale_h).
+  // Per head, from the current parameters: exp(10 val_scale_h) or exp(min(|val_scale_h|, 15)).
   void head_scales(F* scale_out) const;
+  double log_scale_slope(F val_scale_h) const;
   const F* forward(const F* x, int batch, int time);
   // Accumulates into dx and the parameter grads.
   void backward(const F* dv, F* dx);

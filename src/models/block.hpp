@@ -49,11 +49,12 @@ struct Block {
       : ln_1(n_embd, bias), ln_2(n_embd, bias), mixer(std::move(m)), feedforward(std::move(f)),
         mixer_drop(resid_dropout, kMixerOutputSite), feedforward_drop(resid_dropout, kFeedforwardOutputSite), C(n_embd) {}
 
-  // Every dropout site of the block: on for a training pass with this key, or off.
-  void set_dropout_pass(uint64_t key, bool training) {
+  // Every dropout site of the block (and a v2 memory's random delays): on for a training pass
+  // with this key, or off.
+  void set_pass(uint64_t key, bool training) {
     mixer_drop.set_pass(key, training);
     feedforward_drop.set_pass(key, training);
-    mixer.prob_drop.set_pass(key, training);
+    mixer.set_pass(key, training);
     if constexpr (requires { feedforward.prob_drop; }) feedforward.prob_drop.set_pass(key, training);
   }
 

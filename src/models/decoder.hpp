@@ -64,7 +64,7 @@ class Decoder : public LanguageModel<F> {
                  "the model has " + std::to_string(blocks_.size()) + " layers, numbered from 0");
     const auto& m = blocks_[layer].mixer;
     MOSAIC_CHECK(m.T > 0, "no attention to read", "run a forward pass first");
-    return {m.probs.data(), m.B, m.H, m.T, m.kVisible == Visible::UpToSelf};
+    return {m.weights(), m.B, m.H, m.T, m.visible()};
   }
 
   const Embedding<F>& wte() const { return wte_; }
@@ -274,7 +274,7 @@ class Decoder : public LanguageModel<F> {
   void set_dropout_pass(bool training) {
     const uint64_t key = this->dropout_key_;
     embd_drop_.set_pass(key, training);
-    for (size_t l = 0; l < blocks_.size(); ++l) blocks_[l].set_dropout_pass(Dropout::mix64(key + l + 1), training);
+    for (size_t l = 0; l < blocks_.size(); ++l) blocks_[l].set_pass(Dropout::mix64(key + l + 1), training);
   }
 
   std::string prefix_;

@@ -12,6 +12,7 @@
 #include "core/activations.hpp"
 #include "core/param_table.hpp"
 #include "core/step_profile.hpp"
+#include "kernels/attention.hpp"
 #include "layers/stream_settings.hpp"
 #include "models/config.hpp"
 
@@ -67,8 +68,10 @@ class LanguageModel {
   struct AttentionView {
     const F* probs = nullptr;  // (B, H, T, T)
     int B = 0, H = 0, T = 0;
-    bool sees_self = false;    // row i sees j = i (GPT) or stops at j = i - 1 (memory)
-    int visible(int i) const { return sees_self ? i + 1 : i; }
+    Visible mask;              // which keys row i sees (GPT: j <= i; a memory: j < i, or a band)
+    bool sees_self() const { return mask.min_lag == 0; }
+    int first(int i) const { return mask.first(i); }    // the first key row i sees
+    int visible(int i) const { return mask.end(i); }    // one past the last
     const F* row(int b, int h, int i) const { return probs + ((static_cast<int64_t>(b) * H + h) * T + i) * T; }
   };
   virtual AttentionView attention(int layer) const = 0;

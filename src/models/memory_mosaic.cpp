@@ -8,7 +8,7 @@ static std::vector<MosaicBlock<F>> mosaic_blocks(const ModelConfig& c) {
   std::vector<MosaicBlock<F>> blocks;
   for (int l = 0; l < c.n_layer; ++l)
     blocks.emplace_back(c.n_embd, c.bias,
-                        ContextualMemory<F>(c.n_embd, c.n_head, c.bias, c.kernel_beta_upbound, c.prob_dropout()),
+                        ContextualMemory<F>(c.n_embd, c.n_head, c.bias, {.kernel_beta_upbound = c.kernel_beta_upbound, .prob_dropout = c.prob_dropout()}),
                         PersistentMemory<F>(c.n_embd, c.n_head, c.pmem_size, c.pmem_count, c.bias,
                                             c.kernel_beta_upbound, c.prob_dropout()),
                         c.resid_dropout());

@@ -1,0 +1,180 @@
+// A memory level: extractors, bandwidth-scaled queries, attention over the visible lags
+// (kernels/attention.hpp, parallel over (batch, head)); its stream: pairs wait in a ring until
+// old enough, then enter each head's store, whose window bounds the newest lag's reach.
+#include "layers/memory_level.hpp"
+
+#include <algorithm>
+
+#include "core/error.hpp"
+
+namespace mosaic {
+
+template <class F>
+void MemoryLevel<F>::register_params(ParamTable<F>& table, const std::string& prefix) {
+  k_featurizer.register_params(table, prefix + "k_featurizer.");
+  v_featurizer.register_params(table, prefix + "v_featurizer.");
+  if (options.bandwidth) bandwidth.register_params(table, prefix + "bandwidth.");
+}
+
+template <class F>
+void MemoryLevel<F>::plan(Activations<F>& acts, const std::string& prefix, int batch, int time) {
+  k_featurizer.plan(acts, prefix + "k_featurizer.", batch, time);
+  v_featurizer.plan(acts, prefix + "v_featurizer.", batch, time);
+  for (auto [name, slot] : {std::pair{"dk", &dk}, {"dv", &dv}}) acts.add(prefix + name, {batch, time, C}, slot);
+  acts.add(prefix + "probs", {batch, H, time, time}, &probs);
+  acts.add(prefix + "dprobs", {batch, H, time, time}, &dprobs);
+  if (options.bandwidth) {
+    acts.add(prefix + "queries", {batch, time, C}, &queries);
+    acts.add(prefix + "dq", {batch, time, C}, &dq);
+    acts.add(prefix + "betas", {time, H}, &betas);
+    acts.add(prefix + "dbeta", {batch, time, H}, &dbeta);
+  }
+  counts.assign(time, 0);
+}
+
+template <class F>
+void MemoryLevel<F>::set_pass(uint64_t key, bool training) {
+  visible = options.visible;
+  if (training && options.delay_max > 0) {
+    const uint64_t span = static_cast<uint64_t>(options.delay_max - options.delay_min + 1);
+    visible.min_lag = options.delay_min + static_cast<int>(Dropout::mix64(key ^ 0x6c6f6e6775ull) % span);
+  }
+}
+
+template <class F>
+void MemoryLevel<F>::forward(F* out, int ldo, const F* x, int batch, int time, const Dropout& drop, uint64_t slice0) {
+  B = batch;
+  T = time;
+  const int hs = C / H;
+  k = k_featurizer.forward(x, B, T);
+  v = v_featurizer.forward(x, B, T);
+  const F* q = k;
+  if (options.bandwidth) {  // softmax(beta_t k_t . k_i): the queries carry beta
+    for (int t = 0; t < T; ++t) {
+      counts[t] = visible.count(t);
+      for (int h = 0; h < H; ++h) betas[static_cast<int64_t>(t) * H + h] = bandwidth.beta(h, counts[t]);
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < static_cast<int64_t>(B) * T; ++r)
+      for (int c = 0; c < C; ++c) queries[r * C + c] = betas[(r % T) * H + c / hs] * k[r * C + c];
+    q = queries.data();
+  }
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int b = 0; b < B; ++b)
+    for (int h = 0; h < H; ++h) {
+      const int64_t off = static_cast<int64_t>(b) * T * C + h * hs;
+      const int64_t tt = (static_cast<int64_t>(b) * H + h) * T * T;
+      attention_forward(out + static_cast<int64_t>(b) * T * ldo + h * hs, ldo, probs.data() + tt, q + off, k + off, v + off,
+                        C, T, hs, F(1), visible,
+                        {.drop = &drop, .slice = slice0 + static_cast<uint64_t>(b) * H + h, .dropped = dprobs.data() + tt});
+    }
+}
+
+template <class F>
+void MemoryLevel<F>::backward(const F* dout, int ldo, F* dx, const Dropout& drop, uint64_t slice0) {
+  const int hs = C / H;
+  dk.zero();
+  dv.zero();
+  if (options.bandwidth) dq.zero();
+  const F* q = options.bandwidth ? queries.data() : k;
+  F* dquery = options.bandwidth ? dq.data() : dk.data();  // v1: keys are the queries, both gradients in dk
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int b = 0; b < B; ++b)
+    for (int h = 0; h < H; ++h) {
+      const int64_t off = static_cast<int64_t>(b) * T * C + h * hs;
+      const int64_t tt = (static_cast<int64_t>(b) * H + h) * T * T;
+      attention_backward(dquery + off, dk.data() + off, dv.data() + off, dprobs.data() + tt,
+                         dout + static_cast<int64_t>(b) * T * ldo + h * hs, ldo, probs.data() + tt, q + off, k + off,
+                         v + off, C, T, hs, F(1), visible, {.drop = &drop, .slice = slice0 + static_cast<uint64_t>(b) * H + h});
+    }
+  if (options.bandwidth) {  // q = beta k: dk += beta dq, dbeta = dq . k per head
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < static_cast<int64_t>(B) * T; ++r)
+      for (int h = 0; h < H; ++h) {
+        const F beta = betas[(r % T) * H + h];
+        F sum = 0;
+        for (int c = h * hs; c < (h + 1) * hs; ++c) {
+          sum += dq[r * C + c] * k[r * C + c];
+          dk[r * C + c] += beta * dq[r * C + c];
+        }
+        dbeta[r * H + h] = sum;
+      }
+    std::vector<F> per_position(T);  // summed over the batch in order: independent of threads
+    for (int h = 0; h < H; ++h) {
+      std::fill(per_position.begin(), per_position.end(), F(0));
+      for (int b = 0; b < B; ++b)
+        for (int t = 0; t < T; ++t) per_position[t] += dbeta[(static_cast<int64_t>(b) * T + t) * H + h];
+      bandwidth.backward(h, per_position.data(), counts.data(), T);
+    }
+  }
+  k_featurizer.backward(dk.data(), dx);
+  v_featurizer.backward(dv.data(), dx);
+}
+
+template <class F>
+void MemoryLevel<F>::Stream::reset() {
+  keys.reset();
+  values.reset();
+  for (auto& store : stores) store.clear();
+  delayed = delayed_head = 0;
+  position = 0;
+}
+
+template <class F>
+typename MemoryLevel<F>::Stream MemoryLevel<F>::start_stream(const StreamSettings& settings) const {
+  const Visible lags = options.visible;
+  MOSAIC_CHECK(lags.min_lag >= 1, "a memory that reads its own pair", "a value has seen the next token: min_lag >= 1");
+  Stream s;
+  s.keys = k_featurizer.start_stream(settings.max_rows);
+  s.values = v_featurizer.start_stream(settings.max_rows);
+  s.visible = lags;
+  s.pending_key.assign(C, F(0));
+  s.delayed_k.resize(static_cast<size_t>(lags.min_lag) * C);
+  s.delayed_v.resize(s.delayed_k.size());
+  MemoryLimit limit = settings.memory;
+  if (lags.max_lag != Visible::kUnbounded) {  // a window: the newest max_lag - min_lag + 1 pairs
+    const int window = lags.max_lag - lags.min_lag + 1;
+    if (limit.max_pairs == 0 || limit.max_pairs >= window) limit = {window, Eviction::Oldest, limit.lru_threshold};
+  }
+  s.stores.assign(H, MemoryStore<F>(C / H, limit));
+  s.k.resize(static_cast<size_t>(settings.max_rows) * C);
+  s.v.resize(s.k.size());
+  return s;
+}
+
+// Row by row in order, so a chunk of rows gives what one step per row gives, eviction included.
+// Position t completes the pair of t - 1, which waits until it is min_lag old (pairs complete
+// one per position, so the ring's oldest pair is `delayed` positions back), then queries.
+template <class F>
+void MemoryLevel<F>::step(F* out, int ldo, const F* x, int rows, Stream& s) const {
+  const int hs = C / H, ring = s.visible.min_lag;
+  k_featurizer.step(s.k.data(), x, rows, s.keys);
+  const int first_value = v_featurizer.step(s.v.data(), x, rows, s.values);  // row r: v_{t-1}
+  for (int r = 0; r < rows; ++r) {
+    const int64_t t = s.position + r;
+    const F* k_t = s.k.data() + static_cast<int64_t>(r) * C;
+    if (r >= first_value) {
+      const F* key = r == 0 ? s.pending_key.data() : k_t - C;
+      const int slot = (s.delayed_head + s.delayed++) % ring;
+      std::copy_n(key, C, s.delayed_k.data() + static_cast<int64_t>(slot) * C);
+      std::copy_n(s.v.data() + static_cast<int64_t>(r) * C, C, s.delayed_v.data() + static_cast<int64_t>(slot) * C);
+    }
+    for (; s.delayed >= ring; --s.delayed, s.delayed_head = (s.delayed_head + 1) % ring) {  // old enough
+      const int64_t at = static_cast<int64_t>(s.delayed_head) * C;
+      for (int h = 0; h < H; ++h)
+        s.stores[h].add(s.delayed_k.data() + at + h * hs, s.delayed_v.data() + at + h * hs, t - s.delayed);
+    }
+    F* y = out + static_cast<int64_t>(r) * ldo;
+    for (int h = 0; h < H; ++h) {
+      const F beta = options.bandwidth ? bandwidth.beta(h, s.stores[h].size()) : F(1);
+      s.stores[h].query(k_t + h * hs, y + h * hs, t, beta);
+    }
+  }
+  std::copy_n(s.k.data() + static_cast<int64_t>(rows - 1) * C, C, s.pending_key.data());
+  s.position += rows;
+}
+
+template struct MemoryLevel<float>;
+template struct MemoryLevel<double>;
+
+}  // namespace mosaic
