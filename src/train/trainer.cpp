@@ -14,6 +14,7 @@
 #include <optional>
 #include <sstream>
 
+#include "core/duration.hpp"
 #include "core/error.hpp"
 #include "dist/communicator.hpp"
 #include "dist/gradient_reducer.hpp"
@@ -79,14 +80,6 @@ std::vector<uint16_t> load_split(const TrainConfig& c, const std::string& split)
                    " tokens, fewer than one window of block_size " + std::to_string(c.model.block_size),
                "use a larger corpus or a smaller block_size");
   return tokens;
-}
-
-std::string format_duration(double seconds) {
-  char buf[32];
-  const long s = static_cast<long>(seconds);
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s / 60) % 60);
-  else std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
-  return buf;
 }
 
 // Keeps the metrics lines of steps <= step (a resumed run rewrites what came after).

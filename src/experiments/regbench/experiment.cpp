@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/duration.hpp"
 #include "core/error.hpp"
 #include "io/atomic_file.hpp"
 #include "io/model_io.hpp"
@@ -194,13 +195,6 @@ std::vector<Task> iid_tasks(const std::vector<Task>& train, int count, uint64_t 
   return out;
 }
 
-std::string format_duration(double seconds) {
-  char buf[32];
-  const long s = static_cast<long>(seconds);
-  std::snprintf(buf, sizeof buf, "%ldh%02ldm%02lds", s / 3600, (s / 60) % 60, s % 60);
-  return buf;
-}
-
 struct Point {
   TrainConfig config;
   std::string name, variant;
@@ -297,7 +291,7 @@ std::vector<PointResult> run(const Options& o) {
     const double epochs = static_cast<double>(steps) * c.batch_size * c.gradient_accumulation_steps / pt.n;
     std::fprintf(stderr, "regbench: [%zu/%zu] %s: %d automata, %lld steps (%.1f epochs)%s\n", k + 1, grid.size(),
                  pt.name.c_str(), pt.n, static_cast<long long>(steps), epochs,
-                 steps_done > 0 ? (", grid ETA " + format_duration(seconds_done / steps_done * (steps_total - steps_done))).c_str() : "");
+                 steps_done > 0 ? (", grid ETA " + format_duration(seconds_done / steps_done * (steps_total - steps_done), DurationFormat::hms)).c_str() : "");
     TaskBatches source(std::move(train), std::move(point_val), c.batch_size, c.gradient_accumulation_steps,
                        Dropout::mix64(p.seed ^ c.seed));
     const bool resume = !list_checkpoints(dir).empty();
