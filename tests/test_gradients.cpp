@@ -13,6 +13,7 @@
 #include "gradcheck.hpp"
 #include "kernels/attention.hpp"
 #include "layer_harness.hpp"
+#include "tiny_model.hpp"
 
 namespace mosaic::testing {
 namespace {
@@ -122,7 +123,7 @@ INSTANTIATE_TEST_SUITE_P(Gradients, Layer, ::testing::ValuesIn(layer_params()), 
 // "icll": StackAssoMem's options (config.hpp) with
 // ic_dropout 0.1, hd_dropout 0.2 and a key-scale clamp low enough to bind on some heads.
 ModelConfig tiny(const std::string& arch, const Shape& s, bool bias, const std::string& variant = "plain") {
-  ModelConfig c;
+  ModelConfig c = tiny_config(arch, {.vocab_size = 13, .block_size = s.T, .n_head = s.H, .n_embd = s.C, .pmem_size = 5});
   if (variant == "dropout") c.dropout = 0.2;
   if (variant == "rope" || variant == "alibi") c.pos_encoding = variant;
   if (variant == "icll") {
@@ -132,13 +133,6 @@ ModelConfig tiny(const std::string& arch, const Shape& s, bool bias, const std::
     c.scale_logits = true;
     c.kernel_beta_upbound = 1.2;
   }
-  c.arch = arch;
-  c.block_size = s.T;
-  c.vocab_size = 13;
-  c.n_layer = 2;
-  c.n_head = s.H;
-  c.n_embd = s.C;
-  c.pmem_size = 5;
   c.pmem_count = bias ? 1 : 2;
   c.bias = bias;
   return c;
