@@ -1,7 +1,8 @@
 // Google Benchmark microbenchmarks of the kernels at the shapes of `mosaic bench train`'s
-// configurations (src/bench/throughput.hpp): d128 (B=8, T=256, C=128, 4 heads of 32, pmem 448)
-// and d256 (B=4, T=512, C=256, 8 heads of 32, pmem 896), vocabulary 50304; N = B*T = 2048 rows
-// in both. Arguments show in the names: d:<width>, rows:<gemm rows>, threads:<OpenMP and OpenBLAS
+// configurations (src/bench/throughput.hpp), read from the op cases the kernel and gradient
+// tests read too (tests/op_cases.hpp): d128 (B=8, T=256, C=128, 4 heads of 32, pmem 448) and
+// d256 (B=4, T=512, C=256, 8 heads of 32, pmem 896), vocabulary 50304; N = B*T = 2048 rows in
+// both. Arguments show in the names: d:<width>, rows:<gemm rows>, threads:<OpenMP and OpenBLAS
 // threads>, n:<row length>, grad:<0|1>. Benchmarks without threads time serial loops.
 // Times are wall-clock (UseRealTime): the CPU time of the main thread would miss the other threads.
 #include <benchmark/benchmark.h>
@@ -9,6 +10,8 @@
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
+#include <iterator>
+#include <vector>
 
 #include "core/buffer.hpp"
 #include "core/rng.hpp"
@@ -21,24 +24,38 @@
 #include "kernels/softmax.hpp"
 #include "kernels/vector_math.hpp"
 #include "kernels/vocab_softmax.hpp"
+#include "op_cases.hpp"
 
 namespace {
 
 using mosaic::Buffer;
 using mosaic::Op;
+namespace op_cases = mosaic::op_cases;
 
 struct Shape {
   int B, T, C, H, hs, V;
   int64_t N() const { return static_cast<int64_t>(B) * T; }
 };
 
-constexpr int kVocab = 50304;
-constexpr int64_t kRows = 2048;  // N = B*T of both configurations
+constexpr int kVocab = op_cases::kModelCases[0].V;
+constexpr int64_t kRows = op_cases::kModelCases[0].shape.rows();  // N = B*T of every model case
 
-// d is 128 or 256: the only values the registrations below pass.
+// d: the width of a model case, the only values the registrations below pass (else the last
+// case). One branch per case, each returning constants: the buffers' sizes stay known to the
+// compiler, which otherwise warns that Buffer's memset could exceed any object.
+template <size_t I = 0>
 Shape shape_of(int64_t d) {
-  if (d == 256) return {4, 512, 256, 8, 32, kVocab};
-  return {8, 256, 128, 4, 32, kVocab};
+  constexpr const op_cases::ModelCase& m = op_cases::kModelCases[I];
+  constexpr Shape s{m.shape.B, m.shape.T, m.shape.C, m.shape.H, m.shape.hs(), m.V};
+  if constexpr (I + 1 == std::size(op_cases::kModelCases)) return s;
+  else return d == s.C ? s : shape_of<I + 1>(d);
+}
+
+// The widths of the model cases: the d argument.
+std::vector<int64_t> widths() {
+  std::vector<int64_t> d;
+  for (const auto& m : op_cases::kModelCases) d.push_back(m.shape.C);
+  return d;
 }
 
 // Uniform in [lo, hi), the same values on every run.
@@ -69,22 +86,23 @@ void set_items(benchmark::State& state, int64_t items_per_iteration) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * items_per_iteration);
 }
 
-// Args {d, threads} over both configurations and 1 or 2 threads (the machine has 2 cores).
+// Args {d, threads} over the model cases and 1 or 2 threads (the machine has 2 cores).
 void model_threads(benchmark::internal::Benchmark* b) {
-  for (int64_t d : {128, 256})
+  for (int64_t d : widths())
     for (int64_t t : {1, 2}) b->Args({d, t});
   b->ArgNames({"d", "threads"})->UseRealTime();
 }
 
 void model_only(benchmark::internal::Benchmark* b) {
-  b->Arg(128)->Arg(256)->ArgName("d")->UseRealTime();
+  for (int64_t d : widths()) b->Arg(d);
+  b->ArgName("d")->UseRealTime();
 }
 
 // Args {d, rows, threads} for the vocabulary gemms: all N = 2048 rows at once, or 320 rows, the
 // chunk layers/tied_lm_head.cpp works in at V = 50304 (16M logits, down to a multiple of 32).
 void vocab_args(benchmark::internal::Benchmark* b) {
-  for (int64_t d : {128, 256})
-    for (int64_t rows : {320, 2048})
+  for (int64_t d : widths())
+    for (int64_t rows : op_cases::kVocabRows)
       for (int64_t t : {1, 2}) b->Args({d, rows, t});
   b->ArgNames({"d", "rows", "threads"})->UseRealTime();
 }
@@ -140,7 +158,7 @@ BENCHMARK(BM_VocabGradX)->Apply(vocab_args)->Unit(benchmark::kMillisecond);
 void BM_VocabSoftmaxFused(benchmark::State& state) {
   const Shape s = shape_of(state.range(0));
   const bool grad = state.range(1) != 0;
-  const int rows = 320, slabs = 8;
+  const int rows = op_cases::kHeadChunkRows, slabs = 8;
   mosaic::set_threads(static_cast<int>(state.range(2)));
   auto x = random_buffer(static_cast<int64_t>(rows) * s.C, 1);
   auto W = random_buffer(static_cast<int64_t>(s.V) * s.C, 2, -0.05f, 0.05f);
@@ -160,7 +178,7 @@ void BM_VocabSoftmaxFused(benchmark::State& state) {
   set_flops(state, 2.0 * rows * s.V * s.C * (grad ? 2 : 1));
 }
 BENCHMARK(BM_VocabSoftmaxFused)
-    ->ArgsProduct({{128, 256}, {0, 1}, {1, 2}})
+    ->ArgsProduct({widths(), {0, 1}, {1, 2}})
     ->ArgNames({"d", "grad", "threads"})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
@@ -173,7 +191,7 @@ void BM_VocabGradWFused(benchmark::State& state) {
     return;
   }
   const Shape s = shape_of(state.range(0));
-  const int rows = 320, slabs = 8;
+  const int rows = op_cases::kHeadChunkRows, slabs = 8;
   mosaic::set_threads(static_cast<int>(state.range(1)));
   auto xt = random_buffer(static_cast<int64_t>(rows) * s.C, 1), E = random_buffer(static_cast<int64_t>(rows) * s.V, 2);
   Buffer<float> dW(static_cast<size_t>(s.V) * s.C);
@@ -188,7 +206,7 @@ void BM_VocabGradWFused(benchmark::State& state) {
   }
   set_flops(state, 2.0 * rows * s.V * s.C);
 }
-BENCHMARK(BM_VocabGradWFused)->ArgsProduct({{128, 256}, {1, 2}})->ArgNames({"d", "threads"})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_VocabGradWFused)->ArgsProduct({widths(), {1, 2}})->ArgNames({"d", "threads"})->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // 1024^3: a shape OpenBLAS runs near its peak, the ceiling to read the others against.
 void BM_GemmSquare1024(benchmark::State& state) {
@@ -270,7 +288,12 @@ void BM_SoftmaxPrefix(benchmark::State& state) {
   }
   set_items(state, n);
 }
-BENCHMARK(BM_SoftmaxPrefix)->Arg(256)->Arg(448)->Arg(512)->Arg(896)->ArgName("n");
+// n: each model case's attention row (T) and persistent-memory row (P).
+void softmax_rows(benchmark::internal::Benchmark* b) {
+  for (const auto& m : op_cases::kModelCases) b->Arg(m.shape.T)->Arg(m.P);
+  b->ArgName("n");
+}
+BENCHMARK(BM_SoftmaxPrefix)->Apply(softmax_rows);
 
 // The contextual memory's attention (keys as queries, diagonal excluded, row stride C), over
 // all (batch, head) slices in parallel as layers/contextual_memory.cpp runs it; the gemms
@@ -469,13 +492,16 @@ void BM_VocabMatmat(benchmark::State& state) {
   set_items(state, static_cast<int64_t>(m) * s.V);
   set_bytes(state, static_cast<int64_t>(s.V) * s.C * 4);
 }
-BENCHMARK(BM_VocabMatmat)->ArgsProduct({{128}, {1, 2}, {1, 8}})->ArgNames({"d", "threads", "m"})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_VocabMatmat)->ArgsProduct({{op_cases::kModelCases[0].shape.C}, {1, 2}, {1, 8}})->ArgNames({"d", "threads", "m"})->Unit(benchmark::kMicrosecond);
 
-// The persistent memory's thin products for one (64-row block, head) task, single-threaded:
-// scores (64 x P, depth 32) and read-out (64 x 32, depth P), ours (small_gemm) against sgemm.
-// Args: d (P = 448 at d128, 896 at d256), ours (1) or OpenBLAS (0).
+// The persistent memory's thin products for one (64-row block, head) task, single-threaded, as
+// test_kernels.cpp checks them: scores (64 x P, depth hs) and read-out (64 x hs, depth P), ours
+// (small_gemm) against sgemm. Args: d (P = 448 at d128, 896 at d256; hs 32), ours (1) or
+// OpenBLAS (0).
 void BM_PmemBlockProducts(benchmark::State& state) {
-  const int P = state.range(0) == 256 ? 896 : 448, hs = 32, rows = 64;
+  const op_cases::ModelCase& m = op_cases::model_case(static_cast<int>(state.range(0)));
+  const op_cases::GemmCase scores = op_cases::pmem_scores(m);
+  const int P = scores.n, hs = scores.K, rows = scores.m;
   const bool ours = state.range(1) != 0;
   mosaic::set_threads(1);
   auto k = random_buffer(rows * hs, 1), pk = random_buffer(static_cast<int64_t>(P) * hs, 2),
@@ -494,7 +520,7 @@ void BM_PmemBlockProducts(benchmark::State& state) {
   }
   set_flops(state, 2.0 * 2.0 * rows * P * hs);
 }
-BENCHMARK(BM_PmemBlockProducts)->ArgsProduct({{128, 256}, {0, 1}})->ArgNames({"d", "ours"})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_PmemBlockProducts)->ArgsProduct({widths(), {0, 1}})->ArgNames({"d", "ours"})->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -33,19 +33,11 @@
 #include "models/factory.hpp"
 #include "models/init.hpp"
 #include "models/language_model.hpp"
+#include "op_cases.hpp"
 
 namespace mosaic::testing {
 
-// B sequences of T tokens of C channels, H heads.
-struct Shape {
-  int B, T, C, H;
-  int64_t rows() const { return static_cast<int64_t>(B) * T; }
-  std::string name() const {
-    char name[64];
-    std::snprintf(name, sizeof name, "B%d_T%d_C%d_H%d", B, T, C, H);
-    return name;
-  }
-};
+using op_cases::Shape;  // B sequences of T tokens of C channels, H heads
 
 // A layer built at one shape, its parameters allocated: forward(x) gives out_size values,
 // backward(dy, dx) accumulates into dx and the parameter grads (as the layers do). in_size 0:

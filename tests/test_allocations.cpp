@@ -12,6 +12,7 @@
 #include "models/factory.hpp"
 #include "models/init.hpp"
 #include "models/language_model.hpp"
+#include "tiny_model.hpp"
 #include "train/adamw.hpp"
 
 namespace {
@@ -32,18 +33,11 @@ namespace {
 
 TEST(Allocations, NoneInsideATrainingStepOrAnEvaluation) {
   for (const std::string arch : {"mosaic", "gpt"}) {
-    ModelConfig c;
-    c.arch = arch;
-    c.block_size = 80;  // > the attention tile and the persistent memory's row block
-    c.vocab_size = 300;
-    c.n_layer = 2;
-    c.n_head = 2;
-    c.n_embd = 32;
-    c.pmem_size = 24;
+    // block_size 80: more than the attention tile and the persistent memory's row block
+    ModelConfig c = testing::tiny_config(arch, {.vocab_size = 300, .block_size = 80, .n_embd = 32, .pmem_size = 24});
     c.pmem_count = 2;
-    c.bias = true;
     auto model = make_model<float>(c);
-    Rng rng(3);
+    Rng rng(3);  // the weights, then the tokens
     init_parameters(model->params(), c, rng);
     AdamW<float> optimizer(model->params(), AdamWConfig{});
     const int B = 2, T = c.block_size;

@@ -4,7 +4,6 @@
 // for learned positions), the per-head summaries on hand-made maps, --explain's top pairs,
 // and the command end to end.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -22,6 +21,8 @@
 #include "models/init.hpp"
 #include "models/memory_mosaic.hpp"
 #include "run_command.hpp"
+#include "temp_dir.hpp"
+#include "tiny_model.hpp"
 #include "tokenizer_fixture.hpp"
 
 namespace mosaic {
@@ -34,18 +35,9 @@ struct Variant {
 const std::vector<Variant> kVariants = {{"mosaic", ""}, {"gpt", ""}, {"gpt", "rope"}, {"gpt", "alibi"}};
 
 std::unique_ptr<LanguageModel<float>> tiny_model(const Variant& v, int vocab, int block, uint64_t seed = 3) {
-  ModelConfig c;
-  c.arch = v.arch;
+  ModelConfig c = testing::tiny_config(v.arch, {.vocab_size = vocab, .block_size = block, .n_head = 3, .n_embd = 24});
   c.pos_encoding = v.pos_encoding;
-  c.n_layer = 2;
-  c.n_head = 3;
-  c.n_embd = 24;
-  c.vocab_size = vocab;
-  c.block_size = block;
-  c.pmem_size = 8;
-  auto model = make_model<float>(c);
-  Rng rng(seed);
-  init_parameters(model->params(), model->config(), rng);
+  auto model = testing::tiny_model(c, seed);
   // Sharper and more varied weights than at initialisation, so that rows are far from flat.
   for (const auto& e : model->params().entries()) {
     float* w = model->params().value(e);
@@ -239,25 +231,22 @@ TEST(AttentionMaps, ExplainListsTheHeaviestVisiblePairsOfEachRow) {
 
 // ---- the command, as a user runs it ----
 
-std::string temp_path(const std::string& name) {
-  return ::testing::TempDir() + "/attention_" + std::to_string(::getpid()) + "_" + name;
-}
-
 testing::CommandResult run_attention(const std::string& args) {
   return testing::run_command("timeout 120 " + std::string(MOSAIC_BINARY) + " attention " + args + " -t 1 </dev/null");
 }
 
 TEST(AttentionCli, MapsHeadsAndExplainAndErrors) {
   REQUIRE_TOKENIZER();
-  const std::string mosaic = temp_path("mosaic.safetensors"), gpt = temp_path("gpt.safetensors");
+  const testing::TempDir dir("attention_cli");
+  const std::string mosaic = dir.file("mosaic.safetensors"), gpt = dir.file("gpt.safetensors");
   save_model(mosaic, *tiny_model({"mosaic", ""}, 50304, 16));
   save_model(gpt, *tiny_model({"gpt", ""}, 50304, 16));
-  const std::string text = temp_path("stories.txt");
+  const std::string text = dir.file("stories.txt");
   {
     std::ofstream out(text);
     for (int i = 0; i < 10; ++i) out << "Once upon a time, a little fox named Pip found a red ball in the park.\n<|endoftext|>\n";
   }
-  const std::string maps = temp_path("maps.csv"), heads = temp_path("heads.csv");
+  const std::string maps = dir.file("maps.csv"), heads = dir.file("heads.csv");
   const auto r = run_attention("-m " + mosaic + " " + text + " --context 48 -o " + maps + " --heads " + heads);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("(3.0x the block_size)"), std::string::npos) << r.output;

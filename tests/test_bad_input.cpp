@@ -21,6 +21,7 @@
 #include "io/token_shards.hpp"
 #include "run_command.hpp"
 #include "synthetic_shards.hpp"
+#include "temp_dir.hpp"
 
 namespace mosaic {
 namespace {
@@ -46,20 +47,19 @@ void expect_error(const Run& r, const std::string& what, const std::string& args
   EXPECT_NE(r.output.find(what, at), std::string::npos) << args << "\n" << r.output;
 }
 
-// A folder of its own per test and process, with token shards of a 32-token vocabulary.
-std::string data_dir(const std::string& name) {
-  const std::string dir = (fs::path(::testing::TempDir()) / (name + "_" + std::to_string(::getpid()))).string();
-  fs::remove_all(dir);
-  testing::write_random_shards(dir + "/shards", 4000, 32, 3);
-  return dir;
-}
+// A folder of its own per test, removed at its end, with token shards of a 32-token vocabulary
+// in shards/.
+struct DataDir : testing::TempDir {
+  explicit DataDir(const std::string& name) : TempDir(name) { testing::write_random_shards(file("shards"), 4000, 32, 3); }
+};
 
 const std::string kTiny =
     " --vocab_size 32 --n_layer 1 --n_head 2 --n_embd 16 --block_size 16 --pmem_size 8 --batch_size 2 --eval_iters 1"
     " --sample_interval 0 --log_interval 1 --warmup_iters 1 -t 1";
 
 TEST(BadInput, NumbersAreParsedStrictly) {
-  const std::string dir = data_dir("numbers");
+  const DataDir data("numbers");
+  const std::string dir = data.path.string();
   const std::string train = "train --data_dir " + dir + "/shards --out_dir " + dir + "/run --max_iters 1" + kTiny;
   for (const auto& [flag, what] : std::vector<std::pair<std::string, std::string>>{
            {"--keep_checkpoints 4294967298", "out of range"},  // would wrap to 2
@@ -79,11 +79,11 @@ TEST(BadInput, NumbersAreParsedStrictly) {
            {"--no-such-flag", "no-such-flag"}}) {
     expect_error(run("sample -m " + model + " -p hi " + flag + " -t 1"), what, flag);
   }
-  fs::remove_all(dir);
 }
 
 TEST(BadInput, DirectoriesAndFifosAreNotFiles) {
-  const std::string dir = data_dir("files");
+  const DataDir data("files");
+  const std::string dir = data.path.string();
   expect_error(run("train -c " + dir), "not a regular file", "-c DIR");
   const std::string fifo = dir + "/fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
@@ -95,13 +95,13 @@ TEST(BadInput, DirectoriesAndFifosAreNotFiles) {
   const auto out_is_file = run("train --data_dir " + dir + "/shards --out_dir " + dir + "/plain_file --max_iters 1" + kTiny);
   EXPECT_EQ(out_is_file.status, 1) << out_is_file.output;
   EXPECT_EQ(out_is_file.output.rfind("error: ", 0), 0u) << out_is_file.output;
-  fs::remove_all(dir);
 }
 
 // A 5,000-character path (past PATH_MAX and NAME_MAX) given to every command that takes one:
 // one error line of readable length, the path cut in its middle, never an abort.
 TEST(BadInput, OverlongPathsAreErrorsOfReadableLength) {
-  std::string path = ::testing::TempDir();
+  const testing::TempDir dir("overlong");
+  std::string path = dir.path.string();
   while (path.size() < 5000) path += "/" + std::string(250, 'd');
   const std::string model = path + "/m.safetensors";
   for (const std::string& args : {"info " + model, "sample -m " + model + " -n 2 -t 1", "check " + model,
@@ -124,7 +124,8 @@ TEST(BadInput, ThreadsBeyondTheAddressSpaceLimitAreAnError) {
 #ifdef __SANITIZE_ADDRESS__
   GTEST_SKIP() << "ASan maps terabytes of shadow memory and cannot run under ulimit -v";
 #endif
-  const std::string dir = data_dir("threads");
+  const DataDir data("threads");
+  const std::string dir = data.path.string();
   const std::string tiny_without_threads = kTiny.substr(0, kTiny.rfind(" -t 1"));
   const std::string args =
       "train --data_dir " + dir + "/shards --out_dir " + dir + "/run --max_iters 1" + tiny_without_threads;
@@ -132,7 +133,6 @@ TEST(BadInput, ThreadsBeyondTheAddressSpaceLimitAreAnError) {
                                       " -t 64 </dev/null");
   expect_error(r, "address space", "-t 64 under ulimit -v");
   expect_error(run(args + " -t 100000"), "threads", "-t 100000");
-  fs::remove_all(dir);
 }
 
 // A learning rate that sends the weights to infinity: the run stops with an error naming the
@@ -150,7 +150,8 @@ TEST(BadInput, UnknownSimdTargetIsAnError) {
 }
 
 TEST(BadInput, ADivergedRunIsNeverSavedAsGood) {
-  const std::string dir = data_dir("diverge");
+  const DataDir data("diverge");
+  const std::string dir = data.path.string();
   const std::string out = dir + "/run";
   const std::string base = "train --data_dir " + dir + "/shards --out_dir " + out + " --keep_checkpoints 1 --checkpoint_interval 2" + kTiny;
   ASSERT_EQ(run(base + " --max_iters 2").status, 0);
@@ -165,13 +166,13 @@ TEST(BadInput, ADivergedRunIsNeverSavedAsGood) {
   bool finite = true;
   for (size_t i = 0; i < p.arena_size(); ++i) finite &= std::isfinite(p.values()[i]);
   EXPECT_TRUE(finite);
-  fs::remove_all(dir);
 }
 
 // --resume without the original flags continues with the run's settings; a changed trainer
 // setting is printed and recorded; a changed model setting is an error.
 TEST(BadInput, ResumeKeepsTheRunsOwnSettings) {
-  const std::string dir = data_dir("resume");
+  const DataDir data("resume");
+  const std::string dir = data.path.string();
   const std::string out = dir + "/run";
   ASSERT_EQ(run("train --data_dir " + dir + "/shards --out_dir " + out + " --max_iters 2 --grad_clip 0.5 --lr_decay_iters 9" + kTiny).status, 0);
   const auto resumed = run("train --out_dir " + out + " --resume --max_iters 4");
@@ -184,7 +185,6 @@ TEST(BadInput, ResumeKeepsTheRunsOwnSettings) {
   EXPECT_NE(config.find("\"lr_decay_iters\": 9"), std::string::npos) << config;
   expect_error(run("train --out_dir " + out + " --resume --max_iters 6 --n_embd 32"), "differs from the run's", "--n_embd");
   expect_error(run("train --out_dir " + dir + "/nothing --resume"), "--resume", "no run");
-  fs::remove_all(dir);
 }
 
 // A copy of a safetensors file with some tensors replaced (or dropped when `replace` gives an
@@ -204,7 +204,8 @@ void rewrite(const std::string& in, const std::string& out, const Replacement& r
 
 // Damaged model, state and shard files, and FIFOs where files belong: one error each.
 TEST(BadInput, DamagedFilesAreRefused) {
-  const std::string dir = data_dir("damaged");
+  const DataDir data("damaged");
+  const std::string dir = data.path.string();
   const std::string out = dir + "/run";
   ASSERT_EQ(run("train --data_dir " + dir + "/shards --out_dir " + out + " --max_iters 2 --checkpoint_interval 2" + kTiny).status, 0);
   const std::string model = checkpoint_model_path(out, 2), state = checkpoint_state_path(out, 2);
@@ -268,12 +269,12 @@ TEST(BadInput, DamagedFilesAreRefused) {
   ASSERT_EQ(::mkfifo((dir + "/shards/train.bin").c_str(), 0600), 0);
   expect_error(run("train --data_dir " + dir + "/shards --out_dir " + dir + "/run_fifo --max_iters 1" + kTiny),
                "not a regular file", "FIFO shard");
-  fs::remove_all(dir);
 }
 
 // Temp files of killed writers (NAME.tmp.<pid> whose pid is gone) go at the next start.
 TEST(BadInput, StaleTempFilesOfKilledRunsAreRemoved) {
-  const std::string dir = data_dir("stale");
+  const DataDir data("stale");
+  const std::string dir = data.path.string();
   const std::string out = dir + "/run";
   ASSERT_EQ(run("train --data_dir " + dir + "/shards --out_dir " + out + " --max_iters 2" + kTiny).status, 0);
   // A pid that does not run: one past the kernel's limit would be rejected, so take a child's.
@@ -289,7 +290,6 @@ TEST(BadInput, StaleTempFilesOfKilledRunsAreRemoved) {
   EXPECT_NE(r.output.find("removed"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(stale));
   EXPECT_TRUE(fs::exists(live));
-  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -8,20 +8,15 @@
 #include "core/error.hpp"
 #include "io/safetensors.hpp"
 #include "models/factory.hpp"
-#include "models/init.hpp"
+#include "temp_dir.hpp"
+#include "tiny_model.hpp"
 #include "train/checkpoint.hpp"
 
 namespace mosaic {
 namespace {
 
 ModelConfig small_mosaic() {
-  ModelConfig c;
-  c.block_size = 24;
-  c.vocab_size = 40;
-  c.n_layer = 2;
-  c.n_head = 2;
-  c.n_embd = 16;
-  c.pmem_size = 6;
+  ModelConfig c = testing::tiny_config("mosaic", {.vocab_size = 40, .block_size = 24, .pmem_size = 6});
   c.pmem_count = 2;
   c.bias = false;
   return c;
@@ -37,10 +32,9 @@ TEST(Checkpoint, SaveLoadRoundTripsWeightsAndConfig) {
   for (const std::string arch : {"mosaic", "gpt"}) {
     ModelConfig c = small_mosaic();
     c.arch = arch;
-    auto model = make_model<float>(c);
-    Rng rng(3);
-    init_parameters(model->params(), c, rng);
-    const std::string path = ::testing::TempDir() + "/roundtrip_" + arch + ".safetensors";
+    auto model = testing::tiny_model(c);
+    const testing::TempDir dir("roundtrip");
+    const std::string path = dir.file("model.safetensors");
     save_model(path, *model);
     auto loaded = load_model(path);
     EXPECT_EQ(loaded->config().to_json(), c.to_json());
@@ -50,10 +44,9 @@ TEST(Checkpoint, SaveLoadRoundTripsWeightsAndConfig) {
 
 TEST(Checkpoint, PyTorchStyleStateDictLoadsWithInferredConfig) {
   const ModelConfig c = small_mosaic();
-  auto model = make_model<float>(c);
-  Rng rng(4);
-  init_parameters(model->params(), c, rng);
-  const std::string ours = ::testing::TempDir() + "/ours.safetensors";
+  auto model = testing::tiny_model(c, 4);
+  const testing::TempDir dir("torch_style");
+  const std::string ours = dir.file("ours.safetensors");
   save_model(ours, *model);
   // What safetensors.torch.save_model(model) writes: no metadata, one of the tied pair.
   auto file = safetensors::Reader::open(ours);
@@ -63,7 +56,7 @@ TEST(Checkpoint, PyTorchStyleStateDictLoadsWithInferredConfig) {
     const auto& info = file.info(name);
     torch_style.add(name, info.dtype, info.shape, file.raw(name));
   }
-  const std::string path = ::testing::TempDir() + "/torch_style.safetensors";
+  const std::string path = dir.file("torch_style.safetensors");
   torch_style.write(path);
   auto loaded = load_model(path);
   EXPECT_EQ(loaded->config().to_json(), c.to_json());
@@ -72,9 +65,8 @@ TEST(Checkpoint, PyTorchStyleStateDictLoadsWithInferredConfig) {
 
 TEST(Checkpoint, ResolvesRunFoldersAndRejectsMissingOnes) {
   EXPECT_THROW(resolve_model_path("/nonexistent/run"), Error);
-  const std::string empty = ::testing::TempDir() + "/empty_run";
-  std::filesystem::create_directories(empty);
-  EXPECT_THROW(resolve_model_path(empty), Error);
+  const testing::TempDir empty("empty_run");
+  EXPECT_THROW(resolve_model_path(empty.path.string()), Error);
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 #include "io/safetensors.hpp"
 #include "models/factory.hpp"
 #include "run_command.hpp"
+#include "temp_dir.hpp"
+#include "tiny_model.hpp"
 
 namespace {
 
@@ -41,20 +43,15 @@ TEST(Cli, InfoShowsConfigAndParameterCount) {
 // A plain state_dict (no config in the metadata): info shows the config it infers, prints
 // metadata with its control characters escaped, and check says it is no parity fixture.
 TEST(Cli, InfoInfersAPlainStateDictAndEscapesMetadata) {
-  mosaic::ModelConfig c;
-  c.n_layer = 2;
-  c.n_head = 2;
-  c.n_embd = 16;
-  c.vocab_size = 40;
-  c.block_size = 24;
-  c.pmem_size = 6;
+  mosaic::ModelConfig c = mosaic::testing::tiny_config("mosaic", {.vocab_size = 40, .block_size = 24, .pmem_size = 6});
   c.pmem_count = 2;
   c.bias = false;
   auto model = mosaic::make_model<float>(c);
   mosaic::safetensors::Writer out;
   out.set_metadata("note", "\x1b[31mred");
   for (const auto& e : model->params().entries()) out.add_f32(e.name, e.shape, model->params().value(e));
-  const std::string path = ::testing::TempDir() + "/plain_" + std::to_string(::getpid()) + ".safetensors";
+  const mosaic::testing::TempDir dir("plain");
+  const std::string path = dir.file("plain.safetensors");
   out.write(path);
   auto info = run("info " + path);
   EXPECT_EQ(info.status, 0) << info.output;
@@ -66,7 +63,6 @@ TEST(Cli, InfoInfersAPlainStateDictAndEscapesMetadata) {
   auto check = run("check " + path);
   EXPECT_EQ(check.status, 1);
   EXPECT_NE(check.output.find("is not a parity fixture"), std::string::npos) << check.output;
-  std::remove(path.c_str());
 }
 
 // Every subcommand's --help shows the defaults (CLI11 writes them as =VALUE).
@@ -83,7 +79,8 @@ TEST(Cli, HelpShowsTheDefaults) {
 }
 
 TEST(Cli, CorruptFileGivesOneErrorLineWithHint) {
-  const std::string path = ::testing::TempDir() + "/corrupt.safetensors";
+  const mosaic::testing::TempDir dir("corrupt");
+  const std::string path = dir.file("corrupt.safetensors");
   std::ofstream(path) << "this is not a safetensors file at all";
   auto r = run("check " + path);
   EXPECT_EQ(r.status, 1);
@@ -112,9 +109,8 @@ const std::string kTinyModel =
 TEST(Cli, InstalledBinaryPreparesTrainsAndSamples) {
   if (!std::filesystem::exists(kStories) || !std::filesystem::exists(kTokenizer))
     GTEST_SKIP() << "needs ../shared/data and the tokenizer (scripts/setup.sh)";
-  const std::string root =
-      (std::filesystem::path(::testing::TempDir()) / ("install_" + std::to_string(::getpid()))).lexically_normal().string();
-  std::filesystem::remove_all(root);
+  const mosaic::testing::TempDir tmp("install");
+  const std::string root = tmp.path.lexically_normal().string();
   std::filesystem::create_directories(root + "/work");
   auto install = run_shell("cmake --install " + std::string(MOSAIC_BUILD_DIR) + " --prefix " + root + "/prefix");
   ASSERT_EQ(install.status, 0) << install.output;
@@ -136,15 +132,14 @@ TEST(Cli, InstalledBinaryPreparesTrainsAndSamples) {
   ASSERT_EQ(sample.status, 0) << sample.output;
   EXPECT_EQ(sample.output.rfind("Once upon a time", 0), 0u) << sample.output;
   EXPECT_NE(sample.output.find("tokenizer:  " + share), std::string::npos) << sample.output;
-  std::filesystem::remove_all(root);
 }
 
 // prepare -> train -> sample on a real slice of the story corpus, as a user runs them.
 TEST(Cli, PrepareTrainSampleEndToEnd) {
   if (!std::filesystem::exists(kStories) || !std::filesystem::exists(kTokenizer))
     GTEST_SKIP() << "needs ../shared/data and the tokenizer (scripts/setup.sh)";
-  const std::string dir = ::testing::TempDir() + "/e2e";
-  std::filesystem::remove_all(dir);
+  const mosaic::testing::TempDir tmp("e2e");
+  const std::string dir = tmp.path.string();
   auto prep = run("prepare " + kStories + " --val-frac 0.1 -q -o " + dir + "/shards");
   ASSERT_EQ(prep.status, 0) << prep.output;
   auto tr = run("train --data_dir " + dir + "/shards --out_dir " + dir + "/run --max_iters 6 --lr_decay_iters 6" + kTinyModel);
@@ -178,8 +173,8 @@ TEST(Cli, PrepareTrainSampleEndToEnd) {
 TEST(Cli, InterruptWritesACheckpointAndResumeFinishes) {
   if (!std::filesystem::exists(kStories) || !std::filesystem::exists(kTokenizer))
     GTEST_SKIP() << "needs ../shared/data and the tokenizer (scripts/setup.sh)";
-  const std::string dir = ::testing::TempDir() + "/sigint";
-  std::filesystem::remove_all(dir);
+  const mosaic::testing::TempDir tmp("sigint");
+  const std::string dir = tmp.path.string();
   ASSERT_EQ(run("prepare " + kStories + " --val-frac 0.1 -q -o " + dir + "/shards").status, 0);
   const std::string train = "train --data_dir " + dir + "/shards --out_dir " + dir + "/run --lr_decay_iters 100000 --checkpoint_interval 0" + kTinyModel;
   auto interrupted =
@@ -196,7 +191,8 @@ TEST(Cli, InterruptWritesACheckpointAndResumeFinishes) {
 // The benchmarks run end to end on a tiny model and write what they print as JSON (figures
 // are not checked: they are measurements, not results).
 TEST(Cli, BenchTrainReportsPartsAndAFractionOfTheCeiling) {
-  const auto json = std::filesystem::temp_directory_path() / "mosaic_bench_train_test.json";
+  const mosaic::testing::TempDir dir("bench_train");
+  const auto json = dir.path / "bench_train.json";
   auto r = run("bench train --config d128 --n-layer 1 --n-embd 16 --n-head 2 --block-size 8 --batch-size 2 --steps 1 "
                "--warmup 0 -t 1 --json " + json.string());
   ASSERT_EQ(r.status, 0) << r.output;
@@ -206,7 +202,6 @@ TEST(Cli, BenchTrainReportsPartsAndAFractionOfTheCeiling) {
   const std::string text((std::istreambuf_iterator<char>(in)), {});
   EXPECT_NE(text.find("\"fraction_of_ceiling\""), std::string::npos) << text;
   EXPECT_NE(text.find("\"lm head (gemm)\""), std::string::npos) << text;
-  std::filesystem::remove(json);
   auto bad = run("bench train --config d128 --n-layer 1 --reference /nonexistent");
   EXPECT_EQ(bad.status, 1) << bad.output;
   EXPECT_NE(bad.output.find("hint: "), std::string::npos) << bad.output;

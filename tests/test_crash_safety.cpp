@@ -19,6 +19,7 @@
 #include "core/rng.hpp"
 #include "io/model_io.hpp"
 #include "synthetic_shards.hpp"
+#include "temp_dir.hpp"
 #include "train/adamw.hpp"
 #include "train/checkpoint.hpp"
 
@@ -52,8 +53,8 @@ int wait_for(pid_t pid) {
 TEST(CrashSafety, RunsKilledAtRandomMomentsAlwaysResume) {
   const char* env = std::getenv("MOSAIC_KILL_ROUNDS");
   const int rounds = env ? std::atoi(env) : 4;
-  const std::string dir = (fs::path(::testing::TempDir()) / ("kill_" + std::to_string(::getpid()))).string();
-  fs::remove_all(dir);
+  const testing::TempDir tmp("kill");
+  const std::string dir = tmp.path.string();
   testing::write_random_shards(dir + "/shards", 8000, 32, 11);
   Rng rng(11);
   const std::string out = dir + "/run";
@@ -112,7 +113,6 @@ TEST(CrashSafety, RunsKilledAtRandomMomentsAlwaysResume) {
   const int status = wait_for(spawn(finish));
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_EQ(list_checkpoints(out).back(), last + 2);
-  fs::remove_all(dir);
 }
 
 }  // namespace

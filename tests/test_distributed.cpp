@@ -23,6 +23,8 @@
 #include "models/language_model.hpp"
 #include "run_command.hpp"
 #include "synthetic_shards.hpp"
+#include "temp_dir.hpp"
+#include "tiny_model.hpp"
 
 namespace mosaic {
 namespace {
@@ -41,15 +43,11 @@ const std::string kMpirun = kMpiEnv + "timeout 120 mpirun --oversubscribe --mca 
     if (testing::run_command("command -v mpirun").status != 0) GTEST_SKIP() << "mpirun not installed"; \
   } while (0)
 
+// A test's folder (removed at its end) with token shards of a 97-token vocabulary in data/.
 struct Dirs {
-  std::string root, data;
-  Dirs() {
-    root = (fs::path(::testing::TempDir()) / ("dist_" + std::to_string(::getpid()))).string();
-    fs::remove_all(root);
-    data = root + "/data";
-    testing::write_random_shards(data, 40000, 97, 5);
-  }
-  ~Dirs() { fs::remove_all(root); }
+  testing::TempDir tmp{"dist"};
+  std::string root = tmp.path.string(), data = root + "/data";
+  Dirs() { testing::write_random_shards(data, 40000, 97, 5); }
 };
 
 // A tiny Memory Mosaic run; per-process batch `batch`.
@@ -95,14 +93,7 @@ std::vector<double> train_losses(const Dirs& d, const std::string& run) {
 // blocks' ranges are disjoint, in order, and leave out only the embeddings and ln_f.
 TEST(GradientBuckets, ABlocksGradientsAreFinalWhenItsHookRuns) {
   for (const std::string arch : {"mosaic", "gpt"}) {
-    ModelConfig c;
-    c.arch = arch;
-    c.n_layer = 3;
-    c.n_head = 2;
-    c.n_embd = 16;
-    c.vocab_size = 41;
-    c.block_size = 12;
-    c.pmem_size = 8;
+    const ModelConfig c = testing::tiny_config(arch, {.vocab_size = 41, .block_size = 12, .n_layer = 3});
     auto model = make_model<float>(c);
     Rng rng(4);
     init_parameters(model->params(), c, rng);

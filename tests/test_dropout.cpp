@@ -11,6 +11,7 @@
 #include "kernels/dropout.hpp"
 #include "models/factory.hpp"
 #include "models/init.hpp"
+#include "tiny_model.hpp"
 
 namespace mosaic::testing {
 namespace {
@@ -64,14 +65,7 @@ TEST(Dropout, MasksAreAFunctionOfKeySiteSliceRowAndColumn) {
 }
 
 ModelConfig small(const std::string& arch, double dropout) {
-  ModelConfig c;
-  c.arch = arch;
-  c.block_size = 70;
-  c.vocab_size = 31;
-  c.n_layer = 2;
-  c.n_head = 2;
-  c.n_embd = 16;
-  c.pmem_size = 12;
+  ModelConfig c = tiny_config(arch, {.vocab_size = 31, .block_size = 70, .pmem_size = 12});
   c.dropout = dropout;
   return c;
 }

@@ -2,7 +2,6 @@
 // log-softmax of the model's logits, the per-position curve against the mean, text against the
 // same tokens as a shard, contexts past a Memory Mosaic's block_size, and bad input.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -18,28 +17,15 @@
 #include "models/factory.hpp"
 #include "models/init.hpp"
 #include "run_command.hpp"
+#include "temp_dir.hpp"
+#include "tiny_model.hpp"
 #include "tokenizer_fixture.hpp"
 
 namespace mosaic {
 namespace {
 
-ModelConfig tiny_config(const std::string& arch, int vocab, int block) {
-  ModelConfig c;
-  c.arch = arch;
-  c.n_layer = 2;
-  c.n_head = 2;
-  c.n_embd = 16;
-  c.vocab_size = vocab;
-  c.block_size = block;
-  c.pmem_size = 8;
-  return c;
-}
-
 std::unique_ptr<LanguageModel<float>> tiny_model(const std::string& arch, int vocab, int block) {
-  auto model = make_model<float>(tiny_config(arch, vocab, block));
-  Rng rng(3);
-  init_parameters(model->params(), model->config(), rng);
-  return model;
+  return testing::tiny_model(testing::tiny_config(arch, {.vocab_size = vocab, .block_size = block}));
 }
 
 std::vector<uint16_t> random_ids(int n, int vocab, uint64_t seed) {
@@ -173,27 +159,24 @@ TEST(Eval, OneWindowPerDocument) {
 
 // ---- the command, as a user runs it ----
 
-std::string temp_path(const std::string& name) {
-  return ::testing::TempDir() + "/eval_" + std::to_string(::getpid()) + "_" + name;
-}
-
 testing::CommandResult run_eval(const std::string& args) {
   return testing::run_command("timeout 120 " + std::string(MOSAIC_BINARY) + " eval " + args + " </dev/null");
 }
 
 TEST(EvalCli, TextAndTheSameTokensAsAShardAgree) {
   REQUIRE_TOKENIZER();
-  const std::string model = temp_path("model.safetensors");
+  const testing::TempDir dir("eval_cli");
+  const std::string model = dir.file("model.safetensors");
   save_model(model, *tiny_model("mosaic", 50304, 32));
-  const std::string text = temp_path("stories.txt");
+  const std::string text = dir.file("stories.txt");
   {
     std::ofstream out(text);
     for (int i = 0; i < 12; ++i)
       out << "Once upon a time, a little fox named Pip found a red ball " << i << " in the park.\n<|endoftext|>\n";
   }
-  const std::string shard = temp_path("stories.bin");
+  const std::string shard = dir.file("stories.bin");
   write_token_shard(shard, read_eval_tokens(text, tok));
-  const std::string csv = temp_path("positions.csv");
+  const std::string csv = dir.file("positions.csv");
   auto from_text = run_eval("-m " + model + " " + text + " -t 1 --per-position " + csv);
   auto from_shard = run_eval("-m " + model + " " + shard + " -t 1");
   ASSERT_EQ(from_text.status, 0) << from_text.output;
@@ -212,10 +195,11 @@ TEST(EvalCli, TextAndTheSameTokensAsAShardAgree) {
 
 TEST(EvalCli, BadInputGivesAnErrorWithAHint) {
   REQUIRE_TOKENIZER();
-  const std::string small_vocab = temp_path("small.safetensors"), gpt = temp_path("gpt.safetensors");
+  const testing::TempDir dir("eval_cli");
+  const std::string small_vocab = dir.file("small.safetensors"), gpt = dir.file("gpt.safetensors");
   save_model(small_vocab, *tiny_model("mosaic", 61, 16));
   save_model(gpt, *tiny_model("gpt", 50304, 16));
-  const std::string empty = temp_path("empty.txt"), text = temp_path("text.txt");
+  const std::string empty = dir.file("empty.txt"), text = dir.file("text.txt");
   std::ofstream(empty) << "";
   {
     std::ofstream out(text);
@@ -227,7 +211,7 @@ TEST(EvalCli, BadInputGivesAnErrorWithAHint) {
   for (const Case& c : {Case{"-m " + gpt + " " + empty, "fewer than one window"},
                         Case{"-m " + small_vocab + " " + text, "outside the model's vocabulary of 61"},
                         Case{"-m " + gpt + " " + text + " --context 64", "longer than the GPT's block_size 16"},
-                        Case{"-m " + gpt + " " + temp_path("missing.txt"), "missing.txt"}}) {
+                        Case{"-m " + gpt + " " + dir.file("missing.txt"), "missing.txt"}}) {
     const auto r = run_eval(c.args + " -t 1");
     EXPECT_EQ(r.status, 1) << c.args << "\n" << r.output;
     EXPECT_NE(r.output.find("error: "), std::string::npos) << r.output;

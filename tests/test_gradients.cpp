@@ -1,7 +1,8 @@
 // Float64 finite-difference checks of every layer's backward (every parameter and the input)
 // and of both full models through the real loss, over a table of shapes; at each layer and
-// shape, a second run with one gradient entry broken must fail. Layers are built and run
-// through tests/layer_harness.hpp. Not a test of the float kernels (test_kernels.cpp is).
+// shape, a second run with one gradient entry broken must fail. The shapes are
+// tests/op_cases.hpp's; layers are built and run through tests/layer_harness.hpp. Not a test
+// of the float kernels (test_kernels.cpp is).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,29 +14,17 @@
 #include "gradcheck.hpp"
 #include "kernels/attention.hpp"
 #include "layer_harness.hpp"
+#include "op_cases.hpp"
+#include "tiny_model.hpp"
 
 namespace mosaic::testing {
 namespace {
 
-struct ShapeCase {
-  Shape shape;
-  size_t layer_probes, model_probes;  // entries checked per tensor: fewer where a pass costs more
-};
-
-// Why each shape is here. Persistent memory: row blocks of 64, 8 row groups (persistent_memory.cpp);
-// attention: query tiles of kAttentionTile = 64 rows.
-const ShapeCase kShapes[] = {
-    {{1, 1, 8, 2}, 40, 12},   // one token: the contextual memory's only position sees no key
-    {{1, 2, 12, 4}, 40, 12},  // two tokens: the second sees one key; hs 3
-    {{2, 6, 8, 2}, 40, 12},   // the tests' former only shape
-    {{3, 5, 20, 4}, 40, 12},  // C not a multiple of 16, hs 5
-    {{2, 9, 32, 8}, 40, 8},   // C a multiple of 16, H 8
-    {{1, 67, 12, 1}, 24, 6},  // H 1; a second attention tile of 3 rows; 67 rows: blocks 64 + 3
-    {{2, 70, 15, 5}, 24, 6},  // odd C, hs 3; tiles 64 + 6; 140 rows: blocks 64 + 64 + 12
-    {{9, 65, 12, 3}, 12, 4},  // 585 rows: 10 blocks (the last of 9 rows), more than the 8 groups
-};
-constexpr size_t kShapeCount = sizeof kShapes / sizeof kShapes[0];
-const Shape kBaseShape = kShapes[2].shape;
+// The shapes: tests/op_cases.hpp's gradient cases, each with its reason and probes.
+using op_cases::GradCase;
+using op_cases::kGradCaseCount;
+using op_cases::kGradCases;
+const Shape kBaseShape = op_cases::kBaseGradCase.shape;
 
 // Passes intact, fails once `tensor` is broken, and the failure points at `tensor`.
 void expect_check_passes_and_can_fail(const GradCheckResult& intact, const GradCheckResult& broken,
@@ -86,7 +75,7 @@ std::vector<LayerParam> layer_params() {
   std::vector<LayerParam> params;
   for (int k = 0; k <= static_cast<int>(kLastLayerKind); ++k) {
     const auto kind = static_cast<LayerKind>(k);
-    for (size_t s = 0; s < kShapeCount; ++s) {
+    for (size_t s = 0; s < kGradCaseCount; ++s) {
       params.push_back({kind, s, true});
       if (has_bias_option(kind)) params.push_back({kind, s, false});
     }
@@ -96,7 +85,7 @@ std::vector<LayerParam> layer_params() {
 
 std::string layer_param_name(const ::testing::TestParamInfo<LayerParam>& info) {
   const LayerParam& p = info.param;
-  std::string name = std::string(layer_name(p.kind)) + "_" + kShapes[p.shape].shape.name();
+  std::string name = std::string(layer_name(p.kind)) + "_" + kGradCases[p.shape].shape.name();
   if (has_bias_option(p.kind)) name += p.bias ? "_bias" : "_nobias";
   return name;
 }
@@ -107,7 +96,7 @@ class Layer : public ::testing::TestWithParam<LayerParam> {};
 
 TEST_P(Layer, MatchesFiniteDifferencesAndABrokenEntryFails) {
   const LayerParam p = GetParam();
-  const ShapeCase& sc = kShapes[p.shape];
+  const GradCase& sc = kGradCases[p.shape];
   auto layer = make_layer(p.kind, sc.shape, p.bias);
   const std::string broken = break_tensor(p.kind, p.bias);
   const LayerCheck r = check_layer(*layer, sc.layer_probes, broken);
@@ -122,7 +111,7 @@ INSTANTIATE_TEST_SUITE_P(Gradients, Layer, ::testing::ValuesIn(layer_params()), 
 // "icll": StackAssoMem's options (config.hpp) with
 // ic_dropout 0.1, hd_dropout 0.2 and a key-scale clamp low enough to bind on some heads.
 ModelConfig tiny(const std::string& arch, const Shape& s, bool bias, const std::string& variant = "plain") {
-  ModelConfig c;
+  ModelConfig c = tiny_config(arch, {.vocab_size = 13, .block_size = s.T, .n_head = s.H, .n_embd = s.C, .pmem_size = 5});
   if (variant == "dropout") c.dropout = 0.2;
   if (variant == "rope" || variant == "alibi") c.pos_encoding = variant;
   if (variant == "icll") {
@@ -132,13 +121,6 @@ ModelConfig tiny(const std::string& arch, const Shape& s, bool bias, const std::
     c.scale_logits = true;
     c.kernel_beta_upbound = 1.2;
   }
-  c.arch = arch;
-  c.block_size = s.T;
-  c.vocab_size = 13;
-  c.n_layer = 2;
-  c.n_head = s.H;
-  c.n_embd = s.C;
-  c.pmem_size = 5;
   c.pmem_count = bias ? 1 : 2;
   c.bias = bias;
   return c;
@@ -165,7 +147,7 @@ struct ModelParam {
 std::vector<ModelParam> model_params() {
   std::vector<ModelParam> params;
   for (const char* arch : {"mosaic", "gpt"})
-    for (size_t s = 0; s < kShapeCount; ++s)
+    for (size_t s = 0; s < kGradCaseCount; ++s)
       for (bool bias : {true, false}) params.push_back({arch, s, bias});
   // dropout and the ICLL options: one token, tile and row-block edges, many rows
   for (size_t s : {0, 2, 6, 7}) {
@@ -183,7 +165,7 @@ std::vector<ModelParam> model_params() {
 std::string model_param_name(const ::testing::TestParamInfo<ModelParam>& info) {
   const ModelParam& p = info.param;
   const std::string variant = std::string(p.variant) == "plain" ? "" : std::string("_") + p.variant;
-  return std::string(p.arch) + "_" + kShapes[p.shape].shape.name() + (p.bias ? "_bias" : "_nobias") + variant;
+  return std::string(p.arch) + "_" + kGradCases[p.shape].shape.name() + (p.bias ? "_bias" : "_nobias") + variant;
 }
 
 void PrintTo(const ModelParam& p, std::ostream* os) { *os << model_param_name({p, 0}); }
@@ -202,7 +184,7 @@ void widen_weights(ParamTable<double>& table) {
 // Every parameter, the tied embedding included; the broken entry sits in the first block.
 TEST_P(WholeModel, MatchesFiniteDifferencesAndABrokenEntryFails) {
   const ModelParam p = GetParam();
-  const ShapeCase& sc = kShapes[p.shape];
+  const GradCase& sc = kGradCases[p.shape];
   const Shape& s = sc.shape;
   const ModelConfig config = tiny(p.arch, s, p.bias, p.variant);
   auto model = make_test_model(config, 7);
@@ -326,7 +308,7 @@ TEST(Model, TrainingEvaluateAndLogitsPassesAgree) {
 // untiled result (one tile), forward and backward, for both masks, with dq aliasing dk, with
 // dropout and with ALiBi.
 TEST(Attention, TilesSkipTheMaskedTriangleWithoutChangingTheResult) {
-  const int T = 7, hs = 3, ld = 5;  // row stride wider than hs, T not a multiple of the tile
+  const auto [T, hs, ld, tile_rows] = op_cases::kAttentionTileCase;  // ld > hs, T not a multiple of the tile
   Rng rng(13);
   std::vector<double> q(T * ld), k(T * ld), v(T * ld), dy(T * hs);
   for (auto* a : {&q, &k, &v, &dy}) fill_normal(a->data(), a->size(), rng, 1.0);
@@ -338,7 +320,7 @@ TEST(Attention, TilesSkipTheMaskedTriangleWithoutChangingTheResult) {
         for (double alibi : {0.0, 0.25}) {
       std::vector<double> y[2], dq[2], dk[2], dv[2];
       for (int run = 0; run < 2; ++run) {
-        const int tile = run ? 2 : T;
+        const int tile = run ? tile_rows : T;
         std::vector<double> probs(T * T), scratch(T * T);
         y[run].assign(T * hs, 0);
         dq[run].assign(T * ld, 0);

@@ -1,5 +1,6 @@
 // Our own float kernels against OpenBLAS's sgemm or the float64 path (the float64 gradient
-// tests route around them, so this is where their arithmetic is checked).
+// tests route around them, so this is where their arithmetic is checked), at the shapes of
+// tests/op_cases.hpp.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "kernels/gemm.hpp"
 #include "kernels/small_gemm.hpp"
 #include "layer_harness.hpp"
+#include "op_cases.hpp"
 #include "run_command.hpp"
 
 namespace mosaic {
@@ -56,12 +58,20 @@ TEST(SimdTargets, AvxFiveTwelveOnlyInsideTheDispatchedKernels) {
   EXPECT_GE(dispatched, 3) << "the AVX-512 bodies of the small gemm, the fused head and d wte";
 }
 
+// The small gemm cases, then the persistent memory's two products at each model size (the
+// shapes the microbenchmarks time).
+std::vector<op_cases::GemmCase> small_gemm_cases() {
+  std::vector<op_cases::GemmCase> cases(std::begin(op_cases::kSmallGemmCases), std::end(op_cases::kSmallGemmCases));
+  for (const auto& m : op_cases::kModelCases) {
+    cases.push_back(op_cases::pmem_scores(m));
+    cases.push_back(op_cases::pmem_readout(m));
+  }
+  return cases;
+}
+
 TEST(SmallGemm, MatchesSgemmOnTilesAndRemainders) { on_every_target([] {
   Rng rng(21);
-  struct Shape { int m, n, K; };
-  // whole 6 x 16 (6 x 32) tiles, row and column remainders, depth 1, the model's shapes
-  for (const Shape s : {Shape{6, 16, 8}, Shape{7, 17, 5}, Shape{1, 1, 1}, Shape{13, 40, 1}, Shape{64, 448, 32},
-                        Shape{64, 32, 448}, Shape{5, 3, 33}}) {
+  for (const op_cases::GemmCase s : small_gemm_cases()) {
     const int lda = s.K + 3, ldb = s.n + 5, ldc = s.n + 2;  // strides wider than the rows
     std::vector<float> a(static_cast<size_t>(s.m) * lda), b(static_cast<size_t>(s.K) * ldb), bt(static_cast<size_t>(s.n) * s.K);
     for (auto& v : a) v = static_cast<float>(rng.uniform() - 0.5);
@@ -132,16 +142,12 @@ HeadRun run_head(const std::vector<double>& w, const std::vector<double>& x, con
   return run;
 }
 
-struct HeadShape {
-  int N, V, C;
-  int64_t chunk;  // rows per chunk, 0: the head's own (all rows here)
-  bool far_max;   // row 0's largest logit far above every logit that sets its shift
-};
+using op_cases::HeadCase;
 
-class FusedHead : public ::testing::TestWithParam<HeadShape> {};
+class FusedHead : public ::testing::TestWithParam<HeadCase> {};
 
 TEST_P(FusedHead, MatchesTheFloat64Path) {
-  const HeadShape s = GetParam();
+  const HeadCase s = GetParam();
   Rng rng(5 + s.V);
   std::vector<double> w(static_cast<size_t>(s.V) * s.C), x(static_cast<size_t>(s.N) * s.C);
   for (auto& v : w) v = 0.5 * (rng.uniform() - 0.5);
@@ -191,27 +197,23 @@ TEST_P(FusedHead, MatchesTheFloat64Path) {
   }
 }
 
-// Vocabularies of whole 16- and 32-word groups and not (a partial last group), fewer groups than the 8
-// slabs and more, fewer words than the 32 shift words; widths that are multiples of 32 and not
-// (the AVX-512 dx tile falls back to 16 columns); rows in whole 6-row tiles and not, one row;
-// one chunk and several, the last partial; every fifth target ignored.
-const HeadShape kHeadShapes[] = {
-    {12, 320, 32, 0, false}, {12, 320, 32, 0, true},   {13, 37, 16, 0, false}, {13, 37, 16, 0, true},
-    {17, 301, 48, 5, false}, {17, 301, 48, 5, true},   {30, 1000, 64, 7, false}, {30, 1000, 64, 7, true},
-    {1, 5, 16, 0, false},    {23, 17, 32, 4, false},   {40, 129, 16, 12, false},
-};
-
-std::string head_shape_name(const ::testing::TestParamInfo<HeadShape>& info) {
-  const HeadShape& s = info.param;
+std::string head_shape_name(const ::testing::TestParamInfo<HeadCase>& info) {
+  const HeadCase& s = info.param;
   char name[64];
   std::snprintf(name, sizeof name, "N%d_V%d_C%d_chunk%lld%s", s.N, s.V, s.C, static_cast<long long>(s.chunk),
                 s.far_max ? "_far" : "");
   return name;
 }
 
-void PrintTo(const HeadShape& s, std::ostream* os) { *os << head_shape_name({s, 0}); }
 
-INSTANTIATE_TEST_SUITE_P(TiedLmHead, FusedHead, ::testing::ValuesIn(kHeadShapes), head_shape_name);
+// The head cases of tests/op_cases.hpp (every fifth target ignored).
+INSTANTIATE_TEST_SUITE_P(TiedLmHead, FusedHead, ::testing::ValuesIn(op_cases::kHeadCases), head_shape_name);
 
 }  // namespace
+
+// gtest finds a parameter's printer beside its type.
+namespace op_cases {
+void PrintTo(const HeadCase& s, std::ostream* os) { *os << head_shape_name({s, 0}); }
+}  // namespace op_cases
+
 }  // namespace mosaic

@@ -9,6 +9,7 @@
 #include "io/safetensors.hpp"
 #include "models/factory.hpp"
 #include "models/language_model.hpp"
+#include "temp_dir.hpp"
 
 namespace mosaic {
 namespace {
@@ -62,11 +63,11 @@ TEST(Parity, Gpt2SmallHasTheReferenceParameterCount) {
   EXPECT_EQ(model->params().count(), 124475904u);
 }
 
-// A copy of mosaic_0's fixture with one entry of one reference gradient moved by `fraction`
-// of its tensor's scale; returns its path, or "" when the fixtures are missing.
+// A copy of mosaic_0's fixture, written into `dir`, with one entry of one reference gradient
+// moved by `fraction` of its tensor's scale; returns its path, or "" when the fixtures are missing.
 const std::string kVictim = "mosaic.h.1.attn.v_featurizer.W_v.weight";
 
-std::string doctored_fixture(float fraction, const std::string& name) {
+std::string doctored_fixture(const testing::TempDir& dir, float fraction, const std::string& name) {
   const std::string source = kReferenceDir + "/mosaic_0.safetensors";
   if (!std::filesystem::exists(source)) return "";
   auto file = safetensors::Reader::open(source);
@@ -84,7 +85,7 @@ std::string doctored_fixture(float fraction, const std::string& name) {
       copy.add(tensor, info.dtype, info.shape, file.raw(tensor));
     }
   }
-  const std::string path = ::testing::TempDir() + "/" + name;
+  const std::string path = dir.file(name);
   copy.write(path);
   return path;
 }
@@ -92,7 +93,8 @@ std::string doctored_fixture(float fraction, const std::string& name) {
 // The check must be able to fail: one gradient entry off by 1% of its tensor's scale, which our
 // float64 gradient does not excuse either.
 TEST(Parity, DoctoredFixtureFails) {
-  const std::string path = doctored_fixture(0.01f, "doctored.safetensors");
+  const testing::TempDir dir("parity");
+  const std::string path = doctored_fixture(dir, 0.01f, "doctored.safetensors");
   if (path.empty()) GTEST_SKIP() << "fixture missing";
   auto report = check_reference_fixture(path);
   EXPECT_FALSE(report.pass());
@@ -109,8 +111,9 @@ TEST(Parity, DoctoredFixtureFails) {
 // A reference gradient 1.5 tolerances off (as PyTorch's own float32 rounding can be at full
 // size) passes on our float64 gradient, which ours matches; 3 tolerances off it fails.
 TEST(Parity, Float64GradientJudgesAReferenceOffByItsRounding) {
+  const testing::TempDir dir("parity");
   for (const float tolerances : {1.5f, 3.0f}) {
-    const std::string path = doctored_fixture(tolerances * static_cast<float>(kGradTolerance), "rounded.safetensors");
+    const std::string path = doctored_fixture(dir, tolerances * static_cast<float>(kGradTolerance), "rounded.safetensors");
     if (path.empty()) GTEST_SKIP() << "fixture missing";
     auto report = check_reference_fixture(path);
     EXPECT_EQ(report.pass(), tolerances < 2) << tolerances;

@@ -13,6 +13,7 @@
 #include "models/init.hpp"
 #include "run_command.hpp"
 #include "temp_dir.hpp"
+#include "tiny_model.hpp"
 
 namespace mosaic::testing {
 namespace {
@@ -65,14 +66,7 @@ TEST(RegBenchRun, EveryEpochVisitsEachTaskOnceAndBatchesArePadded) {
 }
 
 ModelConfig tiny_regbench_model() {
-  ModelConfig c;
-  c.arch = "mosaic";
-  c.vocab_size = 20;
-  c.block_size = 960;
-  c.n_layer = 1;
-  c.n_head = 2;
-  c.n_embd = 8;
-  c.pmem_size = 4;
+  ModelConfig c = tiny_config("mosaic", {.vocab_size = 20, .block_size = 960, .n_layer = 1, .n_embd = 8, .pmem_size = 4});
   c.bias = false;
   return c;
 }

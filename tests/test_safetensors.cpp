@@ -17,20 +17,14 @@
 #include "core/error.hpp"
 #include "io/atomic_file.hpp"
 #include "io/safetensors.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using mosaic::Error;
+using mosaic::testing::TempDir;
 using namespace mosaic::safetensors;
-
-// A fresh directory per test under gtest's temp dir, so tests can list it for leftovers.
-std::string fresh_dir(const std::string& name) {
-  const fs::path dir = fs::path(testing::TempDir()) / ("mosaic_st_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
 
 std::vector<std::byte> to_bytes(const std::string& s) {
   std::vector<std::byte> out(s.size());
@@ -59,7 +53,8 @@ std::vector<std::byte> raw_file(const std::string& header, size_t data_size,
 // the file and contains `needle`.
 void expect_open_error(const std::string& name, const std::vector<std::byte>& bytes,
                        const std::string& needle) {
-  const std::string path = fresh_dir(name) + "/bad.safetensors";
+  const TempDir dir(name);
+  const std::string path = dir.file("bad.safetensors");
   write_raw(path, bytes);
   try {
     Reader::open(path);
@@ -87,7 +82,8 @@ TEST(SafetensorsDType, NamesSizesAndParse) {
 }
 
 TEST(SafetensorsRoundTrip, SeveralDtypesAndShapes) {
-  const std::string path = fresh_dir("roundtrip") + "/t.safetensors";
+  const TempDir dir("roundtrip");
+  const std::string path = dir.file("t.safetensors");
   const std::vector<float> f32 = {1.5f, -2.0f, 3.25f, 0.0f, 1e-30f, -7.0f};
   const std::vector<int32_t> i32 = {1, -2, 2147483647, -2147483647 - 1};
   const std::vector<int64_t> i64 = {int64_t{1} << 40, -5};
@@ -251,7 +247,8 @@ TEST(SafetensorsMalformed, EachCheckThrows) {
   const std::string ok_entry = R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})";
   // Sanity: the well-formed base case opens.
   {
-    const std::string path = fresh_dir("malformed_ok") + "/ok.safetensors";
+    const TempDir dir("malformed_ok");
+    const std::string path = dir.file("ok.safetensors");
     write_raw(path, raw_file("{" + ok_entry + "}  ", 8));
     EXPECT_EQ(Reader::open(path).names(), std::vector<std::string>{"a"});
   }
@@ -298,7 +295,8 @@ TEST(SafetensorsReader, TensorNotFound) {
   const float x = 1.0f;
   Writer w;
   w.add_f32("present", {}, &x);
-  const std::string path = fresh_dir("notfound") + "/t.safetensors";
+  const TempDir dir("notfound");
+  const std::string path = dir.file("t.safetensors");
   w.write(path);
   const Reader r = Reader::open(path);
   EXPECT_TRUE(r.has("present"));
@@ -315,7 +313,8 @@ TEST(SafetensorsReader, TensorNotFound) {
 }
 
 TEST(SafetensorsReader, MissingFile) {
-  const std::string path = fresh_dir("missing") + "/nope.safetensors";
+  const TempDir dir("missing");
+  const std::string path = dir.file("nope.safetensors");
   try {
     Reader::open(path);
     FAIL() << "expected Error";
@@ -335,7 +334,8 @@ std::vector<std::string> temp_files_in(const std::string& dir) {
 }
 
 TEST(AtomicFile, ReplacesExistingFile) {
-  const std::string dir = fresh_dir("atomic_replace");
+  const TempDir tmp("atomic_replace");  // fresh: a test can list it for leftovers
+  const std::string dir = tmp.path.string();
   const std::string path = dir + "/f.bin";
   mosaic::write_file_atomically(path, std::as_bytes(std::span("old", 3)));
   mosaic::write_file_atomically(path, std::as_bytes(std::span("new!", 4)));
@@ -344,7 +344,8 @@ TEST(AtomicFile, ReplacesExistingFile) {
 }
 
 TEST(AtomicFile, FailureLeavesOldFileAndNoTemp) {
-  const std::string dir = fresh_dir("atomic_fail");
+  const TempDir tmp("atomic_fail");  // fresh: a test can list it for leftovers
+  const std::string dir = tmp.path.string();
   const std::string path = dir + "/f.bin";
   mosaic::write_file_atomically(path, std::as_bytes(std::span("old", 3)));
 

@@ -23,6 +23,7 @@
 #include "experiments/three_moons/model.hpp"
 #include "experiments/three_moons/train.hpp"
 #include "gradcheck.hpp"
+#include "temp_dir.hpp"
 
 namespace mosaic::three_moons {
 namespace {
@@ -377,13 +378,13 @@ TEST(ThreeMoonsCli, QuickRunWritesTheCsvs) {
   const std::string bin = MOSAIC_BINARY;
   if (std::system((bin + " three-moons --help >/dev/null 2>&1").c_str()) != 0)
     GTEST_SKIP() << "this mosaic binary has no three-moons subcommand";
-  const auto dir = std::filesystem::temp_directory_path() / ("mosaic_three_moons_" + std::to_string(::getpid()));
+  const testing::TempDir tmp("three_moons");
+  const auto dir = tmp.path;
   const std::string cmd = bin + " three-moons --quick --no-plot --seeds 1 --iters 10 -t 2 --out " + dir.string() +
                           " >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   for (const char* f : {"periods.csv", "loss.csv", "error_vs_context.csv", "matrices.csv", "seeds.csv", "summary.txt"})
     EXPECT_TRUE(std::filesystem::exists(dir / f)) << f;
-  std::filesystem::remove_all(dir);
 }
 #endif
 

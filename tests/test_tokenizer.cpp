@@ -19,11 +19,13 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "temp_dir.hpp"
 #include "text/gpt2_tokenizer.hpp"
 #include "tokenizer_fixture.hpp"
 
 namespace fs = std::filesystem;
 using mosaic::Gpt2Tokenizer;
+using mosaic::testing::TempDir;
 
 namespace {
 
@@ -50,21 +52,6 @@ std::string escaped(std::string_view s, size_t max_bytes = 160) {
   if (s.size() > max_bytes) out += "...(" + std::to_string(s.size()) + " bytes)";
   return out;
 }
-
-// A fresh directory under the system temp dir, removed at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("mosaic_tok_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 }  // namespace
 

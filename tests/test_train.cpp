@@ -8,6 +8,8 @@
 #include "core/rng.hpp"
 #include "io/safetensors.hpp"
 #include "io/token_shards.hpp"
+#include "temp_dir.hpp"
+#include "tiny_model.hpp"
 #include "train/checkpoint.hpp"
 #include "train/trainer.hpp"
 
@@ -18,9 +20,9 @@ namespace fs = std::filesystem;
 
 // A learnable synthetic corpus over a 32-token vocabulary: four short "words" in random
 // order (about 0.3 nats/token of true entropy; the unigram entropy is about 3.1).
-std::string make_shards(const std::string& name, uint16_t stray_token = 0) {
-  const std::string dir = ::testing::TempDir() + "/" + name;
-  fs::remove_all(dir);
+// Written into tmp/data; returns that folder.
+std::string make_shards(const testing::TempDir& tmp, uint16_t stray_token = 0) {
+  const std::string dir = tmp.file("data");
   fs::create_directories(dir);
   Rng rng(5);
   std::vector<uint16_t> tokens;
@@ -34,15 +36,9 @@ std::string make_shards(const std::string& name, uint16_t stray_token = 0) {
   return dir;
 }
 
-TrainConfig tiny_config(const std::string& data, const std::string& out, const std::string& arch = "mosaic") {
+TrainConfig tiny_train_config(const std::string& data, const std::string& out, const std::string& arch = "mosaic") {
   TrainConfig c;
-  c.model.arch = arch;
-  c.model.vocab_size = 32;
-  c.model.block_size = 16;
-  c.model.n_layer = 2;
-  c.model.n_head = 2;
-  c.model.n_embd = 16;
-  c.model.pmem_size = 8;
+  c.model = testing::tiny_config(arch);  // V 32, T 16, 2 layers, 2 heads, C 16, P 8
   c.data_dir = data;
   c.out_dir = out;
   c.batch_size = 4;
@@ -74,11 +70,10 @@ TEST(Train, ResumeIsBitIdenticalToAnUninterruptedRun) {
   for (const std::string arch : {"mosaic", "gpt"})
     for (double dropout : {0.0, 0.2}) {
       const std::string name = arch + (dropout > 0 ? "_dropout" : "");
-      const std::string data = make_shards("resume_data_" + name);
-      const std::string straight = ::testing::TempDir() + "/straight_" + name, split = ::testing::TempDir() + "/split_" + name;
-      fs::remove_all(straight);
-      fs::remove_all(split);
-      TrainConfig full = tiny_config(data, straight, arch);
+      const testing::TempDir dir("resume_" + name);
+      const std::string data = make_shards(dir);
+      const std::string straight = dir.file("straight"), split = dir.file("split");
+      TrainConfig full = tiny_train_config(data, straight, arch);
       full.model.dropout = dropout;
       full.keep_best = true;
       train(full, false);
@@ -98,10 +93,10 @@ TEST(Train, ResumeIsBitIdenticalToAnUninterruptedRun) {
 }
 
 TEST(Train, LossFallsOnALearnableCorpus) {
-  const std::string data = make_shards("falls_data");
-  const std::string out = ::testing::TempDir() + "/falls";
-  fs::remove_all(out);
-  TrainConfig c = tiny_config(data, out);
+  const testing::TempDir dir("falls");
+  const std::string data = make_shards(dir);
+  const std::string out = dir.file("run");
+  TrainConfig c = tiny_train_config(data, out);
   c.max_iters = 150;
   c.lr_decay_iters = 150;
   c.eval_interval = 150;
@@ -119,10 +114,10 @@ TEST(Train, LossFallsOnALearnableCorpus) {
 }
 
 TEST(Train, RefusesToOverwriteAnExistingRun) {
-  const std::string data = make_shards("overwrite_data");
-  const std::string out = ::testing::TempDir() + "/overwrite";
-  fs::remove_all(out);
-  TrainConfig c = tiny_config(data, out);
+  const testing::TempDir dir("overwrite");
+  const std::string data = make_shards(dir);
+  const std::string out = dir.file("run");
+  TrainConfig c = tiny_train_config(data, out);
   c.max_iters = 4;
   train(c, false);
   EXPECT_THROW(train(c, false), Error);
@@ -130,13 +125,13 @@ TEST(Train, RefusesToOverwriteAnExistingRun) {
 }
 
 TEST(Train, NonFiniteLossStopsAndKeepsTheLastCheckpoint) {
-  const std::string data = make_shards("nan_data");
-  const std::string out = ::testing::TempDir() + "/nan";
-  fs::remove_all(out);
-  TrainConfig c = tiny_config(data, out);
+  const testing::TempDir dir("nan");
+  const std::string data = make_shards(dir);
+  const std::string out = dir.file("run");
+  TrainConfig c = tiny_train_config(data, out);
   c.max_iters = 4;
   train(c, false);
-  TrainConfig bad = tiny_config(data, out);
+  TrainConfig bad = tiny_train_config(data, out);
   bad.max_iters = 40;
   bad.learning_rate = 1e30;  // weights blow up within a step or two
   bad.min_lr = 0;
@@ -161,40 +156,38 @@ TEST(Train, NonFiniteLossStopsAndKeepsTheLastCheckpoint) {
 }
 
 TEST(Train, TokensOutsideTheVocabularyAreRejected) {
-  const std::string data = make_shards("vocab_data", 100);  // one id of 100 > vocab 32
-  const std::string out = ::testing::TempDir() + "/vocab";
-  fs::remove_all(out);
-  EXPECT_THROW(train(tiny_config(data, out), false), Error);
+  const testing::TempDir dir("vocab");
+  const std::string data = make_shards(dir, 100);  // one id of 100 > vocab 32
+  const std::string out = dir.file("run");
+  EXPECT_THROW(train(tiny_train_config(data, out), false), Error);
 }
 
 // llm.c's shard names (several per split) give the run one file per split gives; a folder
 // with both namings is refused (one of them is stale).
 TEST(Train, LlmcShardsGiveTheSameRunAsOneFilePerSplit) {
-  const std::string single = make_shards("single_data");
-  const std::string sharded = ::testing::TempDir() + "/sharded_data";
-  fs::remove_all(sharded);
+  const testing::TempDir dir("llmc_shards");
+  const std::string single = make_shards(dir);
+  const std::string sharded = dir.file("sharded_data");
   fs::create_directories(sharded);
   const auto train_tokens = read_token_shard(single + "/train.bin"), val_tokens = read_token_shard(single + "/val.bin");
   const std::span<const uint16_t> all(train_tokens);
   write_token_shard(sharded + "/tiny_train_000000.bin", all.subspan(0, 2500));
   write_token_shard(sharded + "/tiny_train_000001.bin", all.subspan(2500));
   write_token_shard(sharded + "/tiny_val_000000.bin", val_tokens);
-  const std::string a = ::testing::TempDir() + "/run_single", b = ::testing::TempDir() + "/run_sharded";
-  fs::remove_all(a);
-  fs::remove_all(b);
-  train(tiny_config(single, a), false);
-  train(tiny_config(sharded, b), false);
+  const std::string a = dir.file("run_single"), b = dir.file("run_sharded");
+  train(tiny_train_config(single, a), false);
+  train(tiny_train_config(sharded, b), false);
   EXPECT_EQ(tensors_of(checkpoint_model_path(a, 8)), tensors_of(checkpoint_model_path(b, 8)));
 
   write_token_shard(sharded + "/train.bin", train_tokens);
   fs::remove_all(b);
-  EXPECT_THROW(train(tiny_config(sharded, b), false), Error);
+  EXPECT_THROW(train(tiny_train_config(sharded, b), false), Error);
 }
 
 TEST(Train, MissingShardIsAnError) {
-  const std::string out = ::testing::TempDir() + "/missing";
-  fs::remove_all(out);
-  EXPECT_THROW(train(tiny_config("/nonexistent/shards", out), false), Error);
+  const testing::TempDir dir("missing");
+  const std::string out = dir.file("run");
+  EXPECT_THROW(train(tiny_train_config("/nonexistent/shards", out), false), Error);
 }
 
 }  // namespace

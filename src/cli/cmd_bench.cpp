@@ -1,7 +1,8 @@
 // `mosaic bench <what>`: performance measurements, printed as a table (and JSON with --json).
 // Benchmarks, not tests: nothing asserts on time. One add_*_bench function per subcommand
 // below; `generate` is tokens/s against context length (bench/generation.hpp). gemm and train
-// (bench/throughput.hpp) go next to it as add_gemm_bench / add_train_bench.
+// (bench/throughput.hpp) go next to it as add_gemm_bench / add_train_bench. The JSON records
+// are built in bench/report.hpp.
 #include <CLI/CLI.hpp>
 
 #include <omp.h>
@@ -16,13 +17,13 @@
 
 #include "bench/generation.hpp"
 #include "bench/reference.hpp"
+#include "bench/report.hpp"
 #include "bench/throughput.hpp"
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "io/atomic_file.hpp"
 #include "io/model_io.hpp"
-#include "kernels/cpu_target.hpp"
 #include "kernels/gemm.hpp"
 #include "models/factory.hpp"
 #include "models/init.hpp"
@@ -30,15 +31,6 @@
 namespace mosaic {
 
 namespace {
-
-// What ran, for every figure a benchmark prints: the CPU, the threads, the vector width of our
-// kernels (kernels/cpu_target.hpp) and the kernels OpenBLAS picked.
-nlohmann::json machine_facts() {
-  return {{"cpu", cpu_model_name()},
-          {"threads", omp_get_max_threads()},
-          {"simd_target", simd_target_name(simd_target())},
-          {"blas_core", blas_core_name()}};
-}
 
 void print_machine_line() {
   const auto m = machine_facts();
@@ -86,21 +78,6 @@ void print_row(const GenerateBenchResult& r, size_t i, Column column, const char
     (p.*column)[i] > 0 ? std::printf("  %22.1f", (p.*column)[i]) : std::printf("  %22s", "-");
   std::printf("\n");
   std::fflush(stdout);
-}
-
-nlohmann::json to_json(const GenerateBenchResult& r, const GenerateBenchOptions& o, const std::string& models) {
-  nlohmann::json paths = nlohmann::json::array();
-  for (const auto& p : r.paths)
-    paths.push_back({{"name", p.name}, {"note", p.note}, {"tokens_per_s", p.tokens_per_s},
-                     {"prompt_tokens_per_s", p.prompt_tokens_per_s}});
-  nlohmann::json j = machine_facts();
-  j.update({{"bench", "generate"},
-            {"models", models},
-            {"tokens_per_measurement", o.bench.tokens},
-            {"recompute_tokens_per_measurement", o.bench.recompute_tokens},
-            {"contexts", r.contexts},
-            {"paths", paths}});
-  return j;
 }
 
 struct BenchModels {
@@ -174,7 +151,7 @@ void add_generate_bench(CLI::App& bench) {
     for (size_t i = 0; i < result.contexts.size(); ++i)
       print_row(result, i, &GeneratePath::prompt_tokens_per_s, "prompt tokens/s, wall clock");
     for (const auto& p : result.paths) std::printf("  %-24s %s\n", p.name.c_str(), p.note.c_str());
-    if (!o->json.empty()) write_json_file(o->json, to_json(result, *o, models));
+    if (!o->json.empty()) write_json_file(o->json, generation_report(result, o->bench, models));
   });
 }
 
@@ -195,12 +172,7 @@ void add_gemm_bench(CLI::App& bench) {
     const auto results = measure_gemm(5);
     print_gemm_table(results);
     std::printf("sgemm ceiling: %.1f GFLOP/s with %d threads\n", gemm_ceiling(results), omp_get_max_threads());
-    if (!json->empty()) {
-      nlohmann::json j = machine_facts();
-      j["ceiling_gflops"] = gemm_ceiling(results);
-      for (const auto& r : results) j["gemm"].push_back({{"m", r.m}, {"n", r.n}, {"k", r.k}, {"gflops", r.gflops}});
-      write_json_file(*json, j);
-    }
+    if (!json->empty()) write_json_file(*json, gemm_report(results));
   });
 }
 
@@ -218,15 +190,73 @@ void print_breakdown(const std::string& name, const TrainBenchResult& r) {
               r.median_ms);
 }
 
+struct TrainBenchOptions {
+  std::vector<std::string> configs{"d128", "d128-gpt"};
+  int threads = 0, warmup = 2, steps = 8;
+  int n_layer = 0, n_embd = 0, n_head = 0, block_size = 0, batch_size = 0;  // 0: the config's own
+  bool breakdown = true;
+  std::string json, reference_dir, reference_script = default_reference_script();
+};
+
+void check_train_bench_flags(const TrainBenchOptions& o) {
+  const bool overridden = o.n_layer || o.n_embd || o.n_head || o.block_size || o.batch_size;
+  MOSAIC_CHECK(o.reference_dir.empty() || !overridden, "--reference times the named configs only",
+               "drop the size overrides, or --reference");
+  if (!o.reference_dir.empty())  // fail before minutes of our own measurements, not after
+    MOSAIC_CHECK(std::filesystem::is_directory(o.reference_dir) && std::filesystem::exists(o.reference_script),
+                 "--reference " + o.reference_dir + " is not a folder, or " + o.reference_script + " is missing",
+                 "git clone https://github.com/facebookresearch/MemoryMosaics and pass its root");
+}
+
+// The named config with the size flags' overrides.
+TrainBenchConfig overridden_config(const TrainBenchOptions& o, const std::string& name) {
+  auto config = train_bench_config(name);
+  if (o.n_layer) config.model.n_layer = o.n_layer;
+  if (o.n_embd) config.model.n_embd = o.n_embd;
+  if (o.n_head) config.model.n_head = o.n_head;
+  if (o.block_size) config.model.block_size = o.block_size;
+  if (o.batch_size) config.batch_size = o.batch_size;
+  return config;
+}
+
+void print_train_header() {
+  std::printf("%-10s %8s %9s %9s %9s %9s %10s %11s %9s %9s\n", "config", "params", "step ms", "fwd ms", "bwd ms",
+              "adamw ms", "tok/s", "MFLOP/tok", "GFLOP/s", "RSS MiB");
+}
+
+void print_train_row(const TrainBenchRun& run) {
+  const TrainBenchResult& r = run.result;
+  std::printf("%-10s %7.2fM %9.1f %9.1f %9.1f %9.1f %10.0f %11.1f %9.1f %9.0f\n", run.config.c_str(), r.parameters / 1e6,
+              r.median_ms, r.forward_ms, r.backward_ms, r.optimizer_ms, r.tokens_per_s, r.flops_per_token / 1e6,
+              r.gflops, r.peak_rss_mb);
+  std::fflush(stdout);
+}
+
+void print_reference_row(const TrainBenchRun& run) {
+  const ReferenceResult& ref = *run.reference;
+  std::printf("%-10s %8s %9.1f %9s %9s %9s %10.0f %11s %9.1f %9.0f  (reference, torch %s)\n", "", "", ref.median_ms,
+              "", "", "", ref.tokens_per_s, "", run.result.flops_per_token * ref.tokens_per_s / 1e9, ref.peak_rss_mb,
+              ref.torch_version.c_str());
+  std::fflush(stdout);
+}
+
+// Each config's GFLOP/s as a fraction of the ceiling, and against the reference when it ran.
+void print_fractions(const std::vector<TrainBenchRun>& runs, double ceiling) {
+  for (const auto& run : runs) {
+    const TrainBenchResult& r = run.result;
+    std::printf("%-10s %6.1f%% of the ceiling", run.config.c_str(), 100 * r.gflops / ceiling);
+    if (run.reference) {
+      const auto& ref = *run.reference;
+      const double ref_gflops = r.flops_per_token * ref.tokens_per_s / 1e9;
+      std::printf("; reference %.1f%%; ours / reference %.2fx tokens/s, %.2fx less memory", 100 * ref_gflops / ceiling,
+                  r.tokens_per_s / ref.tokens_per_s, ref.peak_rss_mb / r.peak_rss_mb);
+    }
+    std::printf("\n");
+  }
+}
+
 void add_train_bench(CLI::App& bench) {
-  struct Options {
-    std::vector<std::string> configs{"d128", "d128-gpt"};
-    int threads = 0, warmup = 2, steps = 8;
-    int n_layer = 0, n_embd = 0, n_head = 0, block_size = 0, batch_size = 0;  // 0: the config's own
-    bool breakdown = true;
-    std::string json, reference_dir, reference_script = default_reference_script();
-  };
-  auto o = std::make_shared<Options>();
+  auto o = std::make_shared<TrainBenchOptions>();
   auto* cmd = bench.add_subcommand("train", "training throughput of full steps as a fraction of the sgemm ceiling");
   cmd->add_option("--config", o->configs, "d128, d256, d128-gpt, d256-gpt (several allowed)");
   cmd->add_option("-t,--threads", o->threads, "threads (default: all cores)");
@@ -238,82 +268,36 @@ void add_train_bench(CLI::App& bench) {
                   "also time the official PyTorch code (a MemoryMosaics checkout) on each config, right after ours, "
                   "and report ours / reference");
   cmd->add_option("--reference-script", o->reference_script, "tools/bench_reference.py (default: next to the build)");
-  for (auto [flag, field] : {std::pair{"--n-layer", &Options::n_layer}, {"--n-embd", &Options::n_embd},
-                             {"--n-head", &Options::n_head}, {"--block-size", &Options::block_size},
-                             {"--batch-size", &Options::batch_size}})
+  for (auto [flag, field] : {std::pair{"--n-layer", &TrainBenchOptions::n_layer}, {"--n-embd", &TrainBenchOptions::n_embd},
+                             {"--n-head", &TrainBenchOptions::n_head}, {"--block-size", &TrainBenchOptions::block_size},
+                             {"--batch-size", &TrainBenchOptions::batch_size}})
     cmd->add_option(flag, (*o).*field, "override the configs' value (for scaling studies)")->check(CLI::PositiveNumber);
   cmd->callback([o] {
-    const bool overridden = o->n_layer || o->n_embd || o->n_head || o->block_size || o->batch_size;
-    MOSAIC_CHECK(o->reference_dir.empty() || !overridden, "--reference times the named configs only",
-                 "drop the size overrides, or --reference");
-    if (!o->reference_dir.empty())  // fail before minutes of our own measurements, not after
-      MOSAIC_CHECK(std::filesystem::is_directory(o->reference_dir) && std::filesystem::exists(o->reference_script),
-                   "--reference " + o->reference_dir + " is not a folder, or " + o->reference_script + " is missing",
-                   "git clone https://github.com/facebookresearch/MemoryMosaics and pass its root");
+    check_train_bench_flags(*o);
     set_threads(o->threads);
     const int threads = omp_get_max_threads();
     // The ceiling is measured before and after the training runs and the higher figure kept,
     // so that a neighbour's burst during one measurement cannot flatter the fractions.
     print_machine_line();
-    double ceiling = gemm_ceiling(measure_gemm(3));
-    std::printf("%-10s %8s %9s %9s %9s %9s %10s %11s %9s %9s\n", "config", "params", "step ms", "fwd ms", "bwd ms",
-                "adamw ms", "tok/s", "MFLOP/tok", "GFLOP/s", "RSS MiB");
-    std::vector<TrainBenchResult> results;
-    std::vector<ReferenceResult> references;
+    const double ceiling_before = gemm_ceiling(measure_gemm(3));
+    print_train_header();
+    std::vector<TrainBenchRun> runs;
     for (const auto& name : o->configs) {
-      auto config = train_bench_config(name);
-      if (o->n_layer) config.model.n_layer = o->n_layer;
-      if (o->n_embd) config.model.n_embd = o->n_embd;
-      if (o->n_head) config.model.n_head = o->n_head;
-      if (o->block_size) config.model.block_size = o->block_size;
-      if (o->batch_size) config.batch_size = o->batch_size;
-      const auto r = measure_training(config, o->warmup, o->steps);
-      std::printf("%-10s %7.2fM %9.1f %9.1f %9.1f %9.1f %10.0f %11.1f %9.1f %9.0f\n", name.c_str(), r.parameters / 1e6,
-                  r.median_ms, r.forward_ms, r.backward_ms, r.optimizer_ms, r.tokens_per_s, r.flops_per_token / 1e6,
-                  r.gflops, r.peak_rss_mb);
-      std::fflush(stdout);
-      results.push_back(r);
+      TrainBenchRun& run = runs.emplace_back();
+      run.config = name;
+      run.result = measure_training(overridden_config(*o, name), o->warmup, o->steps);
+      print_train_row(run);
       if (o->reference_dir.empty()) continue;
-      references.push_back(measure_reference(o->reference_script, o->reference_dir, name, threads, o->warmup, o->steps));
-      const auto& ref = references.back();
-      std::printf("%-10s %8s %9.1f %9s %9s %9s %10.0f %11s %9.1f %9.0f  (reference, torch %s)\n", "", "", ref.median_ms,
-                  "", "", "", ref.tokens_per_s, "", r.flops_per_token * ref.tokens_per_s / 1e9, ref.peak_rss_mb,
-                  ref.torch_version.c_str());
-      std::fflush(stdout);
+      run.reference = measure_reference(o->reference_script, o->reference_dir, name, threads, o->warmup, o->steps);
+      print_reference_row(run);
     }
-    const double first_ceiling = ceiling;
-    ceiling = std::max(ceiling, gemm_ceiling(measure_gemm(3)));
+    const double ceiling = std::max(ceiling_before, gemm_ceiling(measure_gemm(3)));
     std::printf("\nsgemm ceiling %.1f GFLOP/s (%d threads; best of a measurement before, %.1f, and after)\n", ceiling,
-                threads, first_ceiling);
-    nlohmann::json j = machine_facts();
-    j["ceiling_gflops"] = ceiling;
-    j["ceiling_gflops_before"] = first_ceiling;
-    for (size_t i = 0; i < results.size(); ++i) {
-      const auto& r = results[i];
-      std::printf("%-10s %6.1f%% of the ceiling", o->configs[i].c_str(), 100 * r.gflops / ceiling);
-      nlohmann::json parts = nlohmann::json::array();
-      for (const auto& p : r.parts)
-        parts.push_back({{"part", p.name}, {"forward_ms", p.forward_ms}, {"backward_ms", p.backward_ms}});
-      j["runs"].push_back({{"config", o->configs[i]}, {"parameters", r.parameters}, {"step_ms", r.median_ms},
-                           {"forward_ms", r.forward_ms}, {"backward_ms", r.backward_ms}, {"adamw_ms", r.optimizer_ms},
-                           {"tokens_per_s", r.tokens_per_s}, {"flops_per_token", r.flops_per_token},
-                           {"gflops", r.gflops}, {"fraction_of_ceiling", r.gflops / ceiling},
-                           {"peak_rss_mb", r.peak_rss_mb}, {"parts", parts}});
-      if (i < references.size()) {
-        const auto& ref = references[i];
-        const double ref_gflops = r.flops_per_token * ref.tokens_per_s / 1e9;
-        std::printf("; reference %.1f%%; ours / reference %.2fx tokens/s, %.2fx less memory", 100 * ref_gflops / ceiling,
-                    r.tokens_per_s / ref.tokens_per_s, ref.peak_rss_mb / r.peak_rss_mb);
-        j["runs"].back()["reference"] = {{"tokens_per_s", ref.tokens_per_s}, {"step_ms", ref.median_ms},
-                                         {"fraction_of_ceiling", ref_gflops / ceiling},
-                                         {"peak_rss_mb", ref.peak_rss_mb}, {"torch_version", ref.torch_version},
-                                         {"blas", ref.blas}, {"speedup", r.tokens_per_s / ref.tokens_per_s}};
-      }
-      std::printf("\n");
-    }
+                threads, ceiling_before);
+    print_fractions(runs, ceiling);
     if (o->breakdown)
-      for (size_t i = 0; i < results.size(); ++i) print_breakdown(o->configs[i], results[i]);
-    if (!o->json.empty()) write_json_file(o->json, j);
+      for (const auto& run : runs) print_breakdown(run.config, run.result);
+    if (!o->json.empty()) write_json_file(o->json, train_report(runs, ceiling, ceiling_before));
   });
 }
 

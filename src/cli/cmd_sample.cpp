@@ -116,11 +116,13 @@ void print_stats(const GenerationStats& s, int samples, const std::string& path)
                samples == 1 ? "" : "s");
 }
 
-}  // namespace
+// Written as soon as it is known: a sample streams to stdout token by token.
+void write_out(const std::string& piece) {
+  std::fwrite(piece.data(), 1, piece.size(), stdout);
+  std::fflush(stdout);
+}
 
-void add_sample_command(CLI::App& app) {
-  auto o = std::make_shared<SampleOptions>();
-  auto* cmd = app.add_subcommand("sample", "generate text from a trained model");
+void add_sample_flags(CLI::App* cmd, SampleOptions* o) {
   cmd->add_option("-m,--model", o->model, "checkpoint (.safetensors) or run folder (its newest checkpoint)")->required();
   auto* prompt_opt = cmd->add_option("-p,--prompt", o->prompt, "prompt text (default: -f, else stdin when piped, else a new story)");
   cmd->add_option("-f,--file", o->prompt_file, "read the prompt from a file")->excludes(prompt_opt);
@@ -159,71 +161,98 @@ void add_sample_command(CLI::App& app) {
                   "vocabulary projection: fp32, or bf16 (half the bytes per token; greedy picks are the same, "
                   "the others within a bound: docs/inference.md)");
   cmd->add_flag("--recompute", o->recompute, "full recomputation per token (the reference's loop; slow)");
+}
+
+// What CLI11's checks cannot say; the eviction policy, head precision and threads from the flags.
+void check_sample_flags(SampleOptions* o) {
+  for (auto [flag, value] : {std::pair{"--temp", o->sampler.temperature}, {"--top-p", o->sampler.top_p},
+                             {"--min-p", o->sampler.min_p}, {"--repeat-penalty", o->sampler.repeat_penalty},
+                             {"--lru-threshold", static_cast<double>(o->stream.memory.lru_threshold)}})
+    MOSAIC_CHECK(std::isfinite(value), std::string(flag) + " must be a finite number", "see mosaic sample --help");
+  MOSAIC_CHECK(o->sampler.top_p > 0 && o->sampler.top_p <= 1, "--top-p must be in (0, 1]", "1 turns it off");
+  MOSAIC_CHECK(o->n >= 0 || !o->ignore_eos, "-n -1 runs until <|endoftext|>, which --ignore-eos turns off",
+               "give -n a number of tokens");
+  o->stream.memory.policy = parse_eviction(o->evict);
+  o->stream.head = parse_head_precision(o->head);
+  set_threads(o->threads);
+  o->stream.threads = o->threads;
+}
+
+// <|endoftext|> and the prompt's tokens, checked against the model's vocabulary and, for a GPT,
+// its window.
+std::vector<int32_t> encode_prompt(const ModelConfig& config, const Gpt2Tokenizer& tokenizer, const std::string& prompt) {
+  MOSAIC_CHECK(config.vocab_size >= tokenizer.vocab_size(),
+               "the model's vocabulary (" + std::to_string(config.vocab_size) + ") is smaller than the tokenizer's (" +
+                   std::to_string(tokenizer.vocab_size()) + ")",
+               "this checkpoint was trained with another tokenizer");
+  std::vector<int32_t> prompt_ids{tokenizer.eot()};  // documents start after <|endoftext|>
+  for (int id : tokenizer.encode(prompt)) prompt_ids.push_back(id);
+  MOSAIC_CHECK(config.arch != "gpt" || static_cast<int>(prompt_ids.size()) <= config.block_size,
+               "the prompt is " + std::to_string(prompt_ids.size()) + " tokens (with <|endoftext|>), the GPT's window is " +
+                   std::to_string(config.block_size),
+               "shorten the prompt; a Memory Mosaic has no window and takes any length");
+  return prompt_ids;
+}
+
+// -s, or a random seed (printed, so that the sample can be drawn again).
+uint64_t sampling_seed(int64_t flag) {
+  if (flag >= 0) return static_cast<uint64_t>(flag);
+  const uint64_t seed = ((static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}()) >> 1;  // fits -s
+  std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(seed));
+  return seed;
+}
+
+// Every sample, printed to stdout (separated by ----): streamed together when there are several
+// and a stream, else one after another (streaming, or recomputing without a stream).
+GenerationStats generate_samples(const SampleOptions* o, LanguageModel<float>& model, TokenStream* stream,
+                                 const std::string& prompt, const std::vector<int32_t>& prompt_ids,
+                                 const Gpt2Tokenizer& tokenizer, uint64_t seed) {
+  Sampler sampler(o->sampler);
+  const int n = o->n < 0 ? kUntilEndCap : o->n;
+  const int32_t stop = o->ignore_eos ? -1 : tokenizer.eot();
+  auto end_sample = [&](int s) { write_out(s + 1 < o->num_samples ? "\n----\n" : "\n"); };
+  if (stream && o->num_samples > 1) {
+    auto print = [&](int s, const std::string& sample) {
+      write_out(sample);
+      end_sample(s);
+    };
+    return sample_together(model, *stream, o->stream, o->num_samples, prompt, prompt_ids, n, tokenizer, sampler, seed,
+                           stop, print);
+  }
+  Utf8Stream text;
+  auto print_token = [&](int32_t id) { write_out(text.feed(tokenizer.token_bytes(id))); };
+  GenerationStats total;
+  for (int s = 0; s < o->num_samples; ++s) {
+    Rng rng(seed + static_cast<uint64_t>(s));
+    write_out(text.feed(prompt));
+    total += stream ? generate_streaming(*stream, prompt_ids, n, tokenizer.vocab_size(), sampler, rng, print_token, stop)
+                    : generate_recompute(model, prompt_ids, n, tokenizer.vocab_size(), sampler, rng, print_token, stop);
+    write_out(text.flush());
+    end_sample(s);
+  }
+  return total;
+}
+
+}  // namespace
+
+void add_sample_command(CLI::App& app) {
+  auto o = std::make_shared<SampleOptions>();
+  auto* cmd = app.add_subcommand("sample", "generate text from a trained model");
+  add_sample_flags(cmd, o.get());
   cmd->callback([o, cmd] {
     o->prompt_given = cmd->count("--prompt") > 0;
-    for (auto [flag, value] : {std::pair{"--temp", o->sampler.temperature}, {"--top-p", o->sampler.top_p},
-                               {"--min-p", o->sampler.min_p}, {"--repeat-penalty", o->sampler.repeat_penalty},
-                               {"--lru-threshold", static_cast<double>(o->stream.memory.lru_threshold)}})
-      MOSAIC_CHECK(std::isfinite(value), std::string(flag) + " must be a finite number", "see mosaic sample --help");
-    MOSAIC_CHECK(o->sampler.top_p > 0 && o->sampler.top_p <= 1, "--top-p must be in (0, 1]", "1 turns it off");
-    MOSAIC_CHECK(o->n >= 0 || !o->ignore_eos, "-n -1 runs until <|endoftext|>, which --ignore-eos turns off",
-                 "give -n a number of tokens");
-    o->stream.memory.policy = parse_eviction(o->evict);
-    o->stream.head = parse_head_precision(o->head);
-    set_threads(o->threads);
-    o->stream.threads = o->threads;
+    check_sample_flags(o.get());
     const std::string prompt = read_prompt(*o);  // bad -f before the model is loaded
     const std::string path = resolve_model_path(o->model);
     auto model = load_model(path);
-    const ModelConfig& config = model->config();
     const std::string tokenizer_dir = o->tokenizer_dir.empty() ? Gpt2Tokenizer::default_dir() : o->tokenizer_dir;
     const auto tokenizer = Gpt2Tokenizer::load(tokenizer_dir);
-    MOSAIC_CHECK(config.vocab_size >= tokenizer.vocab_size(),
-                 "the model's vocabulary (" + std::to_string(config.vocab_size) + ") is smaller than the tokenizer's (" +
-                     std::to_string(tokenizer.vocab_size()) + ")",
-                 "this checkpoint was trained with another tokenizer");
-    std::vector<int32_t> prompt_ids{tokenizer.eot()};  // documents start after <|endoftext|>
-    for (int id : tokenizer.encode(prompt)) prompt_ids.push_back(id);
-    MOSAIC_CHECK(config.arch != "gpt" || static_cast<int>(prompt_ids.size()) <= config.block_size,
-                 "the prompt is " + std::to_string(prompt_ids.size()) + " tokens (with <|endoftext|>), the GPT's window is " +
-                     std::to_string(config.block_size),
-                 "shorten the prompt; a Memory Mosaic has no window and takes any length");
+    const std::vector<int32_t> prompt_ids = encode_prompt(model->config(), tokenizer, prompt);
     auto stream = o->recompute ? nullptr : make_stream(*model, o->stream);
-    uint64_t seed = static_cast<uint64_t>(o->seed);
-    if (o->seed < 0) {
-      seed = ((static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}()) >> 1;  // fits -s
-      std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(seed));
-    }
-    Sampler sampler(o->sampler);
-    const int n = o->n < 0 ? kUntilEndCap : o->n;
-    const int32_t stop = o->ignore_eos ? -1 : tokenizer.eot();
-    Utf8Stream text;
-    auto write = [](const std::string& piece) {
-      std::fwrite(piece.data(), 1, piece.size(), stdout);
-      std::fflush(stdout);
-    };
-    auto end_sample = [&](int s) { write(s + 1 < o->num_samples ? "\n----\n" : "\n"); };
-    auto print_token = [&](int32_t id) { write(text.feed(tokenizer.token_bytes(id))); };
-    GenerationStats total;
+    const uint64_t seed = sampling_seed(o->seed);
     std::string described = stream ? stream->describe() : "full recompute";
-    if (stream && o->num_samples > 1) {
-      auto print = [&](int s, const std::string& sample) {
-        write(sample);
-        end_sample(s);
-      };
-      total = sample_together(*model, *stream, o->stream, o->num_samples, prompt, prompt_ids, n, tokenizer, sampler,
-                              seed, stop, print);
-      described += ", " + std::to_string(o->num_samples) + " streams together";
-    } else {
-      for (int s = 0; s < o->num_samples; ++s) {
-        Rng rng(seed + static_cast<uint64_t>(s));
-        write(text.feed(prompt));
-        total += stream ? generate_streaming(*stream, prompt_ids, n, tokenizer.vocab_size(), sampler, rng, print_token, stop)
-                        : generate_recompute(*model, prompt_ids, n, tokenizer.vocab_size(), sampler, rng, print_token, stop);
-        write(text.flush());
-        end_sample(s);
-      }
-    }
+    if (stream && o->num_samples > 1) described += ", " + std::to_string(o->num_samples) + " streams together";
+    const GenerationStats total = generate_samples(o.get(), *model, stream.get(), prompt, prompt_ids, tokenizer, seed);
     std::fflush(stdout);
     print_stats(total, o->num_samples, path + ": " + described);
     std::fprintf(stderr, "tokenizer:  %s\n", tokenizer_dir.c_str());

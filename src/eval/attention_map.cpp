@@ -10,21 +10,13 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "eval/windows.hpp"
 #include "io/token_shards.hpp"
-#include "models/factory.hpp"
 #include "models/memory_mosaic.hpp"
 
 namespace mosaic {
 
 namespace {
-
-// The model to run windows of T tokens on: itself, or a copy with block_size T (error with a
-// hint for learned positions).
-LanguageModel<float>& model_for(LanguageModel<float>& model, int T, std::unique_ptr<LanguageModel<float>>& longer) {
-  if (T <= model.config().block_size) return model;
-  longer = with_block_size(model, T);
-  return *longer;
-}
 
 // Per head of every layer: the Memory Mosaic's leaky decay and key scale, NaN for GPT.
 void fill_head_coefficients(const LanguageModel<float>& model, std::vector<HeadMap>& heads) {
@@ -50,13 +42,9 @@ AttentionMaps attention_maps(LanguageModel<float>& model, std::span<const uint16
   MOSAIC_CHECK(T >= 2 && T <= (1 << 16), "--context " + std::to_string(T) + " is out of range",
                "give a context of 2 to 65536 tokens");
   std::unique_ptr<LanguageModel<float>> longer;
-  LanguageModel<float>& m = model_for(model, T, longer);
-  const int64_t n = static_cast<int64_t>(tokens.size());
-  int64_t windows = n > T ? (n - 1) / T : 0;
-  MOSAIC_CHECK(windows > 0,
-               "the input holds " + std::to_string(n) + " tokens, fewer than one window of " + std::to_string(T) + " + 1",
-               "give more text, or a shorter --context");
-  if (options.max_windows > 0) windows = std::min(windows, options.max_windows);
+  LanguageModel<float>& m = model_for_context(model, T, longer);
+  const std::vector<Window> cut = windows_in_a_row(static_cast<int64_t>(tokens.size()), T, options.max_windows);
+  const int64_t windows = static_cast<int64_t>(cut.size());
   check_tokens_fit(tokens.subspan(0, windows * T + 1), config.vocab_size, "the input");
 
   const int L = config.n_layer, H = config.n_head;
@@ -65,17 +53,10 @@ AttentionMaps attention_maps(LanguageModel<float>& model, std::span<const uint16
   r.windows = windows;
   for (int l = 0; l < L; ++l)
     for (int h = 0; h < H; ++h) r.heads.push_back({l, h, std::vector<double>(T, 0.0)});
-  std::vector<int32_t> idx, targets;
   double loss_sum = 0;
-  for (int64_t w0 = 0; w0 < windows; w0 += options.batch) {
-    const int B = static_cast<int>(std::min<int64_t>(options.batch, windows - w0));
-    idx.resize(static_cast<size_t>(B) * T);
-    targets.resize(idx.size());
-    for (size_t i = 0; i < idx.size(); ++i) {
-      idx[i] = tokens[w0 * T + i];
-      targets[i] = tokens[w0 * T + i + 1];
-    }
-    loss_sum += static_cast<double>(m.evaluate(idx.data(), targets.data(), B, T)) * B;
+  for_each_batch(tokens, cut, T, options.batch, 0, [&](const WindowBatch& batch) {
+    const int B = batch.B;
+    loss_sum += static_cast<double>(m.evaluate(batch.idx.data(), batch.targets.data(), B, T)) * B;
     for (int l = 0; l < L; ++l) {
       const auto view = m.attention(l);
       r.sees_self = view.sees_self();
@@ -87,8 +68,8 @@ AttentionMaps attention_maps(LanguageModel<float>& model, std::span<const uint16
         }
       }
     }
-    if (progress) progress(w0 + B, windows);
-  }
+    if (progress) progress(batch.first + B, windows);
+  });
   MOSAIC_CHECK(std::isfinite(loss_sum), "the model's loss is not finite on this input",
                "the checkpoint holds non-finite weights, or diverged: check it with mosaic info");
   r.mean_loss = loss_sum / static_cast<double>(windows);
@@ -134,7 +115,7 @@ Explanation explain_attention(LanguageModel<float>& model, std::span<const uint1
   MOSAIC_CHECK(T >= 2, "the text holds " + std::to_string(tokens.size()) + " token" + (tokens.size() == 1 ? "" : "s"),
                "give at least two tokens of text to explain");
   std::unique_ptr<LanguageModel<float>> longer;
-  LanguageModel<float>& m = model_for(model, T, longer);
+  LanguageModel<float>& m = model_for_context(model, T, longer);
   check_tokens_fit(tokens.subspan(0, T), config.vocab_size, "the text");
   std::vector<int32_t> idx(tokens.begin(), tokens.begin() + T), targets(T, -1);
   for (int t = 0; t + 1 < T; ++t) targets[t] = idx[t + 1];

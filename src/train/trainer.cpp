@@ -14,6 +14,7 @@
 #include <optional>
 #include <sstream>
 
+#include "core/duration.hpp"
 #include "core/error.hpp"
 #include "dist/communicator.hpp"
 #include "dist/gradient_reducer.hpp"
@@ -81,14 +82,6 @@ std::vector<uint16_t> load_split(const TrainConfig& c, const std::string& split)
   return tokens;
 }
 
-std::string format_duration(double seconds) {
-  char buf[32];
-  const long s = static_cast<long>(seconds);
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s / 60) % 60);
-  else std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
-  return buf;
-}
-
 // Keeps the metrics lines of steps <= step (a resumed run rewrites what came after).
 void truncate_metrics(const std::string& path, int64_t step) {
   std::ifstream in(path);
@@ -107,7 +100,30 @@ class Run {
   TrainResult loop();
 
  private:
+  // setup's steps, in order
   void setup(bool resume);
+  std::vector<int64_t> open_run_folder(bool resume);
+  void share_config();
+  void init_model();
+  void start_optimizer();
+  void start_gradient_reducer();
+  void restore_streams();
+  void open_outputs(bool resume);
+  void print_start(bool resume) const;
+
+  // loop's steps
+  struct StepStats {
+    double lr = 0, loss = 0, grad_norm = 0, ms = 0;
+    double comm_ms = 0, exposed_ms = 0;  // time in allreduce; the part the backward pass did not hide
+    int64_t tokens = 0;                  // of every rank's rows
+    bool stop = false;                   // a stop signal reached this rank (or, data parallel, any rank)
+  };
+  StepStats train_step();
+  void accumulate_gradients(StepStats& s);
+  void average_over_ranks(StepStats& s);
+  double clip_gradients(double loss);
+  void log_step(const StepStats& s, double eta_seconds);
+  double validate();
   double evaluate();
   void print_sample();
   void checkpoint();
@@ -142,62 +158,18 @@ void Run::setup(bool resume) {
   MOSAIC_CHECK(!world_.distributed() || !source_, "data-parallel training reads token shards only",
                "run this experiment without mpirun");
   std::vector<int64_t> existing;
-  if (lead()) {  // the files of the run are rank 0's
-    std::error_code ec;
-    fs::create_directories(c_.out_dir, ec);
-    MOSAIC_CHECK(fs::is_directory(c_.out_dir), "cannot create out_dir " + c_.out_dir + (ec ? ": " + ec.message() : ": a file has that name"),
-                 "choose another --out_dir");
-    if (const uint64_t freed = remove_stale_temp_files(c_.out_dir))
-      std::fprintf(stderr, "train: removed %.1f MB of temp files left by killed runs\n", freed / 1e6);
-    existing = list_checkpoints(c_.out_dir);
-    if (resume) {
-      MOSAIC_CHECK(!existing.empty(), "--resume: no checkpoint in " + c_.out_dir, "start without --resume");
-      model_ = load_model(checkpoint_model_path(c_.out_dir, existing.back()));
-      c_.model = model_->config();
-    } else {
-      MOSAIC_CHECK(existing.empty(), c_.out_dir + " already holds checkpoints (up to step " + std::to_string(existing.back()) + ")",
-                   "continue it with --resume, or choose another --out_dir");
-    }
-  }
-  if (world_.distributed()) {  // every rank runs rank 0's config (a resumed model's included)
-    std::string text = lead() ? c_.to_json().dump() : std::string();
-    world_.broadcast(text);
-    if (!lead()) c_.update_from_json(nlohmann::json::parse(text), "rank 0's config");
-  }
-  if (!model_) {
-    model_ = make_model<float>(c_.model);
-    Rng init_rng(c_.seed);
-    init_parameters(model_->params(), c_.model, init_rng);
-  }
+  if (lead()) existing = open_run_folder(resume);  // the files of the run are rank 0's
+  share_config();
+  if (!model_) init_model();
   c_.validate();
-  optimizer_.emplace(model_->params(), AdamWConfig{c_.beta1, c_.beta2, 1e-8, c_.weight_decay, c_.decay_all_params});
-  model_->reserve(c_.batch_size, c_.model.block_size);
-  data_rng_.reseed(c_.seed + 1);
-  sample_rng_.reseed(c_.seed + 2);
-  state_.world_size = world_.size();
+  start_optimizer();
   if (resume && lead()) {
     load_train_state(checkpoint_state_path(c_.out_dir, existing.back()), state_, *optimizer_, model_->params());
     truncate_metrics((fs::path(c_.out_dir) / "metrics.jsonl").string(), state_.step);
   }
   share_start();
-  if (world_.distributed()) {
-    auto& params = model_->params();
-    reducer_.emplace(world_, params.grads(), params.arena_size(), c_.overlap_allreduce);
-    if (reducer_->overlapping())
-      model_->set_backward_hook([this](int l) {
-        if (last_micro_) reducer_->ready(model_->block_params(l));
-      });
-  }
-  if (resume) {
-    MOSAIC_CHECK(state_.world_size == world_.size(),
-                 "the checkpoint at step " + std::to_string(state_.step) + " was trained by " +
-                     std::to_string(state_.world_size) + " process" + (state_.world_size == 1 ? "" : "es") + ", this run has " +
-                     std::to_string(world_.size()),
-                 "resume it with the same number of processes (mpirun -np " + std::to_string(state_.world_size) +
-                     "): the global batch and the data stream depend on it");
-    data_rng_.set_state(state_.data_rng);
-    sample_rng_.set_state(state_.sample_rng);
-  }
+  if (world_.distributed()) start_gradient_reducer();
+  if (resume) restore_streams();
   if (!source_) {  // every rank draws the whole step's windows from the same stream, then takes its rows
     own_source_ = std::make_unique<TokenWindows>(load_split(c_, "train"), load_split(c_, "val"),
                                                  c_.batch_size * world_.size(), c_.model.block_size, c_.eval_iters,
@@ -205,6 +177,79 @@ void Run::setup(bool resume) {
     source_ = own_source_.get();
   }
   if (!lead()) return;
+  open_outputs(resume);
+  print_start(resume);
+}
+
+// Rank 0: out_dir made and cleared of killed runs' temp files; its checkpoints, the newest one's
+// model loaded on resume (its config wins). A fresh run must not find any.
+std::vector<int64_t> Run::open_run_folder(bool resume) {
+  std::error_code ec;
+  fs::create_directories(c_.out_dir, ec);
+  MOSAIC_CHECK(fs::is_directory(c_.out_dir), "cannot create out_dir " + c_.out_dir + (ec ? ": " + ec.message() : ": a file has that name"),
+               "choose another --out_dir");
+  if (const uint64_t freed = remove_stale_temp_files(c_.out_dir))
+    std::fprintf(stderr, "train: removed %.1f MB of temp files left by killed runs\n", freed / 1e6);
+  std::vector<int64_t> existing = list_checkpoints(c_.out_dir);
+  if (resume) {
+    MOSAIC_CHECK(!existing.empty(), "--resume: no checkpoint in " + c_.out_dir, "start without --resume");
+    model_ = load_model(checkpoint_model_path(c_.out_dir, existing.back()));
+    c_.model = model_->config();
+  } else {
+    MOSAIC_CHECK(existing.empty(), c_.out_dir + " already holds checkpoints (up to step " + std::to_string(existing.back()) + ")",
+                 "continue it with --resume, or choose another --out_dir");
+  }
+  return existing;
+}
+
+// Data parallel: every rank runs rank 0's config (a resumed model's included).
+void Run::share_config() {
+  if (!world_.distributed()) return;
+  std::string text = lead() ? c_.to_json().dump() : std::string();
+  world_.broadcast(text);
+  if (!lead()) c_.update_from_json(nlohmann::json::parse(text), "rank 0's config");
+}
+
+void Run::init_model() {
+  model_ = make_model<float>(c_.model);
+  Rng init_rng(c_.seed);
+  init_parameters(model_->params(), c_.model, init_rng);
+}
+
+// AdamW, the activations for a whole batch, the data and sample streams from the seed.
+void Run::start_optimizer() {
+  optimizer_.emplace(model_->params(), AdamWConfig{c_.beta1, c_.beta2, 1e-8, c_.weight_decay, c_.decay_all_params});
+  model_->reserve(c_.batch_size, c_.model.block_size);
+  data_rng_.reseed(c_.seed + 1);
+  sample_rng_.reseed(c_.seed + 2);
+  state_.world_size = world_.size();
+}
+
+// Each block's gradients are averaged as soon as its backward pass of the last micro-step ends.
+void Run::start_gradient_reducer() {
+  auto& params = model_->params();
+  reducer_.emplace(world_, params.grads(), params.arena_size(), c_.overlap_allreduce);
+  if (reducer_->overlapping())
+    model_->set_backward_hook([this](int l) {
+      if (last_micro_) reducer_->ready(model_->block_params(l));
+    });
+}
+
+// A resumed run continues the checkpoint's data and sample streams, with as many processes.
+void Run::restore_streams() {
+  MOSAIC_CHECK(state_.world_size == world_.size(),
+               "the checkpoint at step " + std::to_string(state_.step) + " was trained by " +
+                   std::to_string(state_.world_size) + " process" + (state_.world_size == 1 ? "" : "es") + ", this run has " +
+                   std::to_string(world_.size()),
+               "resume it with the same number of processes (mpirun -np " + std::to_string(state_.world_size) +
+                   "): the global batch and the data stream depend on it");
+  data_rng_.set_state(state_.data_rng);
+  sample_rng_.set_state(state_.sample_rng);
+}
+
+// Rank 0: the best validation loss so far (keep_best), config.json, the metrics file, and the
+// tokenizer when samples are asked for (none, with a warning, when it cannot be found).
+void Run::open_outputs(bool resume) {
   const std::string best_path = (fs::path(c_.out_dir) / "best.safetensors").string();
   if (resume && c_.keep_best && fs::exists(best_path))
     best_val_ = std::stod(safetensors::Reader::open(best_path).metadata_or("val_loss", "inf"));
@@ -218,6 +263,9 @@ void Run::setup(bool resume) {
       std::fprintf(stderr, "warning: no samples during training (%s)\n", e.what());
     }
   }
+}
+
+void Run::print_start(bool resume) const {
   const std::string ranks =
       world_.distributed() ? ", " + std::to_string(world_.size()) + " processes x batch " + std::to_string(c_.batch_size) : "";
   std::fprintf(stderr, "train: %s, %.2fM parameters, %.0f MB of activations, %s%s, %s step %lld of %lld\n",
@@ -328,91 +376,119 @@ void Run::checkpoint() {
   prune_checkpoints(c_.out_dir, c_.keep_checkpoints);
 }
 
+// One optimizer step: the micro-batches' gradients (averaged over ranks), checked, clipped
+// and applied.
+Run::StepStats Run::train_step() {
+  const auto t0 = std::chrono::steady_clock::now();
+  StepStats s;
+  s.lr = learning_rate_at(c_, state_.step);
+  accumulate_gradients(s);
+  s.stop = g_stop_signal != 0;
+  if (world_.distributed()) average_over_ranks(s);
+  s.grad_norm = clip_gradients(s.loss);
+  optimizer_->update(model_->params(), s.lr);
+  ++state_.step;
+  state_.tokens_seen += s.tokens;
+  s.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return s;
+}
+
+// The step's micro-batches, forward and backward, their gradients summed (each scaled by
+// 1 / gradient_accumulation_steps) and their mean loss in s.loss. Each pass's dropout key comes
+// from the seed, the micro-step and the rank, so a resumed run draws the same masks.
+void Run::accumulate_gradients(StepStats& s) {
+  model_->params().zero_grad();
+  for (int micro = 0; micro < c_.gradient_accumulation_steps; ++micro) {
+    source_->train_batch(state_.step, micro, data_rng_, batch_);
+    s.tokens += static_cast<int64_t>(batch_.B) * batch_.T;  // every rank's
+    const Batch& b = my_rows(batch_);
+    last_micro_ = micro + 1 == c_.gradient_accumulation_steps;
+    const uint64_t pass = static_cast<uint64_t>(state_.step) * c_.gradient_accumulation_steps + micro;
+    model_->set_dropout_key(Dropout::mix64(c_.seed) ^ Dropout::mix64(pass * world_.size() + world_.rank()));
+    s.loss += model_->forward(b.idx.data(), b.targets.data(), b.B, b.T) / c_.gradient_accumulation_steps;
+    model_->backward(1.0f / c_.gradient_accumulation_steps);
+  }
+}
+
+// Data parallel: the mean gradient and loss of every rank's rows; the ranks stop together.
+void Run::average_over_ranks(StepStats& s) {
+  const double comm0 = world_.comm_seconds();
+  s.exposed_ms = reducer_->finish() * 1000;
+  double shared[2] = {s.loss, s.stop ? 1.0 : 0.0};
+  world_.allreduce_sum(shared, 2);
+  s.loss = shared[0] / world_.size();
+  s.stop = shared[1] > 0;
+  s.comm_ms = (world_.comm_seconds() - comm0) * 1000;
+}
+
+// The gradient's norm before clipping; a non-finite loss or gradient ends the run.
+double Run::clip_gradients(double loss) {
+  auto& params = model_->params();
+  double norm2 = 0;
+  const float* g = params.grads();
+  for (size_t i = 0; i < params.arena_size(); ++i) norm2 += static_cast<double>(g[i]) * g[i];
+  const double grad_norm = std::sqrt(norm2);
+  if (!std::isfinite(loss) || !std::isfinite(grad_norm))
+    throw diverged(std::isfinite(loss) ? "non-finite gradient" : "non-finite loss");
+  if (c_.grad_clip > 0 && grad_norm > c_.grad_clip) {  // torch.nn.utils.clip_grad_norm_
+    const float coef = static_cast<float>(c_.grad_clip / (grad_norm + 1e-6));
+    float* gm = params.grads();
+    for (size_t i = 0; i < params.arena_size(); ++i) gm[i] *= coef;
+  }
+  return grad_norm;
+}
+
+// The step's line on stderr and its record in metrics.jsonl.
+void Run::log_step(const StepStats& s, double eta_seconds) {
+  const double tok_s = s.tokens / (s.ms / 1000);
+  char comm[64] = "";
+  if (world_.distributed())
+    std::snprintf(comm, sizeof comm, " (allreduce %.1f ms, %.1f ms not hidden)", s.comm_ms, s.exposed_ms);
+  std::fprintf(stderr, "step %6lld/%lld | loss %.4f | lr %.2e | norm %.3f | %.0f ms%s | %.0f tok/s | ETA %s\n",
+               static_cast<long long>(state_.step), static_cast<long long>(c_.max_iters), s.loss, s.lr, s.grad_norm, s.ms,
+               comm, tok_s, format_duration(eta_seconds).c_str());
+  nlohmann::json record = {{"step", state_.step}, {"split", "train"}, {"loss", s.loss}, {"lr", s.lr},
+                           {"grad_norm", s.grad_norm}, {"ms", s.ms}, {"tok_s", tok_s}};
+  if (world_.distributed()) {
+    record["comm_ms"] = s.comm_ms;
+    record["comm_exposed_ms"] = s.exposed_ms;
+  }
+  log(record);
+}
+
+// The validation loss, printed, logged and (keep_best) kept by rank 0; non-finite ends the run.
+double Run::validate() {
+  const double loss = evaluate();
+  if (!std::isfinite(loss)) throw diverged("non-finite validation loss");
+  if (lead()) {
+    std::fprintf(stderr, "step %6lld | val loss %.4f\n", static_cast<long long>(state_.step), loss);
+    log({{"step", state_.step}, {"split", "val"}, {"loss", loss}, {"tokens", state_.tokens_seen}});
+    keep_if_best(loss);
+  }
+  return loss;
+}
+
 TrainResult Run::loop() {
   StopSignals signals;
   TrainResult result;
   result.last_val_loss = NAN;
-  auto& params = model_->params();
   const int64_t first_step = state_.step;
   double total_ms = 0;
   while (state_.step < c_.max_iters) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const double lr = learning_rate_at(c_, state_.step);
-    params.zero_grad();
-    double loss = 0;
-    int64_t tokens_per_step = 0;
-    for (int micro = 0; micro < c_.gradient_accumulation_steps; ++micro) {
-      source_->train_batch(state_.step, micro, data_rng_, batch_);
-      tokens_per_step += static_cast<int64_t>(batch_.B) * batch_.T;  // every rank's
-      const Batch& b = my_rows(batch_);
-      last_micro_ = micro + 1 == c_.gradient_accumulation_steps;
-      const uint64_t pass = static_cast<uint64_t>(state_.step) * c_.gradient_accumulation_steps + micro;
-      model_->set_dropout_key(Dropout::mix64(c_.seed) ^ Dropout::mix64(pass * world_.size() + world_.rank()));
-      loss += model_->forward(b.idx.data(), b.targets.data(), b.B, b.T) / c_.gradient_accumulation_steps;
-      model_->backward(1.0f / c_.gradient_accumulation_steps);
-    }
-    bool stop = g_stop_signal != 0;
-    double comm_ms = 0, exposed_ms = 0;  // time in allreduce; the part the backward pass did not hide
-    if (world_.distributed()) {  // the mean gradient and loss of every rank's rows; stop together
-      const double comm0 = world_.comm_seconds();
-      exposed_ms = reducer_->finish() * 1000;
-      double shared[2] = {loss, stop ? 1.0 : 0.0};
-      world_.allreduce_sum(shared, 2);
-      loss = shared[0] / world_.size();
-      stop = shared[1] > 0;
-      comm_ms = (world_.comm_seconds() - comm0) * 1000;
-    }
-    double norm2 = 0;
-    const float* g = params.grads();
-    for (size_t i = 0; i < params.arena_size(); ++i) norm2 += static_cast<double>(g[i]) * g[i];
-    const double grad_norm = std::sqrt(norm2);
-    if (!std::isfinite(loss) || !std::isfinite(grad_norm))
-      throw diverged(std::isfinite(loss) ? "non-finite gradient" : "non-finite loss");
-    if (c_.grad_clip > 0 && grad_norm > c_.grad_clip) {  // torch.nn.utils.clip_grad_norm_
-      const float coef = static_cast<float>(c_.grad_clip / (grad_norm + 1e-6));
-      float* gm = params.grads();
-      for (size_t i = 0; i < params.arena_size(); ++i) gm[i] *= coef;
-    }
-    optimizer_->update(params, lr);
-    ++state_.step;
-    state_.tokens_seen += tokens_per_step;
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    total_ms += ms;
-    result.last_train_loss = loss;
+    const StepStats s = train_step();
+    total_ms += s.ms;
+    result.last_train_loss = s.loss;
     const bool last = state_.step == c_.max_iters;
-    if (lead() && (state_.step % c_.log_interval == 0 || last || state_.step == first_step + 1)) {
-      const double tok_s = tokens_per_step / (ms / 1000);
-      const double eta = (c_.max_iters - state_.step) * total_ms / (state_.step - first_step) / 1000;
-      char comm[64] = "";
-      if (world_.distributed())
-        std::snprintf(comm, sizeof comm, " (allreduce %.1f ms, %.1f ms not hidden)", comm_ms, exposed_ms);
-      std::fprintf(stderr, "step %6lld/%lld | loss %.4f | lr %.2e | norm %.3f | %.0f ms%s | %.0f tok/s | ETA %s\n",
-                   static_cast<long long>(state_.step), static_cast<long long>(c_.max_iters), loss, lr, grad_norm, ms,
-                   comm, tok_s, format_duration(eta).c_str());
-      nlohmann::json record = {{"step", state_.step}, {"split", "train"}, {"loss", loss}, {"lr", lr},
-                               {"grad_norm", grad_norm}, {"ms", ms}, {"tok_s", tok_s}};
-      if (world_.distributed()) {
-        record["comm_ms"] = comm_ms;
-        record["comm_exposed_ms"] = exposed_ms;
-      }
-      log(record);
-    }
-    if ((c_.eval_interval > 0 && state_.step % c_.eval_interval == 0) || last) {
-      result.last_val_loss = evaluate();
-      if (!std::isfinite(result.last_val_loss)) throw diverged("non-finite validation loss");
-      if (lead()) {
-        std::fprintf(stderr, "step %6lld | val loss %.4f\n", static_cast<long long>(state_.step), result.last_val_loss);
-        log({{"step", state_.step}, {"split", "val"}, {"loss", result.last_val_loss}, {"tokens", state_.tokens_seen}});
-        keep_if_best(result.last_val_loss);
-      }
-    }
+    if (lead() && (state_.step % c_.log_interval == 0 || last || state_.step == first_step + 1))
+      log_step(s, (c_.max_iters - state_.step) * total_ms / (state_.step - first_step) / 1000);
+    if ((c_.eval_interval > 0 && state_.step % c_.eval_interval == 0) || last) result.last_val_loss = validate();
     if (!lead()) {
-      if (stop) break;
+      if (s.stop) break;
       continue;
     }
     if (c_.sample_interval > 0 && (state_.step % c_.sample_interval == 0 || last)) print_sample();
-    if ((c_.checkpoint_interval > 0 && state_.step % c_.checkpoint_interval == 0) || last || stop) checkpoint();
-    if (stop) {
+    if ((c_.checkpoint_interval > 0 && state_.step % c_.checkpoint_interval == 0) || last || s.stop) checkpoint();
+    if (s.stop) {
       std::fprintf(stderr, "stopped by signal %d at step %lld; checkpoint written, continue with --resume\n",
                    g_stop_signal.load(), static_cast<long long>(state_.step));
       result.interrupted = true;

@@ -2,6 +2,7 @@
 #include "experiments/parity/reference_check.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <tuple>
 #include <utility>
@@ -78,47 +79,50 @@ std::vector<int32_t> greedy(LanguageModel<float>& model, std::vector<int32_t> se
   return out;
 }
 
-}  // namespace
-
-ParityReport check_reference_fixture(const std::string& path, const std::function<void(const ParityLine&)>& on_line) {
-  const auto file = safetensors::Reader::open(path);
+void require_fixture(const safetensors::Reader& file, const std::string& path) {
   MOSAIC_CHECK(file.has("input.idx"),
                path + " is not a parity fixture (no input.idx)" +
                    (file.metadata_or("format", "") == kCheckpointFormat ? ": it is a model file" : ""),
                "mosaic check compares with PyTorch fixtures (../shared/reference, or tools/torch_fixture.py MODEL "
                "-o FIXTURE); mosaic info shows a model file");
-  ParityReport report;
-  auto add = [&](ParityLine line) {
-    if (on_line) on_line(line);
-    report.lines.push_back(std::move(line));
-  };
-  const ModelConfig config = read_model_config(file);
-  report.arch = config.arch;
-  report.config = config.to_json().dump();
-  auto model = make_model<float>(config);
-  auto& params = model->params();
-  load_parameters(file, params, "param.");
+}
 
+// The fixture's batch: inputs and targets, (B, T) each.
+struct FixtureBatch {
+  int B = 0, T = 0;
+  std::vector<int32_t> idx, targets;
+};
+
+FixtureBatch read_batch(const safetensors::Reader& file, const std::string& path) {
   const auto& idx_info = file.info("input.idx");
   MOSAIC_CHECK(idx_info.shape.size() == 2, path + ": input.idx must be (B, T)", "regenerate the fixture");
-  const int B = static_cast<int>(idx_info.shape[0]), T = static_cast<int>(idx_info.shape[1]);
-  const auto idx = read_ids(file, "input.idx"), targets = read_ids(file, "input.targets");
-  MOSAIC_CHECK(targets.size() == idx.size(), path + ": input.targets and input.idx differ in size", "regenerate the fixture");
+  FixtureBatch b{static_cast<int>(idx_info.shape[0]), static_cast<int>(idx_info.shape[1]), read_ids(file, "input.idx"),
+                 read_ids(file, "input.targets")};
+  MOSAIC_CHECK(b.targets.size() == b.idx.size(), path + ": input.targets and input.idx differ in size", "regenerate the fixture");
+  return b;
+}
 
-  // 1. forward: logits (a pass without targets keeps them), then the loss
-  model->forward(idx.data(), nullptr, B, T);
-  add(compare("logits", model->logits(), file.read_f32("output.logits"), kLogitsTolerance));
-  const float loss = model->forward(idx.data(), targets.data(), B, T);
+using AddLine = std::function<void(ParityLine)>;
+
+// 1. forward: logits (a pass without targets keeps them), then the loss.
+void check_forward(LanguageModel<float>& model, const safetensors::Reader& file, const FixtureBatch& b, const AddLine& add) {
+  model.forward(b.idx.data(), nullptr, b.B, b.T);
+  add(compare("logits", model.logits(), file.read_f32("output.logits"), kLogitsTolerance));
+  const float loss = model.forward(b.idx.data(), b.targets.data(), b.B, b.T);
   add(compare("loss", &loss, file.read_f32("output.loss"), kLogitsTolerance));
+}
 
-  // 2. backward: every parameter's gradient. PyTorch's float32 gradients carry their own
-  // rounding, which on ill-conditioned sums (a leaky average's decay sums T^2 terms there) can
-  // reach the tolerance at full size. A gradient that misses it is judged against our float64
-  // gradient of the same batch: it passes if ours is within tolerance / 2 of that and the
-  // reference within 2 tolerances. A wrong formula, which the float64 run shares, still fails:
-  // the reference is then far from it.
+// 2. backward: every parameter's gradient. PyTorch's float32 gradients carry their own
+// rounding, which on ill-conditioned sums (a leaky average's decay sums T^2 terms there) can
+// reach the tolerance at full size. A gradient that misses it is judged against our float64
+// gradient of the same batch: it passes if ours is within tolerance / 2 of that and the
+// reference within 2 tolerances. A wrong formula, which the float64 run shares, still fails:
+// the reference is then far from it. Runs after check_forward's pass with targets.
+void check_gradients(LanguageModel<float>& model, const safetensors::Reader& file, const FixtureBatch& b,
+                     const AddLine& add) {
+  auto& params = model.params();
   params.zero_grad();
-  model->backward(1.0f);
+  model.backward(1.0f);
   std::vector<ParityLine> grad_lines;
   std::vector<std::vector<float>> grad_refs;
   bool all_close = true;
@@ -128,7 +132,7 @@ ParityReport check_reference_fixture(const std::string& path, const std::functio
     all_close = all_close && grad_lines.back().ok;
   }
   if (!all_close) {
-    ParamTable<double> exact = float64_gradients(config, params, idx, targets, B, T);
+    ParamTable<double> exact = float64_gradients(model.config(), params, b.idx, b.targets, b.B, b.T);
     for (size_t i = 0; i < grad_lines.size(); ++i) {
       ParityLine& line = grad_lines[i];
       if (line.ok) continue;
@@ -140,23 +144,32 @@ ParityReport check_reference_fixture(const std::string& path, const std::functio
     }
   }
   for (auto& line : grad_lines) add(std::move(line));
+}
 
-  // 3. ten AdamW steps on the same batch, loss before each step
-  const auto adam = nlohmann::json::parse(file.metadata_or("adamw", "{}"));
+// The fixture's AdamW settings (its "adamw" metadata), PyTorch's defaults where absent.
+AdamWConfig fixture_adamw(const nlohmann::json& adam) {
   AdamWConfig opt;
   opt.beta1 = adam.value("betas", std::vector<double>{0.9, 0.95})[0];
   opt.beta2 = adam.value("betas", std::vector<double>{0.9, 0.95})[1];
   opt.eps = adam.value("eps", 1e-8);
   opt.weight_decay = adam.value("weight_decay", 0.1);
   opt.decay_all = adam.value("decay", std::string("matrices")) == "all";  // seq_icl's trainer (RegBench)
+  return opt;
+}
+
+// 3. ten AdamW steps on the same batch, loss before each step.
+void check_training(LanguageModel<float>& model, const safetensors::Reader& file, const FixtureBatch& b,
+                    const AddLine& add) {
+  const auto adam = nlohmann::json::parse(file.metadata_or("adamw", "{}"));
   const double lr = adam.value("lr", 1e-3);
   const auto ref_losses = file.read_f32("train.losses");
-  AdamW<float> optimizer(params, opt);
+  auto& params = model.params();
+  AdamW<float> optimizer(params, fixture_adamw(adam));
   std::vector<float> losses;
   for (size_t step = 0; step < ref_losses.size(); ++step) {
-    losses.push_back(model->forward(idx.data(), targets.data(), B, T));
+    losses.push_back(model.forward(b.idx.data(), b.targets.data(), b.B, b.T));
     params.zero_grad();
-    model->backward(1.0f);
+    model.backward(1.0f);
     optimizer.update(params, lr);
   }
   ParityLine train = compare("train.losses", losses.data(), ref_losses, kTrainLossTolerance);
@@ -164,14 +177,39 @@ ParityReport check_reference_fixture(const std::string& path, const std::functio
     train.max_rel = std::max(train.max_rel, std::abs(double(losses[i]) - ref_losses[i]) / std::abs(double(ref_losses[i])));
   train.ok = train.max_rel <= kTrainLossTolerance;
   add(train);
+}
 
-  // 4. greedy decoding from the initial weights
-  load_parameters(file, params, "param.");
+// 4. greedy decoding from the initial weights (reloaded: training moved them).
+void check_greedy(LanguageModel<float>& model, const safetensors::Reader& file, const AddLine& add) {
+  load_parameters(file, model.params(), "param.");
   const auto expected = read_ids(file, "greedy.tokens");
-  const auto tokens = greedy(*model, read_ids(file, "greedy.prompt"), expected.size());
+  const auto tokens = greedy(model, read_ids(file, "greedy.prompt"), expected.size());
   ParityLine g{"greedy.tokens", 0, 0, 0, tokens == expected};
   for (size_t i = 0; i < expected.size(); ++i) g.max_abs += tokens[i] != expected[i];  // count of mismatches
   add(g);
+}
+
+}  // namespace
+
+ParityReport check_reference_fixture(const std::string& path, const std::function<void(const ParityLine&)>& on_line) {
+  const auto file = safetensors::Reader::open(path);
+  require_fixture(file, path);
+  ParityReport report;
+  const AddLine add = [&](ParityLine line) {
+    if (on_line) on_line(line);
+    report.lines.push_back(std::move(line));
+  };
+  const ModelConfig config = read_model_config(file);
+  report.arch = config.arch;
+  report.config = config.to_json().dump();
+  auto model = make_model<float>(config);
+  load_parameters(file, model->params(), "param.");
+  const FixtureBatch batch = read_batch(file, path);
+
+  check_forward(*model, file, batch, add);
+  check_gradients(*model, file, batch, add);
+  check_training(*model, file, batch, add);
+  check_greedy(*model, file, add);
   return report;
 }
 

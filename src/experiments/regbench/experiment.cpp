@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/duration.hpp"
 #include "core/error.hpp"
 #include "io/atomic_file.hpp"
 #include "io/model_io.hpp"
@@ -194,22 +195,13 @@ std::vector<Task> iid_tasks(const std::vector<Task>& train, int count, uint64_t 
   return out;
 }
 
-std::string format_duration(double seconds) {
-  char buf[32];
-  const long s = static_cast<long>(seconds);
-  std::snprintf(buf, sizeof buf, "%ldh%02ldm%02lds", s / 3600, (s / 60) % 60, s % 60);
-  return buf;
-}
-
 struct Point {
   TrainConfig config;
   std::string name, variant;
   int n = 0;
 };
 
-}  // namespace
-
-std::vector<PointResult> run(const Options& o) {
+void check_protocol(const Options& o) {
   const Protocol& p = o.protocol;
   MOSAIC_CHECK(!p.sizes.empty() && !o.configs.empty(), "regbench: nothing to run", "give --sizes and --config");
   for (int n : p.sizes)
@@ -218,8 +210,11 @@ std::vector<PointResult> run(const Options& o) {
   MOSAIC_CHECK(p.val_tasks >= 1 && p.test_tasks >= 1 && p.evaluations >= 1 && (p.epochs > 0 || p.steps > 0),
                "regbench: the protocol needs validation and test tasks, evaluations and a length",
                "e.g. --val-tasks 200 --test-tasks 500 and --epochs 200 or --steps 500");
+}
 
-  // The grid, in the order it runs: every config at each N, then the IID variant.
+// The grid, in the order it runs: every config at each N, then the IID variant.
+std::vector<Point> make_grid(const Options& o) {
+  const Protocol& p = o.protocol;
   std::vector<Point> grid;
   for (const std::string& file : o.configs) {
     TrainConfig base;
@@ -232,102 +227,160 @@ std::vector<PointResult> run(const Options& o) {
     for (int n : p.sizes) grid.push_back({base, arch + "_N" + std::to_string(n), "ood", n});
     if (p.iid) grid.push_back({base, arch + "_N" + std::to_string(p.sizes.front()) + "_iid", "iid", p.sizes.front()});
   }
+  return grid;
+}
 
+struct Splits {
+  std::vector<Task> train, val, test;
+};
+
+// Task i depends only on (seed, i): every N trains on a prefix of the same training list, and
+// validation and test automata are drawn apart from the training ones.
+Splits draw_splits(const Protocol& p) {
   const int max_n = *std::max_element(p.sizes.begin(), p.sizes.end());
   std::fprintf(stderr, "regbench: drawing %d training, %d validation and %d test automata\n", max_n, p.val_tasks,
                p.test_tasks);
-  // Task i depends only on (seed, i): every N trains on a prefix of the same list.
-  const std::vector<Task> all_train = make_tasks(Dropout::mix64(p.seed + kTrainSalt), max_n);
+  Splits s;
+  s.train = make_tasks(Dropout::mix64(p.seed + kTrainSalt), max_n);
   std::vector<Dfa> train_automata;
-  for (const Task& t : all_train) train_automata.push_back(t.dfa);
-  const std::vector<Task> val = make_tasks(Dropout::mix64(p.seed + kValSalt), p.val_tasks, train_automata);
-  const std::vector<Task> test = make_tasks(Dropout::mix64(p.seed + kTestSalt), p.test_tasks, train_automata);
+  for (const Task& t : s.train) train_automata.push_back(t.dfa);
+  s.val = make_tasks(Dropout::mix64(p.seed + kValSalt), p.val_tasks, train_automata);
+  s.test = make_tasks(Dropout::mix64(p.seed + kTestSalt), p.test_tasks, train_automata);
+  return s;
+}
 
-  std::vector<PointResult> results;
+// One point's splits: the first N training tasks; the shared validation and test tasks, or
+// for the IID variant (table 4) fresh sequences of the training automata.
+Splits point_splits(const Splits& all, const Protocol& p, const Point& pt) {
+  Splits s{{all.train.begin(), all.train.begin() + pt.n}, all.val, all.test};
+  if (pt.variant == "iid") {
+    s.val = iid_tasks(s.train, p.val_tasks, Dropout::mix64(p.seed + kIidValSalt));
+    s.test = iid_tasks(s.train, p.test_tasks, Dropout::mix64(p.seed + kIidTestSalt));
+  }
+  return s;
+}
+
+int64_t steps_of(const Protocol& p, const Point& pt) {
+  const int64_t per_step = static_cast<int64_t>(pt.config.batch_size) * pt.config.gradient_accumulation_steps;
+  return p.steps > 0 ? p.steps : (pt.n + per_step - 1) / per_step * p.epochs;
+}
+
+double epochs_of(const Point& pt, int64_t steps) {
+  return static_cast<double>(steps) * pt.config.batch_size * pt.config.gradient_accumulation_steps / pt.n;
+}
+
+// Steps and seconds of the points trained so far, for the grid's ETA.
+struct GridClock {
   int64_t steps_total = 0, steps_done = 0;
   double seconds_done = 0;
-  auto steps_of = [&](const Point& pt) {
-    const int64_t per_epoch = (pt.n + pt.config.batch_size * pt.config.gradient_accumulation_steps - 1) /
-                              (pt.config.batch_size * pt.config.gradient_accumulation_steps);
-    return p.steps > 0 ? p.steps : per_epoch * p.epochs;
-  };
-  for (const Point& pt : grid) steps_total += steps_of(pt);
+  std::string eta_note() const {
+    if (steps_done <= 0) return "";
+    return ", grid ETA " + format_duration(seconds_done / steps_done * (steps_total - steps_done), DurationFormat::hms);
+  }
+};
 
+struct PointFiles {
+  std::string dir, result, best;
+  PointFiles(const Options& o, const Point& pt)
+      : dir((fs::path(o.runs_dir) / pt.name).string()),
+        result((fs::path(dir) / "result.json").string()),
+        best((fs::path(dir) / "best.safetensors").string()) {}
+};
+
+void set_scores(PointResult& r, const TestScores& s) {
+  r.accuracy = s.accuracy;
+  r.l1 = s.l1;
+  r.tvd = s.tvd;
+  r.legal_mass = s.legal_mass;
+  r.positions = s.positions;
+}
+
+// A point whose result.json exists: read back, or scored again from its best checkpoint.
+PointResult finished_point(const Options& o, const PointFiles& files, const std::vector<Task>& test) {
+  PointResult r = point_from_json(read_json_file(files.result));
+  if (o.rescore) {
+    set_scores(r, score_model(files.best, test));
+    write_text(files.result, to_json(r).dump(1) + "\n");
+  }
+  return r;
+}
+
+// The trainer's config for one point: the schedule scaled to its length, the best validation
+// checkpoint kept, no text samples.
+TrainConfig point_config(const Options& o, const Point& pt, const PointFiles& files, int64_t steps) {
+  TrainConfig c = pt.config;
+  c.out_dir = files.dir;
+  c.max_iters = steps;
+  c.warmup_iters = std::max<int64_t>(1, steps / 10);  // seq_icl: 10% of the run
+  c.lr_decay_iters = steps;
+  c.eval_interval = std::max<int64_t>(1, steps / o.protocol.evaluations);
+  c.checkpoint_interval = c.eval_interval;
+  c.log_interval = std::max<int64_t>(1, steps / 40);
+  c.sample_interval = 0;
+  c.keep_best = true;
+  c.threads = o.threads;
+  return c;
+}
+
+// Trains one point (resuming its run folder), scores its best checkpoint on the test tasks and
+// writes its result.json.
+PointResult train_point(const Options& o, const Point& pt, const PointFiles& files, Splits data, int64_t steps,
+                        GridClock& clock) {
+  const TrainConfig c = point_config(o, pt, files, steps);
+  TaskBatches source(std::move(data.train), std::move(data.val), c.batch_size, c.gradient_accumulation_steps,
+                     Dropout::mix64(o.protocol.seed ^ c.seed));
+  const bool resume = !list_checkpoints(files.dir).empty();
+  const auto t0 = std::chrono::steady_clock::now();
+  const TrainResult tr = mosaic::train(c, resume, &source);
+  if (tr.interrupted) throw Error("regbench: stopped by a signal during " + pt.name, "run the same command again to continue");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  clock.steps_done += steps;
+  clock.seconds_done += seconds;
+
+  PointResult r;
+  r.name = pt.name;
+  r.arch = pt.config.model.arch;
+  r.variant = pt.variant;
+  r.n = pt.n;
+  set_scores(r, score_model(files.best, data.test));
+  auto best_file = safetensors::Reader::open(files.best);
+  r.best_val_loss = std::stod(best_file.metadata_or("val_loss", "nan"));
+  r.best_step = std::stoll(best_file.metadata_or("step", "0"));
+  r.steps = steps;
+  r.epochs = epochs_of(pt, steps);
+  r.params = static_cast<int64_t>(load_model(files.best)->params().count());
+  r.train_seconds = seconds;
+  write_text(files.result, to_json(r).dump(1) + "\n");
+  return r;
+}
+
+}  // namespace
+
+std::vector<PointResult> run(const Options& o) {
+  const Protocol& p = o.protocol;
+  check_protocol(o);
+  const std::vector<Point> grid = make_grid(o);
+  const Splits splits = draw_splits(p);
+  GridClock clock;
+  for (const Point& pt : grid) clock.steps_total += steps_of(p, pt);
+
+  std::vector<PointResult> results;
   for (size_t k = 0; k < grid.size(); ++k) {
     const Point& pt = grid[k];
-    const std::string dir = (fs::path(o.runs_dir) / pt.name).string();
-    const std::string result_path = (fs::path(dir) / "result.json").string();
-    const int64_t steps = steps_of(pt);
-    std::vector<Task> train(all_train.begin(), all_train.begin() + pt.n);
-    std::vector<Task> point_val = val, point_test = test;
-    if (pt.variant == "iid") {  // table 4: validation and test sequences of the training automata
-      point_val = iid_tasks(train, p.val_tasks, Dropout::mix64(p.seed + kIidValSalt));
-      point_test = iid_tasks(train, p.test_tasks, Dropout::mix64(p.seed + kIidTestSalt));
-    }
-    const std::string best = (fs::path(dir) / "best.safetensors").string();
-    if (fs::exists(result_path)) {
-      PointResult r = point_from_json(read_json_file(result_path));
-      steps_total -= steps;
-      if (o.rescore) {
-        const TestScores s = score_model(best, point_test);
-        r.accuracy = s.accuracy;
-        r.l1 = s.l1;
-        r.tvd = s.tvd;
-        r.legal_mass = s.legal_mass;
-        r.positions = s.positions;
-        write_text(result_path, to_json(r).dump(1) + "\n");
-      }
-      results.push_back(r);
+    const PointFiles files(o, pt);
+    const int64_t steps = steps_of(p, pt);
+    Splits data = point_splits(splits, p, pt);
+    if (fs::exists(files.result)) {
+      clock.steps_total -= steps;
+      const PointResult& r = results.emplace_back(finished_point(o, files, data.test));
       std::fprintf(stderr, "regbench: [%zu/%zu] %s %s: accuracy %.3f, TVD %.3f, mass on legal letters %.3f\n", k + 1,
                    grid.size(), pt.name.c_str(), o.rescore ? "scored again" : "done before", r.accuracy, r.tvd,
                    r.legal_mass);
       continue;
     }
-    TrainConfig c = pt.config;
-    c.out_dir = dir;
-    c.max_iters = steps;
-    c.warmup_iters = std::max<int64_t>(1, steps / 10);  // seq_icl: 10% of the run
-    c.lr_decay_iters = steps;
-    c.eval_interval = std::max<int64_t>(1, steps / p.evaluations);
-    c.checkpoint_interval = c.eval_interval;
-    c.log_interval = std::max<int64_t>(1, steps / 40);
-    c.sample_interval = 0;
-    c.keep_best = true;
-    c.threads = o.threads;
-    const double epochs = static_cast<double>(steps) * c.batch_size * c.gradient_accumulation_steps / pt.n;
     std::fprintf(stderr, "regbench: [%zu/%zu] %s: %d automata, %lld steps (%.1f epochs)%s\n", k + 1, grid.size(),
-                 pt.name.c_str(), pt.n, static_cast<long long>(steps), epochs,
-                 steps_done > 0 ? (", grid ETA " + format_duration(seconds_done / steps_done * (steps_total - steps_done))).c_str() : "");
-    TaskBatches source(std::move(train), std::move(point_val), c.batch_size, c.gradient_accumulation_steps,
-                       Dropout::mix64(p.seed ^ c.seed));
-    const bool resume = !list_checkpoints(dir).empty();
-    const auto t0 = std::chrono::steady_clock::now();
-    const TrainResult tr = mosaic::train(c, resume, &source);
-    if (tr.interrupted) throw Error("regbench: stopped by a signal during " + pt.name, "run the same command again to continue");
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    steps_done += steps;
-    seconds_done += seconds;
-
-    const TestScores s = score_model(best, point_test);
-    auto best_file = safetensors::Reader::open(best);
-    PointResult r;
-    r.name = pt.name;
-    r.arch = pt.config.model.arch;
-    r.variant = pt.variant;
-    r.n = pt.n;
-    r.accuracy = s.accuracy;
-    r.l1 = s.l1;
-    r.tvd = s.tvd;
-    r.legal_mass = s.legal_mass;
-    r.positions = s.positions;
-    r.best_val_loss = std::stod(best_file.metadata_or("val_loss", "nan"));
-    r.best_step = std::stoll(best_file.metadata_or("step", "0"));
-    r.steps = steps;
-    r.epochs = epochs;
-    r.params = static_cast<int64_t>(load_model(best)->params().count());
-    r.train_seconds = seconds;
-    write_text(result_path, to_json(r).dump(1) + "\n");
-    results.push_back(r);
+                 pt.name.c_str(), pt.n, static_cast<long long>(steps), epochs_of(pt, steps), clock.eta_note().c_str());
+    const PointResult& r = results.emplace_back(train_point(o, pt, files, std::move(data), steps, clock));
     std::fprintf(stderr, "regbench: %s: accuracy %.3f, TVD %.3f (L1 %.3f), mass on legal letters %.3f, best validation loss %.4f at step %lld\n",
                  pt.name.c_str(), r.accuracy, r.tvd, r.l1, r.legal_mass, r.best_val_loss, static_cast<long long>(r.best_step));
     write_results(o, results);
