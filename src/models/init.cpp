@@ -8,6 +8,7 @@
 //   leaky_key_beta          linspace(0.5, 5, H) / 10    one time scale per head
 //   coef                    U[0, 1)
 //   val_scale, out_scale    -0.5 / 10
+// (10 is kExpScaling: each of these enters as exp(+-10 p), so p = x / 10 starts it at exp(+-x).)
 // init "fanin" (StackAssoMem, the RegBench model) changes the matrices only:
 //   *c_proj.weight N(0, 1 / sqrt(fan_in L)); other 2-D N(0, 1 / sqrt(fan_in)), the tied embedding
 //   included (StackAssoMem draws it N(0, 1) as an embedding, then again as the head's Linear)
@@ -17,6 +18,7 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "layers/exp_scaling.hpp"
 
 namespace mosaic {
 
@@ -44,12 +46,12 @@ void init_parameters(ParamTable<F>& table, const ModelConfig& config, Rng& rng) 
     else if (ends_with(e.name, ".weight")) fill(1.0);
     else if (ends_with(e.name, ".bias")) fill(0.0);
     else if (ends_with(e.name, "P_k") || ends_with(e.name, "P_v")) fill_normal(1.0 / std::sqrt(config.head_size()));
-    else if (ends_with(e.name, "key_scale")) fill(1.0 / 10);
+    else if (ends_with(e.name, "key_scale")) fill(1.0 / kExpScaling);
     else if (ends_with(e.name, "leaky_key_beta"))
-      for (int h = 0; h < H; ++h) p[h] = static_cast<F>((H == 1 ? 0.5 : 0.5 + 4.5 * h / (H - 1)) / 10);
+      for (int h = 0; h < H; ++h) p[h] = static_cast<F>((H == 1 ? 0.5 : 0.5 + 4.5 * h / (H - 1)) / kExpScaling);
     else if (ends_with(e.name, "coef"))
       for (int h = 0; h < H; ++h) p[h] = static_cast<F>(rng.uniform());
-    else if (ends_with(e.name, "val_scale") || ends_with(e.name, "out_scale")) fill(-0.5 / 10);
+    else if (ends_with(e.name, "val_scale") || ends_with(e.name, "out_scale")) fill(-0.5 / kExpScaling);
     else throw Error("no initialisation rule for parameter " + e.name, "add one to src/models/init.cpp");
   }
 }
