@@ -8,8 +8,10 @@
 #include <iterator>
 #include <string>
 
+#include "core/config_table.hpp"
 #include "io/safetensors.hpp"
 #include "models/factory.hpp"
+#include "train/train_config.hpp"
 #include "run_command.hpp"
 #include "temp_dir.hpp"
 #include "tiny_model.hpp"
@@ -76,6 +78,20 @@ TEST(Cli, HelpShowsTheDefaults) {
     EXPECT_EQ(r.status, 0) << c.command;
     EXPECT_NE(r.output.find(c.shown), std::string::npos) << c.command << "\n" << r.output;
   }
+}
+
+// `mosaic train --help` lists every key of the config tables with its meaning and default.
+TEST(Cli, TrainHelpListsEveryKeyWithItsMeaning) {
+  auto r = run("train --help");
+  EXPECT_EQ(r.status, 0) << r.output;
+  for (const auto& k : mosaic::TrainConfig::keys()) {
+    const std::string flag = "--" + k.name + " " + k.type_name + (k.default_text.empty() ? "" : "=" + k.default_text);
+    EXPECT_NE(r.output.find(flag), std::string::npos) << flag << "\n" << r.output;
+    EXPECT_NE(r.output.find(k.meaning), std::string::npos) << k.name << "\n" << r.output;
+  }
+  EXPECT_NE(r.output.find("-t,--threads INT=0"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--n_layer INT=12  "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("(in [1, 1024])"), std::string::npos) << "the range beside the meaning\n" << r.output;
 }
 
 TEST(Cli, CorruptFileGivesOneErrorLineWithHint) {

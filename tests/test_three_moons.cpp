@@ -176,7 +176,7 @@ struct Fixture {
 TEST(ThreeMoonsModel, ForwardMatchesNaiveComplexReference) {
   Fixture f;
   for (int H : {1, 3}) {
-    const ModelConfig cfg{H, 50.0, 0.5};
+    const MoonsModelConfig cfg{H, 50.0, 0.5};
     const auto z = to_complex(f.seq.data(), f.T + 1);
     const auto o = naive_outputs(f.params.data(), H, cfg.beta, {z.begin(), z.begin() + f.T});
     double ref = 0;
@@ -195,7 +195,7 @@ TEST(ThreeMoonsModel, ForwardMatchesNaiveComplexReference) {
 // matrix. `corrupt` may damage the analytic gradient, to show that the check catches it.
 testing::GradCheckResult check_gradients(int H, const std::function<void(double*)>& corrupt = {}) {
   Fixture f;
-  const ModelConfig cfg{H, 50.0, 0.5};
+  const MoonsModelConfig cfg{H, 50.0, 0.5};
   // Precondition: no output sits within 1e-3 of the clipping kink, where the loss is not smooth.
   const auto z = to_complex(f.seq.data(), f.T + 1);
   const auto o = naive_outputs(f.params.data(), H, cfg.beta, {z.begin(), z.begin() + f.T});
@@ -257,7 +257,7 @@ TEST(ThreeMoonsModel, FloatMatchesDouble) {
   std::array<double, kParamCount> gd{};
   std::array<float, kParamCount> gf{};
   for (int H : {1, 3}) {
-    const ModelConfig cfg{H, 50.0, 0.5};
+    const MoonsModelConfig cfg{H, 50.0, 0.5};
     Workspace<double> wd;
     Workspace<float> wf;
     gd.fill(0);
@@ -287,7 +287,7 @@ TEST(ThreeMoonsKernels, ExpApproxIsAccurate) {
 
 TEST(ThreeMoonsTrain, LossDecreasesAndIsThreadCountIndependent) {
   const MoonsData data;
-  const ModelConfig mcfg{3, 50.0, 0.5};
+  const MoonsModelConfig mcfg{3, 50.0, 0.5};
   TrainConfig tcfg;
   tcfg.iters = 30;
   tcfg.batch = 6;
@@ -327,7 +327,7 @@ TEST(ThreeMoonsEval, RolloutMatchesFullRecompute) {
   ecfg.gen_steps = 5;
   const std::vector<int> ctx = {1, 2, 40, 130};
   for (int H : {1, 3}) {
-    const ModelConfig mcfg{H, 50.0, 0.5};
+    const MoonsModelConfig mcfg{H, 50.0, 0.5};
     const EvalCurve c = evaluate(mcfg, pf.data(), data, data.val_set(), ecfg, ctx, 77);
     Rng rng = eval_stream(77);  // the same single sequence
     std::vector<double> seq(801 * 6);

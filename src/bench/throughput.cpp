@@ -58,7 +58,7 @@ void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
 double peak_rss_mb() {
   std::ifstream status("/proc/self/status");
   for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // in kB
+    if (line.starts_with("VmHWM:")) return std::stod(line.substr(6)) / 1024.0;  // in kB
   struct rusage usage {};
   getrusage(RUSAGE_SELF, &usage);  // no procfs: the process's peak
   return usage.ru_maxrss / 1024.0;

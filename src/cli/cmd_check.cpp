@@ -26,7 +26,7 @@ void add_check_command(CLI::App& app) {
       size_t grads = 0, grads_ok = 0;
       double worst_grad = 0;
       auto report = check_reference_fixture(path, [&](const ParityLine& line) {
-        const bool is_grad = line.what.rfind("grad ", 0) == 0;
+        const bool is_grad = line.what.starts_with("grad ");
         if (is_grad) {
           ++grads;
           grads_ok += line.ok;

@@ -1,9 +1,10 @@
-// `mosaic train`: config = defaults < --config FILE.json < --KEY VALUE flags (every key of
-// TrainConfig, e.g. --n_layer 4 --batch_size 8), then the training loop. --resume starts from
-// the run's own config.json instead of the defaults: what the file and flags change is
-// printed (and recorded in config.json), and a change to the model is an error.
+// `mosaic train`: config = defaults < --config FILE.json < --KEY VALUE flags (a flag per key of
+// the config tables, e.g. --n_layer 4 --batch_size 8; --help gives each key's meaning), then the
+// training loop. --resume starts from the run's own config.json instead of the defaults: what the
+// file and flags change is printed (and recorded in config.json), and a change to the model is an error.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -12,8 +13,10 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "cli/commands.hpp"
+#include "core/config_table.hpp"
 #include "core/error.hpp"
 #include "core/json_value.hpp"
 #include "dist/communicator.hpp"
@@ -22,6 +25,8 @@
 namespace mosaic {
 
 namespace {
+
+bool is_model_key(const std::string& key) { return find_field(ModelConfig::fields(), key) != nullptr; }
 
 // The run's own settings (out_dir/config.json) with what -c FILE and the flags set on top;
 // changed trainer settings are printed, a changed model setting is an Error.
@@ -39,8 +44,7 @@ TrainConfig resumed_config(const std::string& out_dir, const nlohmann::json& fro
   const nlohmann::json after = config.to_json();
   for (const auto& [key, value] : after.items()) {
     if (before.contains(key) && before[key] == value) continue;
-    const bool model_key = config.model.to_json().contains(key) || key == "arch";
-    MOSAIC_CHECK(!model_key,
+    MOSAIC_CHECK(!is_model_key(key),
                  "--resume: " + key + " " + value.dump() + " differs from the run's " + before.value(key, nlohmann::json()).dump(),
                  "a run keeps its model; drop the setting, or train a new model in another --out_dir");
     std::fprintf(stderr, "resume: %s %s -> %s\n", key.c_str(), before.value(key, nlohmann::json()).dump().c_str(),
@@ -62,14 +66,16 @@ void add_train_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "train a Memory Mosaic or the GPT baseline on prepared token shards");
   cmd->add_option("-c,--config", opts->config_file, "JSON config (flat: model and trainer keys)");
   cmd->add_flag("--resume", opts->resume, "continue from the newest checkpoint in out_dir");
-  const TrainConfig defaults;
-  const auto defaults_json = defaults.to_json();
-  for (const auto& [key, is_string] : TrainConfig::keys()) {
-    std::string help = "default " + (defaults_json.contains(key) ? defaults_json[key].dump() : std::string("-"));
-    std::string names = "--" + key + (key == "threads" ? ",-t" : "");
-    cmd->add_option_function<std::string>(names, [opts, key](const std::string& v) { opts->flags[key] = v; }, help);
+  const auto keys = std::make_shared<const std::vector<ConfigKey>>(TrainConfig::keys());
+  for (const auto& k : *keys) {
+    const std::string help = k.meaning + (k.range_text.empty() ? "" : " (" + k.range_text + ")");
+    cmd->add_option_function<std::string>((k.alias.empty() ? "" : k.alias + ",") + "--" + k.name,
+                                          [opts, key = k.name](const std::string& v) { opts->flags[key] = v; }, help)
+        ->type_name(k.type_name)
+        ->default_str(k.default_text)
+        ->group(is_model_key(k.name) ? "Model (the reference's field names)" : "Trainer");
   }
-  cmd->callback([opts, defaults_json] {
+  cmd->callback([opts, keys] {
     TrainConfig config;
     nlohmann::json from_file = nlohmann::json::object();
     if (!opts->config_file.empty()) {
@@ -78,17 +84,15 @@ void add_train_command(CLI::App& app) {
     }
     nlohmann::json from_flags = nlohmann::json::object();
     for (const auto& [key, text] : opts->flags) {
-      bool is_string = false;
-      for (const auto& [k, s] : TrainConfig::keys())
-        if (k == key) is_string = s;
-      if (is_string) {
+      const auto k = std::find_if(keys->begin(), keys->end(), [&](const ConfigKey& c) { return c.name == key; });
+      if (k->is_string) {
         from_flags[key] = text;
         continue;
       }
       auto value = json_nesting_depth(text) <= kMaxJsonDepth ? nlohmann::json::parse(text, nullptr, false)
                                                               : nlohmann::json(nlohmann::json::value_t::discarded);
       MOSAIC_CHECK(!value.is_discarded() && !value.is_string(), "--" + key + ": '" + text + "' is not a number or boolean",
-                   "e.g. --" + key + " " + defaults_json.value(key, nlohmann::json(0)).dump());
+                   "e.g. --" + key + " " + k->default_text);
       from_flags[key] = value;
     }
     config.update_from_json(from_flags, "command line");

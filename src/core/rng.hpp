@@ -8,6 +8,14 @@
 
 namespace mosaic {
 
+// splitmix64's finaliser: every input bit reaches every output bit. Seeds the streams below,
+// keys dropout masks (kernels/dropout.hpp) and derives independent seeds from (seed, index).
+constexpr uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 class Rng {
  public:
   explicit Rng(uint64_t seed = 0) { reseed(seed); }
@@ -15,10 +23,7 @@ class Rng {
   void reseed(uint64_t seed) {
     for (auto& w : s_) {  // splitmix64 spreads a small seed over all 256 bits
       seed += 0x9E3779B97F4A7C15ull;
-      uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-      w = z ^ (z >> 31);
+      w = mix64(seed);
     }
   }
 

@@ -123,10 +123,7 @@ ModelConfig read_model_config(const safetensors::Reader& file) {
 // Tensors of a PyTorch state_dict that are not parameters: the tied head (the same tensor as
 // wte.weight) and the Memory Mosaic's constant buffers (leaky-average coefficients, causal mask).
 static bool is_reference_buffer(const std::string& name) {
-  auto ends_with = [&](const std::string& s) {
-    return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
-  };
-  return name == "lm_head.weight" || ends_with(".leaky_avg.coef") || ends_with(".attn.bias");
+  return name == "lm_head.weight" || name.ends_with(".leaky_avg.coef") || name.ends_with(".attn.bias");
 }
 
 // How a file stores the model's parameters: under our state_dict names after `prefix`, or in
@@ -148,7 +145,7 @@ static TensorSource source_of(const safetensors::Reader& file, const ParamEntry&
   std::string lm_head = layout.prefix + "lm_head.weight";
   if (layout.hf_prefix) {
     const std::string ours = "transformer.";
-    s.name = *layout.hf_prefix + e.name.substr(e.name.rfind(ours, 0) == 0 ? ours.size() : 0);
+    s.name = *layout.hf_prefix + e.name.substr(e.name.starts_with(ours) ? ours.size() : 0);
     s.transposed = is_conv1d_weight(e.name);
     lm_head = "lm_head.weight";
   } else {

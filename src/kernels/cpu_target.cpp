@@ -48,7 +48,7 @@ const char* simd_target_name(SimdTarget target) { return target == SimdTarget::a
 std::string cpu_model_name() {
   std::ifstream in("/proc/cpuinfo");
   for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0) {
+    if (line.starts_with("model name")) {
       const auto colon = line.find(':');
       if (colon != std::string::npos && colon + 2 <= line.size()) return line.substr(colon + 2);
     }

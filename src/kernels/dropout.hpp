@@ -9,6 +9,8 @@
 #pragma once
 #include <cstdint>
 
+#include "core/rng.hpp"
+
 namespace mosaic {
 
 struct Dropout {
@@ -28,7 +30,9 @@ struct Dropout {
   }
 
   // The key of one row of a slice (a (sequence, head) pair or 0): 64-bit mixing, once per row.
-  uint64_t row_key(uint64_t slice, uint64_t row) const { return mix64(mix64(pass_key ^ mix64(site)) + slice * 0x9E3779B97F4A7C15ull + row); }
+  uint64_t row_key(uint64_t slice, uint64_t row) const {
+    return mosaic::mix64(mosaic::mix64(pass_key ^ mosaic::mix64(site)) + slice * 0x9E3779B97F4A7C15ull + row);
+  }
   // 1/(1-p) where (row key, col) is kept, else 0: a 32-bit finaliser per element.
   template <class F>
   F factor(uint64_t key, uint32_t col) const {
@@ -50,11 +54,9 @@ struct Dropout {
     }
   }
 
-  static uint64_t mix64(uint64_t z) {  // splitmix64's finaliser
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
+  // core/rng.hpp's mix64, for the callers still spelling it Dropout::mix64 (train/trainer.cpp,
+  // experiments/regbench/experiment.cpp): delete once they call mix64.
+  static uint64_t mix64(uint64_t z) { return mosaic::mix64(z); }
   static uint32_t fmix32(uint32_t h) {  // murmur3's finaliser
     h ^= h >> 16;
     h *= 0x85EBCA6Bu;

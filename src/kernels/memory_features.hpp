@@ -158,7 +158,10 @@ void lookahead_backward(F* dx, F* dmix, const F* dy, const F* x, const F* mix, i
   for (int c = 0; c < C; ++c) dmix[c / hs] += acc[c];
 }
 
-// Per head: y = x / (|x| + 1e-10) * scale_h. Saves |x| per (row, head) in norm (T x H).
+// The reference's epsilon in x / (|x| + eps): a zero row gives y = 0 instead of NaN.
+inline constexpr double kNormEpsilon = 1e-10;
+
+// Per head: y = x / (|x| + kNormEpsilon) * scale_h. Saves |x| per (row, head) in norm (T x H).
 template <class F>
 void normalize_scale_forward(F* y, F* norm, const F* x, const F* scale, int T, int C, int hs) {
   const int H = C / hs;
@@ -169,7 +172,7 @@ void normalize_scale_forward(F* y, F* norm, const F* x, const F* scale, int T, i
     for (int d = 0; d < hs; ++d) ss += static_cast<double>(xr[d]) * xr[d];
     F n = static_cast<F>(std::sqrt(ss));
     norm[r] = n;
-    F f = scale[r % H] / (n + F(1e-10));
+    F f = scale[r % H] / (n + F(kNormEpsilon));
     for (int d = 0; d < hs; ++d) yr[d] = xr[d] * f;
   }
 }
@@ -186,7 +189,7 @@ void normalize_scale_backward(F* dx, F* dlogscale, const F* dy, const F* y, cons
     const F* dyr = dy + r * hs;
     F* dxr = dx + r * hs;
     const int h = static_cast<int>(r % H);
-    const F n = norm[r], s = scale[h], denom = n + F(1e-10);
+    const F n = norm[r], s = scale[h], denom = n + F(kNormEpsilon);
     double dot_yy = 0, dot_xu = 0;  // dy.y for the scale; dy.x for the normalisation
     for (int d = 0; d < hs; ++d) {
       dot_yy += static_cast<double>(dyr[d]) * yr[d];

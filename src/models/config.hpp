@@ -1,11 +1,16 @@
 // Model configuration with the reference's field names (MemoryMosaicConfig / GPTConfig),
-// read from and written to JSON. Unknown keys are errors, not silently ignored.
+// read from and written to JSON through one table of its fields (config.cpp: key, meaning,
+// range, when written). Unknown keys are errors, not silently ignored.
 #pragma once
+#include <span>
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
 
 namespace mosaic {
+
+template <class C>
+struct ConfigField;  // core/config_table.hpp
 
 struct ModelConfig {
   std::string arch = "mosaic";  // "mosaic" (Memory Mosaic) or "gpt" (GPT-2 baseline)
@@ -40,7 +45,10 @@ struct ModelConfig {
   void validate() const;
   // Overrides fields from a JSON object (reference field names); `arch` may be set too.
   void update_from_json(const nlohmann::json& j, const std::string& source);
+  // Without `arch`: a model file keeps it in a metadata entry of its own.
   nlohmann::json to_json() const;
+  // Every key: adding one is a line in this table (config.cpp) and a member above.
+  static std::span<const ConfigField<ModelConfig>> fields();
 };
 
 }  // namespace mosaic

@@ -274,7 +274,7 @@ class Decoder : public LanguageModel<F> {
   void set_dropout_pass(bool training) {
     const uint64_t key = this->dropout_key_;
     embd_drop_.set_pass(key, training);
-    for (size_t l = 0; l < blocks_.size(); ++l) blocks_[l].set_pass(Dropout::mix64(key + l + 1), training);
+    for (size_t l = 0; l < blocks_.size(); ++l) blocks_[l].set_pass(mix64(key + l + 1), training);
   }
 
   std::string prefix_;

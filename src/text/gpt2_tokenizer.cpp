@@ -220,7 +220,7 @@ Gpt2Tokenizer Gpt2Tokenizer::load(const std::string& dir) {
   uint64_t rank = 0;
   for (size_t lineno = 1; std::getline(lines, line); ++lineno) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || (lineno == 1 && line.rfind("#version", 0) == 0)) continue;
+    if (line.empty() || (lineno == 1 && line.starts_with("#version"))) continue;
     size_t sp = line.find(' ');
     const std::string where = bpe_path + ":" + std::to_string(lineno) + ": ";
     MOSAIC_CHECK(sp != std::string::npos && sp > 0 && sp + 1 < line.size() &&

@@ -3,6 +3,7 @@
 // defaults < --config FILE.json < flags. Unknown keys are errors.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,8 @@
 #include "models/config.hpp"
 
 namespace mosaic {
+
+struct ConfigKey;  // core/config_table.hpp
 
 struct TrainConfig {
   ModelConfig model;
@@ -49,8 +52,10 @@ struct TrainConfig {
   void validate() const;
   void update_from_json(const nlohmann::json& j, const std::string& source);
   nlohmann::json to_json() const;  // flat: model keys and trainer keys together
-  // Every key update_from_json accepts, and whether its value is a string (for CLI flags).
-  static std::vector<std::pair<std::string, bool>> keys();
+  // The trainer's keys: adding one is a line in this table (train_config.cpp) and a member above.
+  static std::span<const ConfigField<TrainConfig>> fields();
+  // Every key update_from_json accepts, the model's first (the flags of `mosaic train`).
+  static std::vector<ConfigKey> keys();
 };
 
 // A JSON file's content; Error with a hint when it cannot be read or parsed.

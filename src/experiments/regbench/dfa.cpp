@@ -67,12 +67,7 @@ int uniform_int(Rng& rng, int lo, int hi) {  // inclusive
   return lo + static_cast<int>(rng.below(static_cast<uint64_t>(hi - lo + 1)));
 }
 
-// splitmix64 finaliser: independent per-task seeds from (seed, index).
-uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+// Independent per-task seeds from (seed, index).
 uint64_t stream_seed(uint64_t seed, uint64_t salt, uint64_t index) {
   return mix64(mix64(seed ^ salt) + 0x9E3779B97F4A7C15ull * (index + 1));
 }

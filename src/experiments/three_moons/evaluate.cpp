@@ -102,7 +102,7 @@ double median_of(std::vector<double> v) {
 
 }  // namespace
 
-EvalCurve evaluate(const ModelConfig& mcfg, const float* params, const MoonsData& data, const PeriodSet& set,
+EvalCurve evaluate(const MoonsModelConfig& mcfg, const float* params, const MoonsData& data, const PeriodSet& set,
                    const EvalConfig& ecfg, const std::vector<int>& ctx, uint64_t seed,
                    const std::function<void(int, int)>& progress) {
   MOSAIC_CHECK(mcfg.n_head == 1 || mcfg.n_head == 3, "three moons: n_head must be 1 or 3", "");

@@ -33,7 +33,7 @@ std::vector<int> context_lengths(const MoonsData& data, const EvalConfig& ecfg, 
 
 // Evaluates on `set`, N sequences whose start points come from Rng(eval seed). Parallel over
 // sequences; the result does not depend on the thread count. progress(done, total) may be empty.
-EvalCurve evaluate(const ModelConfig& mcfg, const float* params, const MoonsData& data, const PeriodSet& set,
+EvalCurve evaluate(const MoonsModelConfig& mcfg, const float* params, const MoonsData& data, const PeriodSet& set,
                    const EvalConfig& ecfg, const std::vector<int>& ctx, uint64_t seed,
                    const std::function<void(int, int)>& progress = {});
 

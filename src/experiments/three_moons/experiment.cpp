@@ -37,7 +37,7 @@ RunResult train_one(const ExperimentConfig& cfg, const MoonsData& data, int n_he
   RunResult r;
   r.n_head = n_head;
   r.seed = seed;
-  ModelConfig mcfg{n_head, cfg.beta, 0.5};
+  MoonsModelConfig mcfg{n_head, cfg.beta, 0.5};
   TrainConfig tcfg = cfg.train;
   tcfg.seed = seed;
   const auto t0 = Clock::now();
@@ -108,7 +108,7 @@ std::string summary_text(const ExperimentConfig& cfg, const MoonsData& data, con
 // two marked context lengths. Fills r's errors and s.repeat_last; appends full curves to curve_csv.
 void evaluate_run(const ExperimentConfig& cfg, const MoonsData& data, bool full, RunResult& r, ExperimentSummary& s,
                   std::ofstream& curve_csv) {
-  const ModelConfig mcfg{r.n_head, cfg.beta, 0.5};
+  const MoonsModelConfig mcfg{r.n_head, cfg.beta, 0.5};
   const auto seed = static_cast<unsigned long long>(r.seed);
   for (int split = 0; split < 2; ++split) {
     const std::vector<int> marked = {s.marked_ctx[split][0], s.marked_ctx[split][1]};

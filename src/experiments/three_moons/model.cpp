@@ -35,7 +35,7 @@ void Workspace<F>::reserve(int T_, int n_head) {
 namespace {
 
 template <class F, int H>
-double sequence_loss_h(const ModelConfig& cfg, const F* params, const F* seq, int T, Workspace<F>& ws, F* grad,
+double sequence_loss_h(const MoonsModelConfig& cfg, const F* params, const F* seq, int T, Workspace<F>& ws, F* grad,
                        double grad_scale) {
   const F* Wphi = params + kPhi * kMatrixReals;
   const F* Wpsi = params + kPsi * kMatrixReals;
@@ -121,7 +121,7 @@ double sequence_loss_h(const ModelConfig& cfg, const F* params, const F* seq, in
 }  // namespace
 
 template <class F>
-double sequence_loss(const ModelConfig& cfg, const F* params, const F* seq, int T, Workspace<F>& ws, F* grad,
+double sequence_loss(const MoonsModelConfig& cfg, const F* params, const F* seq, int T, Workspace<F>& ws, F* grad,
                      double grad_scale) {
   MOSAIC_CHECK(cfg.n_head == 1 || cfg.n_head == 3,
                "three moons: n_head must be 1 or 3, got " + std::to_string(cfg.n_head),
@@ -136,9 +136,9 @@ template void init_params<float>(Rng&, float*);
 template void init_params<double>(Rng&, double*);
 template struct Workspace<float>;
 template struct Workspace<double>;
-template double sequence_loss<float>(const ModelConfig&, const float*, const float*, int, Workspace<float>&, float*,
-                                     double);
-template double sequence_loss<double>(const ModelConfig&, const double*, const double*, int, Workspace<double>&,
+template double sequence_loss<float>(const MoonsModelConfig&, const float*, const float*, int, Workspace<float>&,
+                                     float*, double);
+template double sequence_loss<double>(const MoonsModelConfig&, const double*, const double*, int, Workspace<double>&,
                                       double*, double);
 
 }  // namespace mosaic::three_moons

@@ -18,7 +18,7 @@ inline constexpr int kParamCount = 3 * kMatrixReals;
 enum Matrix : int { kPhi = 0, kPsi = 1, kZ = 2 };
 const char* matrix_name(int m);  // "W_phi", "W_psi", "W_z"
 
-struct ModelConfig {
+struct MoonsModelConfig {
   int n_head = 3;      // 1: one 3-complex-dim head; 3: three 1-complex-dim heads
   double beta = 50.0;  // attention sharpness (the reference's attn_scale), fixed
   double clip = 0.5;   // loss = mean clip(o - x, -clip, clip)^2 (the reference's clipping)
@@ -47,7 +47,7 @@ struct Workspace {
 //   (per head, y_0 = 0),  o_t = W_z y_t,  returns sum_{t, c} clip(o_t - x_{t+1})^2.
 // When grad is not null, ACCUMULATES grad_scale * d(returned loss)/d(params) into it (54 reals).
 template <class F>
-double sequence_loss(const ModelConfig& cfg, const F* params, const F* seq, int T, Workspace<F>& ws, F* grad,
+double sequence_loss(const MoonsModelConfig& cfg, const F* params, const F* seq, int T, Workspace<F>& ws, F* grad,
                      double grad_scale);
 
 }  // namespace mosaic::three_moons

@@ -25,7 +25,7 @@ double learning_rate(const TrainConfig& cfg, int step) {
   return cfg.lr + (cfg.lr_end - cfg.lr) * s / cfg.iters;
 }
 
-double batch_loss_grad(const ModelConfig& mcfg, const MoonsData& data, const float* params,
+double batch_loss_grad(const MoonsModelConfig& mcfg, const MoonsData& data, const float* params,
                        const std::vector<int>& set_index, const std::vector<int64_t>& start, double* grad) {
   const int B = static_cast<int>(set_index.size());
   const int T = data.config().seq_len;
@@ -51,7 +51,7 @@ double batch_loss_grad(const ModelConfig& mcfg, const MoonsData& data, const flo
   return loss * scale;
 }
 
-TrainResult train_model(const ModelConfig& mcfg, const TrainConfig& tcfg, const MoonsData& data,
+TrainResult train_model(const MoonsModelConfig& mcfg, const TrainConfig& tcfg, const MoonsData& data,
                         const std::function<void(int, double)>& progress) {
   MOSAIC_CHECK(tcfg.iters >= 1 && tcfg.batch >= 1, "three moons: iters and batch must be positive",
                "the reference trains 500 steps of batch 64");

@@ -43,11 +43,11 @@ double learning_rate(const TrainConfig& cfg, int step);
 
 // One batch: mean clipped loss and its gradient (double, summed over sequences in batch order,
 // so the result does not depend on the thread count).
-double batch_loss_grad(const ModelConfig& mcfg, const MoonsData& data, const float* params,
+double batch_loss_grad(const MoonsModelConfig& mcfg, const MoonsData& data, const float* params,
                        const std::vector<int>& set_index, const std::vector<int64_t>& start, double* grad);
 
 // Trains from init_params(seed); `progress(step, loss)` is called after every step.
-TrainResult train_model(const ModelConfig& mcfg, const TrainConfig& tcfg, const MoonsData& data,
+TrainResult train_model(const MoonsModelConfig& mcfg, const TrainConfig& tcfg, const MoonsData& data,
                         const std::function<void(int, double)>& progress = {});
 
 }  // namespace mosaic::three_moons
