@@ -28,6 +28,7 @@
 #include "layers/linear.hpp"
 #include "layers/mlp.hpp"
 #include "layers/persistent_memory.hpp"
+#include "layers/swiglu.hpp"
 #include "layers/tied_lm_head.hpp"
 #include "layers/value_extractor.hpp"
 #include "models/factory.hpp"
@@ -181,8 +182,13 @@ enum class LayerKind {
   KeyExtractorUpbound,      // s = 2, StackAssoMem's clamp at kernel_beta_upbound 1: some heads clamped
   CausalSelfAttentionRope,  // rotary positions (even head sizes only)
   CausalSelfAttentionAlibi,
+  // Memory Mosaics v2
+  KeyExtractorGated,        // input-dependent gate and decay, no key scale
+  ContextualMemoryLevels,   // short-term (lags 1..3) and long-term (lags 3..) levels, gated keys, adaptive beta
+  ContextualMemoryDrawn,    // a training pass: the long-term delay drawn in [2, 5]; v1 keys, fixed beta
+  SwiGlu,
 };
-constexpr LayerKind kLastLayerKind = LayerKind::CausalSelfAttentionAlibi;
+constexpr LayerKind kLastLayerKind = LayerKind::SwiGlu;
 
 inline const char* layer_name(LayerKind kind) {
   switch (kind) {
@@ -205,6 +211,10 @@ inline const char* layer_name(LayerKind kind) {
     case LayerKind::KeyExtractorUpbound: return "KeyExtractorUpbound";
     case LayerKind::CausalSelfAttentionRope: return "CausalSelfAttentionRope";
     case LayerKind::CausalSelfAttentionAlibi: return "CausalSelfAttentionAlibi";
+    case LayerKind::KeyExtractorGated: return "KeyExtractorGated";
+    case LayerKind::ContextualMemoryLevels: return "ContextualMemoryLevels";
+    case LayerKind::ContextualMemoryDrawn: return "ContextualMemoryDrawn";
+    case LayerKind::SwiGlu: return "SwiGlu";
   }
   return "?";
 }
@@ -280,6 +290,24 @@ inline std::unique_ptr<LayerCase> make_layer(LayerKind kind, const Shape& s, boo
       return over_sequences(std::make_shared<CausalSelfAttention<double>>(C, H, bias, 0.0, "rope"), s);
     case LayerKind::CausalSelfAttentionAlibi:
       return over_sequences(std::make_shared<CausalSelfAttention<double>>(C, H, bias, 0.0, "alibi"), s);
+    case LayerKind::KeyExtractorGated:
+      return over_sequences(std::make_shared<KeyExtractor<double>>(C, H, bias, KeyOptions{.scaled = false, .gated = true}), s);
+    case LayerKind::ContextualMemoryLevels: {
+      const ContextualMemoryOptions o{.short_term = 4, .long_delay_min = 2, .long_delay_max = 5, .long_delay_eval = 3,
+                                      .bandwidth = true, .adaptive = true, .gated_keys = true};
+      auto layer = std::make_shared<ContextualMemory<double>>(C, H, bias, o);
+      layer->set_pass(kTestDropoutKey, false);  // the inference delay
+      return over_sequences(layer, s);
+    }
+    case LayerKind::ContextualMemoryDrawn: {
+      const ContextualMemoryOptions o{.short_term = 3, .long_delay_min = 2, .long_delay_max = 5, .long_delay_eval = 3,
+                                      .bandwidth = true, .adaptive = false, .gated_keys = false};
+      auto layer = std::make_shared<ContextualMemory<double>>(C, H, bias, o);
+      layer->set_pass(kTestDropoutKey, true);  // a training pass: its delay drawn from the key
+      return over_sequences(layer, s);
+    }
+    case LayerKind::SwiGlu:
+      return over_sequences(std::make_shared<SwiGlu<double>>(C, 2 * C + 1, bias), s);
   }
   throw std::invalid_argument("unknown layer kind");
 }

@@ -59,6 +59,10 @@ std::string break_tensor(LayerKind kind, bool bias) {
     case LayerKind::KeyExtractorUpbound: return "leaky_avg.leaky_key_beta";
     case LayerKind::CausalSelfAttentionRope: return "c_attn.weight";
     case LayerKind::CausalSelfAttentionAlibi: return "x";
+    case LayerKind::KeyExtractorGated: return bias ? "W_lambda.weight" : "W_g.weight";
+    case LayerKind::ContextualMemoryLevels: return bias ? "short_term.bandwidth.alpha" : "long_term.k_featurizer.W_g.weight";
+    case LayerKind::ContextualMemoryDrawn: return bias ? "long_term.bandwidth.beta1" : "short_term.v_featurizer.coef";
+    case LayerKind::SwiGlu: return bias ? "w1.weight" : "w3.weight";
   }
   return "";
 }
@@ -114,6 +118,22 @@ ModelConfig tiny(const std::string& arch, const Shape& s, bool bias, const std::
   ModelConfig c = tiny_config(arch, {.vocab_size = 13, .block_size = s.T, .n_head = s.H, .n_embd = s.C, .pmem_size = 5});
   if (variant == "dropout") c.dropout = 0.2;
   if (variant == "rope" || variant == "alibi") c.pos_encoding = variant;
+  if (variant.starts_with("v2")) {  // Memory Mosaics v2 at this T: h = 4, m drawn in [2, 5], 3 at inference
+    c.short_term_window = 4;
+    c.long_term_delay_min = 2;
+    c.long_term_delay_max = 5;
+    c.long_term_delay = 3;
+    c.init = "v2";
+    c.pmem_kind = "swiglu";
+    c.swiglu_hidden = 2 * s.C;
+  }
+  if (variant == "v2_ablations") {  // fixed beta, v1 keys, a fixed delay, v1's persistent memory
+    c.adaptive_bandwidth = false;
+    c.key_gate = false;
+    c.long_term_delay_min = c.long_term_delay_max = 2;
+    c.pmem_kind = "slots";
+  }
+  if (variant == "v2_short_only") c.long_term_delay_max = 0;
   if (variant == "icll") {
     c.ic_dropout = 0.1;
     c.hd_dropout = 0.2;
@@ -155,6 +175,11 @@ std::vector<ModelParam> model_params() {
     params.push_back({"gpt", s, false, "dropout"});
     params.push_back({"mosaic", s, false, "icll"});
   }
+  for (size_t s : {0, 1, 2, 3, 5, 6, 7}) {  // Memory Mosaics v2 and its ablations
+    params.push_back({"mosaic", s, s % 2 == 0, "v2"});
+    params.push_back({"mosaic", s, s % 2 == 1, "v2_ablations"});
+  }
+  for (size_t s : {2, 6}) params.push_back({"mosaic", s, true, "v2_short_only"});
   for (size_t s : {0, 2, 4, 7}) {  // even head sizes
     params.push_back({"gpt", s, s % 2 == 0, "rope"});
     params.push_back({"gpt", s, s % 2 == 1, "alibi"});
@@ -188,7 +213,7 @@ TEST_P(WholeModel, MatchesFiniteDifferencesAndABrokenEntryFails) {
   const Shape& s = sc.shape;
   const ModelConfig config = tiny(p.arch, s, p.bias, p.variant);
   auto model = make_test_model(config, 7);
-  if (config.init == "nanogpt") widen_weights(model->params());  // fanin's matrices are wide already
+  if (config.init == "nanogpt") widen_weights(model->params());  // fanin's and v2's matrices are wide already
   model->set_dropout_key(99);
   std::vector<int32_t> idx, targets;
   draw_tokens(idx, targets, s.rows(), config.vocab_size, 8);
@@ -197,8 +222,9 @@ TEST_P(WholeModel, MatchesFiniteDifferencesAndABrokenEntryFails) {
     model->params().zero_grad();
     model->backward(1.0);
   };
-  const std::string broken = config.arch == "gpt" ? "transformer.h.0.attn.c_attn.weight"
-                                                  : "mosaic.h.0.mlp.k_featurizer.leaky_avg.leaky_key_beta";
+  const std::string broken = config.arch == "gpt"        ? "transformer.h.0.attn.c_attn.weight"
+                             : config.memory_levels()   ? "mosaic.h.0.attn.short_term.bandwidth.beta0"
+                                                        : "mosaic.h.0.mlp.k_featurizer.leaky_avg.leaky_key_beta";
   // The head sums the rows' losses in double: rounding ~eps sqrt(rows) of the loss.
   GradCheckOptions options;
   options.max_per_tensor = sc.model_probes;

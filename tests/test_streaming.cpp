@@ -203,6 +203,17 @@ TEST(Streaming, EveryLayerStepEqualsItsForwardInFloat64) {
   icll.ic_dropout = 0.2;
   icll.hd_dropout = 0.1;
   cases.emplace_back("icll", icll);
+  for (const std::string variant : {"v2", "v2 ablations", "v2 short-term only"}) {  // Memory Mosaics v2
+    ModelConfig v2 = mosaic_config(4, variant == "v2", 1);
+    v2.short_term_window = 8;
+    v2.long_term_delay_min = 4;
+    v2.long_term_delay_max = variant == "v2 short-term only" ? 0 : 12;
+    v2.long_term_delay = 5;
+    v2.init = "v2";
+    v2.pmem_kind = variant == "v2" ? "swiglu" : "slots";
+    v2.adaptive_bandwidth = v2.key_gate = variant == "v2";
+    cases.emplace_back(variant, v2);
+  }
   for (const std::string pos : {"learned", "rope", "alibi"}) {
     ModelConfig g = gpt_config(pos == "rope" ? 4 : 2, pos != "alibi", 128);
     g.pos_encoding = pos;
@@ -222,6 +233,16 @@ TEST(StreamingMosaic, RunsPastBlockSize) {
   auto large = with_block_size(*small, 300);
   auto stream = make_stream(*small);
   EXPECT_LE(stream_vs_forward(*stream, *large, random_tokens(300, 97, 9)), kStreamTolerance);
+  ModelConfig v2 = mosaic_config(2, false, 1, /*block=*/16);  // Memory Mosaics v2, trained at 16
+  v2.short_term_window = 8;
+  v2.long_term_delay_min = 4;
+  v2.long_term_delay_max = 12;
+  v2.long_term_delay = 4;
+  v2.init = "v2";
+  v2.pmem_kind = "swiglu";
+  auto small_v2 = random_model(v2, 6);
+  auto stream_v2 = make_stream(*small_v2);
+  EXPECT_LE(stream_vs_forward(*stream_v2, *with_block_size(*small_v2, 300), random_tokens(300, 97, 10)), kStreamTolerance);
   for (Eviction e : {Eviction::Oldest, Eviction::LeastRecentlyUsed}) {  // and with a bound
     StreamOptions o;
     o.memory = {8, e, 0.05f};

@@ -37,7 +37,7 @@ void MemoryLevel<F>::set_pass(uint64_t key, bool training) {
   visible = options.visible;
   if (training && options.delay_max > 0) {
     const uint64_t span = static_cast<uint64_t>(options.delay_max - options.delay_min + 1);
-    visible.min_lag = options.delay_min + static_cast<int>(Dropout::mix64(key ^ 0x6c6f6e6775ull) % span);
+    visible.min_lag = options.delay_min + static_cast<int>(mix64(key ^ 0x6c6f6e6775ull) % span);
   }
 }
 

@@ -14,6 +14,7 @@ using M = ModelConfig;
 
 bool never(const M&) { return false; }
 bool mosaic_only(const M& c) { return c.arch == "mosaic"; }
+bool levels_only(const M& c) { return c.memory_levels(); }
 
 // Size bounds: above them the layers' index arithmetic (4 n_embd^2 in int, T^2 per head in
 // int64) and any machine's memory give out; the largest published models stay well inside.
@@ -44,7 +45,8 @@ constexpr ConfigField<M> kFields[] = {
      .range = {.lo = 0, .hi = 1, .hi_open = true, .unset = -1},
      .written = [](const M& c) { return c.hd_dropout >= 0; }},
     {.key = "init", .member = &M::init,
-     .meaning = "nanogpt (nanoMosaics, GPT-2) or fanin (StackAssoMem: N(0, 1/sqrt(fan_in)) matrices)",
+     .meaning = "nanogpt (nanoMosaics, GPT-2), fanin (StackAssoMem: N(0, 1/sqrt(fan_in)) matrices) or v2 "
+                "(Memory Mosaics v2: N(0, 1/sqrt(2 d (l+1))) clipped at 3 sigma)",
      .written = [](const M& c) { return c.init != "nanogpt"; }},
     {.key = "scale_logits", .member = &M::scale_logits, .meaning = "logits times 1/sqrt(n_embd) (StackAssoMem)",
      .written = [](const M& c) { return c.scale_logits; }},
@@ -54,6 +56,32 @@ constexpr ConfigField<M> kFields[] = {
     {.key = "pos_encoding", .member = &M::pos_encoding,
      .meaning = "GPT positions: learned (GPT-2's, when empty), rope or alibi; a Memory Mosaic has none",
      .written = [](const M& c) { return !c.pos_encoding.empty(); }},
+    {.key = "short_term_window", .member = &M::short_term_window,
+     .meaning = "v2: > 0 splits the contextual memory into a short-term memory over the last h - 1 pairs and a "
+                "long-term memory (the paper's h: 256); 0: v1's one memory",
+     .range = between(0, 1 << 20), .applies = mosaic_only, .written = levels_only},
+    {.key = "long_term_delay_min", .member = &M::long_term_delay_min,
+     .meaning = "v2: the long-term memory's delay m in training is uniform in [min, max] per pass (the paper: 64)",
+     .range = between(1, 1 << 20), .applies = levels_only, .written = levels_only},
+    {.key = "long_term_delay_max", .member = &M::long_term_delay_max,
+     .meaning = "v2: the largest training delay m (the paper: 256); 0: no long-term memory",
+     .range = between(0, 1 << 20), .applies = levels_only, .written = levels_only},
+    {.key = "long_term_delay", .member = &M::long_term_delay,
+     .meaning = "v2: the long-term memory's delay m at inference and evaluation (the paper: 64)",
+     .range = between(1, 1 << 20), .applies = levels_only, .written = levels_only},
+    {.key = "adaptive_bandwidth", .member = &M::adaptive_bandwidth,
+     .meaning = "v2: beta = beta1 n^alpha + beta0 for a query seeing n pairs; false: beta1 + beta0",
+     .applies = levels_only, .written = levels_only},
+    {.key = "key_gate", .member = &M::key_gate,
+     .meaning = "v2: gated time-variant keys (exp(W_g x) gate, exp(-|W_lambda x|) decay); false: v1's leaky average",
+     .applies = levels_only, .written = levels_only},
+    {.key = "pmem_kind", .member = &M::pmem_kind,
+     .meaning = "the persistent memory: slots (v1's learned key/value slots) or swiglu (v2: W2(SiLU(W1 x) W3 x))",
+     .applies = mosaic_only, .written = [](const M& c) { return c.pmem_kind != "slots"; }},
+    {.key = "swiglu_hidden", .member = &M::swiglu_hidden,
+     .meaning = "the SwiGLU persistent memory's hidden width; 0: 8 n_embd / 3 rounded up to 8",
+     .range = between(0, 1 << 20), .applies = [](const M& c) { return c.pmem_kind == "swiglu"; },
+     .written = [](const M& c) { return c.pmem_kind == "swiglu"; }},
     {.key = "leaky_cuda", .member = std::monostate{},
      .meaning = "the reference's switch between two equal leaky-average implementations: ignored"},
 };
@@ -76,8 +104,19 @@ void ModelConfig::validate() const {
                  "unknown pos_encoding '" + pos_encoding + "'", "use \"learned\" (GPT-2), \"rope\" or \"alibi\"");
   MOSAIC_CHECK(pos_encoding != "rope" || head_size() % 2 == 0,
                "rope needs an even head size, not " + std::to_string(head_size()), "pick n_head so that n_embd / n_head is even");
-  MOSAIC_CHECK(init == "nanogpt" || init == "fanin", "unknown init '" + init + "'",
-               "use \"nanogpt\" (nanoMosaics, GPT-2) or \"fanin\" (StackAssoMem, the RegBench model)");
+  MOSAIC_CHECK(init == "nanogpt" || init == "fanin" || init == "v2", "unknown init '" + init + "'",
+               "use \"nanogpt\" (nanoMosaics, GPT-2), \"fanin\" (StackAssoMem, the RegBench model) or \"v2\" "
+               "(Memory Mosaics v2: clipped N(0, 1/sqrt(2 d (l+1))))");
+  MOSAIC_CHECK(pmem_kind == "slots" || pmem_kind == "swiglu", "unknown pmem_kind '" + pmem_kind + "'",
+               "use \"slots\" (v1's persistent memory) or \"swiglu\" (v2's)");
+  if (memory_levels()) {
+    MOSAIC_CHECK(short_term_window >= 2, "short_term_window " + std::to_string(short_term_window) + " sees no pair",
+                 "the short-term memory reads the last h - 1 pairs: use h >= 2 (the paper: 256)");
+    MOSAIC_CHECK(long_term_delay_max == 0 || long_term_delay_min <= long_term_delay_max,
+                 "long_term_delay_min " + std::to_string(long_term_delay_min) + " above long_term_delay_max " +
+                     std::to_string(long_term_delay_max),
+                 "the training delay is drawn from [min, max] (the paper: 64 and 256); max 0 removes the long-term memory");
+  }
 }
 
 void ModelConfig::update_from_json(const nlohmann::json& j, const std::string& source) {

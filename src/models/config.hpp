@@ -36,7 +36,21 @@ struct ModelConfig {
   // nothing is tied to block_size). The Memory Mosaic has none ("" only).
   std::string pos_encoding;
 
+  // Memory Mosaics v2 (arXiv 2507.03285), each piece one key so each ablation is one flag.
+  // short_term_window h > 0 turns the contextual memory into a short-term memory over the last
+  // h - 1 pairs and a long-term memory over the pairs at least m old (m uniform in
+  // [long_term_delay_min, long_term_delay_max] per training pass, long_term_delay at inference;
+  // max 0: no long-term memory), both with v2's keys, values and bandwidth.
+  int short_term_window = 0;
+  int long_term_delay_min = 64, long_term_delay_max = 256, long_term_delay = 64;
+  bool adaptive_bandwidth = true;  // beta = beta1 n^alpha + beta0; false: beta1 + beta0
+  bool key_gate = true;            // gated time-variant keys; false: v1's leaky average per head
+  std::string pmem_kind = "slots"; // "slots" (v1's key/value slots) or "swiglu" (v2)
+  int swiglu_hidden = 0;           // the SwiGLU's hidden width; 0: 8 n_embd / 3 rounded up to 8
+
   int head_size() const { return n_embd / n_head; }
+  bool memory_levels() const { return arch == "mosaic" && short_term_window > 0; }  // v2's two levels
+  int swiglu_width() const { return swiglu_hidden > 0 ? swiglu_hidden : (8 * n_embd / 3 + 7) / 8 * 8; }
   bool learned_positions() const { return arch == "gpt" && (pos_encoding.empty() || pos_encoding == "learned"); }
   double embd_dropout() const { return dropout; }
   double prob_dropout() const { return ic_dropout >= 0 ? ic_dropout : dropout; }
