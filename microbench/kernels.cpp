@@ -22,6 +22,7 @@
 #include "kernels/memory_features.hpp"
 #include "kernels/small_gemm.hpp"
 #include "kernels/softmax.hpp"
+#include "kernels/threads.hpp"
 #include "kernels/vector_math.hpp"
 #include "kernels/vocab_softmax.hpp"
 #include "op_cases.hpp"

@@ -18,6 +18,4 @@ template void gemm<float>(Op, Op, int, int, int, float, const float*, int, const
 template void gemm<double>(Op, Op, int, int, int, double, const double*, int, const double*, int, double, double*,
                            int);
 
-void set_threads(int) {}
-
 }  // namespace mosaic

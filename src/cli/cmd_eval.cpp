@@ -15,7 +15,7 @@
 #include "eval/lm_eval.hpp"
 #include "io/atomic_file.hpp"
 #include "io/model_io.hpp"
-#include "kernels/gemm.hpp"
+#include "kernels/threads.hpp"
 #include "text/gpt2_tokenizer.hpp"
 
 namespace mosaic {

@@ -12,7 +12,7 @@
 #include "core/error.hpp"
 #include "core/resources.hpp"
 #include "experiments/regbench/experiment.hpp"
-#include "kernels/gemm.hpp"
+#include "kernels/threads.hpp"
 
 namespace mosaic {
 

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "cli/commands.hpp"
-#include "kernels/gemm.hpp"
+#include "kernels/threads.hpp"
 #include "core/error.hpp"
 #include "experiments/three_moons/experiment.hpp"
 

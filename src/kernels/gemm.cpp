@@ -1,16 +1,10 @@
-// OpenBLAS binding of gemm<F>, and the thread count OpenBLAS and OpenMP share. Shapes are
-// asserted, not checked: callers own the shapes.
+// OpenBLAS binding of gemm<F> and the name of its kernels' core (its thread count is set in
+// kernels/threads.cpp). Shapes are asserted, not checked: callers own the shapes.
 #include "kernels/gemm.hpp"
 
 #include <cblas.h>
-#include <omp.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
 
 #include <cassert>
-#include <string>
-
-#include "core/error.hpp"
 
 namespace mosaic {
 
@@ -30,33 +24,6 @@ void gemm<double>(Op op_a, Op op_b, int m, int n, int k, double alpha, const dou
   assert(m >= 0 && n >= 0 && k >= 0);
   if (m == 0 || n == 0) return;
   cblas_dgemm(CblasRowMajor, cblas_op(op_a), cblas_op(op_b), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
-
-// OpenBLAS gives each thread a 128 MiB buffer, and under an address-space limit (ulimit -v)
-// that it cannot map it retries forever instead of failing (OpenBLAS issue #5289). So the
-// room for n threads (buffer and stack) is reserved and released first, and a lack of it is
-// an Error. Without a limit there is nothing to check.
-static void check_address_space_for(int n) {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
-  const size_t per_thread = size_t{144} << 20;
-  const size_t bytes = per_thread * static_cast<size_t>(n);
-  void* probe = ::mmap(nullptr, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  MOSAIC_CHECK(probe != MAP_FAILED,
-               std::to_string(n) + " threads need about " + std::to_string(bytes >> 20) +
-                   " MiB of address space for OpenBLAS's buffers, more than the limit leaves (ulimit -v " +
-                   std::to_string(limit.rlim_cur >> 10) + ")",
-               "use fewer threads (-t), or raise the limit");
-  ::munmap(probe, bytes);
-}
-
-void set_threads(int n) {
-  if (n <= 0) return;
-  MOSAIC_CHECK(n <= 1024, std::to_string(n) + " threads is more than any machine here has",
-               "-t is the number of cores to use, e.g. -t " + std::to_string(omp_get_num_procs()));
-  check_address_space_for(n);
-  omp_set_num_threads(n);
-  openblas_set_num_threads(n);
 }
 
 const char* blas_core_name() { return openblas_get_corename(); }

@@ -1,6 +1,11 @@
 // The single matrix-product entry point: row-major C = alpha * op(A) op(B) + beta * C over
-// OpenBLAS (sgemm for float, dgemm for the float64 gradient tests). No other file calls BLAS.
+// OpenBLAS (sgemm for float, dgemm for the float64 gradient tests). No other file multiplies
+// through BLAS; kernels/threads.hpp sets its thread count.
 #pragma once
+
+// For the callers that still take set_threads from here (cli/cmd_sample.cpp, cli/cmd_bench.cpp,
+// train/trainer.cpp, being rewritten): remove once they include kernels/threads.hpp.
+#include "kernels/threads.hpp"
 
 namespace mosaic {
 
@@ -10,10 +15,6 @@ enum class Op { N, T };  // use the matrix as stored, or its transpose
 template <class F>
 void gemm(Op op_a, Op op_b, int m, int n, int k, F alpha, const F* a, int lda, const F* b, int ldb,
           F beta, F* c, int ldc);
-
-// Thread count for our OpenMP loops and OpenBLAS together (they must agree, or one
-// oversubscribes the cores); n <= 0 leaves the defaults (all cores). Set once by -t flags.
-void set_threads(int n);
 
 // The CPU core OpenBLAS chose its kernels for (e.g. "Haswell", "SkylakeX", "Zen").
 const char* blas_core_name();
