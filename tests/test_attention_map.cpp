@@ -121,12 +121,17 @@ void expect_maps_match_brute_force(const Variant& v, int block, int context) {
         EXPECT_NEAR(head.weight[j], expected[l * H + h][j], 2e-6) << v.name() << " layer " << l << " head " << h << " j " << j;
         flatness = std::max(flatness, std::abs(head.weight[j] - 1.0 / context));
       }
+      EXPECT_EQ(head.mass_last, mass_on_last(head.weight, kLastFraction));
+      EXPECT_EQ(head.half_width, half_mass_width(head.weight));
+      EXPECT_EQ(head.distance, mean_distance(head.weight));
       if (v.arch == "mosaic") {
         EXPECT_EQ(head.weight[context - 1], 0.0) << "the memory's last position has no pair of its own";
         EXPECT_TRUE(std::isfinite(head.decay) && head.decay > 0 && head.decay < 1);
+        EXPECT_DOUBLE_EQ(head.time_constant, 1.0 / (1.0 - head.decay));
         EXPECT_GT(head.key_scale, 0);
       } else {
         EXPECT_TRUE(std::isnan(head.decay));
+        EXPECT_TRUE(std::isnan(head.time_constant));
       }
     }
   EXPECT_GT(flatness, 1e-3) << v.name() << ": rows this flat cannot tell a wrong position from a right one";

@@ -14,6 +14,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/progress_line.hpp"
+#include "core/config_table.hpp"
 #include "core/error.hpp"
 #include "eval/attention_map.hpp"
 #include "eval/lm_eval.hpp"
@@ -35,8 +36,6 @@ struct AttentionCommandOptions {
   int threads = 0;
 };
 
-constexpr double kLastFraction = 0.1;  // "mass on the last 10% of positions"
-
 // NaN (GPT's decay) as an empty CSV field and JSON null.
 std::string csv_number(double v) {
   if (std::isnan(v)) return "";
@@ -45,9 +44,6 @@ std::string csv_number(double v) {
   return s;
 }
 nlohmann::json json_number(double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); }
-
-// 1 / (1 - decay): the leaky average's time constant in tokens.
-double time_constant(double decay) { return std::isnan(decay) ? decay : 1.0 / std::max(1e-12, 1.0 - decay); }
 
 std::string maps_csv(const AttentionMaps& r) {
   std::string csv = "layer,head,position,distance,weight\n";
@@ -64,9 +60,9 @@ std::string heads_csv(const AttentionMaps& r) {
   std::string csv = "layer,head,context,mass_last_10pct,half_mass_width,mean_distance,decay,time_constant,key_scale\n";
   char line[160];
   for (const auto& m : r.heads) {
-    std::snprintf(line, sizeof line, "%d,%d,%d,%.6f,%d,%.4f,", m.layer, m.head, r.context,
-                  mass_on_last(m.weight, kLastFraction), half_mass_width(m.weight), mean_distance(m.weight));
-    csv += line + csv_number(m.decay) + "," + csv_number(time_constant(m.decay)) + "," + csv_number(m.key_scale) + "\n";
+    std::snprintf(line, sizeof line, "%d,%d,%d,%.6f,%d,%.4f,", m.layer, m.head, r.context, m.mass_last, m.half_width,
+                  m.distance);
+    csv += line + csv_number(m.decay) + "," + csv_number(m.time_constant) + "," + csv_number(m.key_scale) + "\n";
   }
   return csv;
 }
@@ -102,9 +98,8 @@ void run_maps(const AttentionCommandOptions& o, LanguageModel<float>& model, con
   std::printf("layer head  last 10%%  half-mass width  mean distance%s\n",
               c.arch == "gpt" ? "" : "  decay   time const  key scale");
   for (const auto& m : r.heads) {
-    std::printf("%5d %4d  %8.3f  %15d  %13.1f", m.layer, m.head, mass_on_last(m.weight, kLastFraction),
-                half_mass_width(m.weight), mean_distance(m.weight));
-    if (!std::isnan(m.decay)) std::printf("  %.4f  %10.2f  %9.2f", m.decay, time_constant(m.decay), m.key_scale);
+    std::printf("%5d %4d  %8.3f  %15d  %13.1f", m.layer, m.head, m.mass_last, m.half_width, m.distance);
+    if (!std::isnan(m.decay)) std::printf("  %.4f  %10.2f  %9.2f", m.decay, m.time_constant, m.key_scale);
     std::printf("\n");
   }
   if (!o.maps_csv.empty()) {
@@ -118,15 +113,14 @@ void run_maps(const AttentionCommandOptions& o, LanguageModel<float>& model, con
   if (!o.json.empty()) {
     nlohmann::json heads = nlohmann::json::array();
     for (const auto& m : r.heads)
-      heads.push_back({{"layer", m.layer}, {"head", m.head}, {"weight", m.weight},
-                       {"mass_last_10pct", mass_on_last(m.weight, kLastFraction)},
-                       {"half_mass_width", half_mass_width(m.weight)}, {"mean_distance", mean_distance(m.weight)},
-                       {"decay", json_number(m.decay)}, {"time_constant", json_number(time_constant(m.decay))},
+      heads.push_back({{"layer", m.layer}, {"head", m.head}, {"weight", m.weight}, {"mass_last_10pct", m.mass_last},
+                       {"half_mass_width", m.half_width}, {"mean_distance", m.distance},
+                       {"decay", json_number(m.decay)}, {"time_constant", json_number(m.time_constant)},
                        {"key_scale", json_number(m.key_scale)}});
-    const nlohmann::json j = {{"model", path},          {"arch", c.arch},       {"pos_encoding", c.pos_encoding},
-                              {"block_size", c.block_size}, {"inputs", o.inputs}, {"context", r.context},
-                              {"windows", r.windows},    {"sees_self", r.sees_self}, {"mean_loss", r.mean_loss},
-                              {"heads", heads}};
+    nlohmann::json j = members_json(ModelConfig::fields(), c, &ModelConfig::arch, &ModelConfig::pos_encoding,
+                                   &ModelConfig::block_size);
+    j.update({{"model", path},       {"inputs", o.inputs},       {"context", r.context}, {"windows", r.windows},
+              {"sees_self", r.sees_self}, {"mean_loss", r.mean_loss}, {"heads", heads}});
     write_file_atomically(o.json, std::string_view(j.dump(1) + "\n"));
     std::printf("wrote %s\n", o.json.c_str());
   }

@@ -123,6 +123,14 @@ const ConfigField<C>& field_of(std::span<const ConfigField<C>> fields, T C::*mem
   throw Error("config member without a table entry", "add it to the config's field table");
 }
 
+// The named members under their keys, whatever their `written` rule (for reports).
+template <class C, class... T>
+nlohmann::json members_json(std::span<const ConfigField<C>> fields, const C& c, T C::*... members) {
+  nlohmann::json j = nlohmann::json::object();
+  ((j[field_of(fields, members).key] = c.*members), ...);
+  return j;
+}
+
 // "arch block_size ...": every key a user may set, for hints.
 template <class C>
 std::string known_keys(std::span<const ConfigField<C>> fields) {

@@ -18,17 +18,23 @@ namespace mosaic {
 
 namespace {
 
-// Per head of every layer: the Memory Mosaic's leaky decay and key scale, NaN for GPT.
-void fill_head_coefficients(const LanguageModel<float>& model, std::vector<HeadMap>& heads) {
+// Per head of every layer, once its weights are final: their summaries, and the Memory
+// Mosaic's leaky decay, time constant and key scale (NaN for GPT).
+void summarize_heads(const LanguageModel<float>& model, std::vector<HeadMap>& heads) {
   const auto* mosaic = dynamic_cast<const MemoryMosaic<float>*>(&model);
   const int H = model.config().n_head;
   std::vector<float> decay(H), scale(H);
   for (auto& m : heads) {
+    m.mass_last = mass_on_last(m.weight, kLastFraction);
+    m.half_width = half_mass_width(m.weight);
+    m.distance = mean_distance(m.weight);
     m.decay = m.key_scale = std::numeric_limits<double>::quiet_NaN();
-    if (!mosaic) continue;
-    mosaic->blocks()[m.layer].mixer.levels.front().k_featurizer.head_coefficients(decay.data(), scale.data());
-    m.decay = decay[m.head];
-    m.key_scale = scale[m.head];
+    if (mosaic) {
+      mosaic->blocks()[m.layer].mixer.levels.front().k_featurizer.head_coefficients(decay.data(), scale.data());
+      m.decay = decay[m.head];
+      m.key_scale = scale[m.head];
+    }
+    m.time_constant = leaky_time_constant(m.decay);
   }
 }
 
@@ -75,7 +81,7 @@ AttentionMaps attention_maps(LanguageModel<float>& model, std::span<const uint16
   r.mean_loss = loss_sum / static_cast<double>(windows);
   for (auto& head : r.heads)
     for (double& w : head.weight) w /= static_cast<double>(windows);
-  fill_head_coefficients(model, r.heads);
+  summarize_heads(model, r.heads);
   return r;
 }
 
@@ -106,6 +112,8 @@ double mean_distance(std::span<const double> weight) {
   }
   return total > 0 ? moment / total : 0.0;
 }
+
+double leaky_time_constant(double decay) { return std::isnan(decay) ? decay : 1.0 / std::max(1e-12, 1.0 - decay); }
 
 Explanation explain_attention(LanguageModel<float>& model, std::span<const uint16_t> tokens, int top, int context) {
   const ModelConfig& config = model.config();
