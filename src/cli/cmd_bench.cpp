@@ -19,6 +19,7 @@
 #include "bench/reference.hpp"
 #include "bench/report.hpp"
 #include "bench/throughput.hpp"
+#include "kernels/threads.hpp"
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"

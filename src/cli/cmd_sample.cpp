@@ -27,7 +27,7 @@
 #include "core/error.hpp"
 #include "infer/generate.hpp"
 #include "io/model_io.hpp"
-#include "kernels/gemm.hpp"
+#include "kernels/threads.hpp"
 #include "text/gpt2_tokenizer.hpp"
 #include "text/utf8_stream.hpp"
 

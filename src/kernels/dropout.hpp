@@ -54,9 +54,6 @@ struct Dropout {
     }
   }
 
-  // core/rng.hpp's mix64, for the callers still spelling it Dropout::mix64 (train/trainer.cpp,
-  // experiments/regbench/experiment.cpp): delete once they call mix64.
-  static uint64_t mix64(uint64_t z) { return mosaic::mix64(z); }
   static uint32_t fmix32(uint32_t h) {  // murmur3's finaliser
     h ^= h >> 16;
     h *= 0x85EBCA6Bu;

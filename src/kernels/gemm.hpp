@@ -3,10 +3,6 @@
 // through BLAS; kernels/threads.hpp sets its thread count.
 #pragma once
 
-// For the callers that still take set_threads from here (cli/cmd_sample.cpp, cli/cmd_bench.cpp,
-// train/trainer.cpp, being rewritten): remove once they include kernels/threads.hpp.
-#include "kernels/threads.hpp"
-
 namespace mosaic {
 
 enum class Op { N, T };  // use the matrix as stored, or its transpose

@@ -14,7 +14,14 @@ using M = ModelConfig;
 
 bool never(const M&) { return false; }
 bool mosaic_only(const M& c) { return c.arch == "mosaic"; }
-bool levels_only(const M& c) { return c.memory_levels(); }
+// Whether a field differs from its default: a v2 key given to a v1 model is written back as given.
+template <auto member>
+bool changed(const M& c) {
+  static const M defaults;
+  return c.*member != defaults.*member;
+}
+template <auto member>
+bool levels_or_changed(const M& c) { return c.memory_levels() || changed<member>(c); }
 
 // Size bounds: above them the layers' index arithmetic (4 n_embd^2 in int, T^2 per head in
 // int64) and any machine's memory give out; the largest published models stay well inside.
@@ -59,29 +66,29 @@ constexpr ConfigField<M> kFields[] = {
     {.key = "short_term_window", .member = &M::short_term_window,
      .meaning = "v2: > 0 splits the contextual memory into a short-term memory over the last h - 1 pairs and a "
                 "long-term memory (the paper's h: 256); 0: v1's one memory",
-     .range = between(0, 1 << 20), .applies = mosaic_only, .written = levels_only},
+     .range = between(0, 1 << 20), .applies = mosaic_only, .written = changed<&M::short_term_window>},
     {.key = "long_term_delay_min", .member = &M::long_term_delay_min,
      .meaning = "v2: the long-term memory's delay m in training is uniform in [min, max] per pass (the paper: 64)",
-     .range = between(1, 1 << 20), .applies = levels_only, .written = levels_only},
+     .range = between(1, 1 << 20), .applies = mosaic_only, .written = levels_or_changed<&M::long_term_delay_min>},
     {.key = "long_term_delay_max", .member = &M::long_term_delay_max,
      .meaning = "v2: the largest training delay m (the paper: 256); 0: no long-term memory",
-     .range = between(0, 1 << 20), .applies = levels_only, .written = levels_only},
+     .range = between(0, 1 << 20), .applies = mosaic_only, .written = levels_or_changed<&M::long_term_delay_max>},
     {.key = "long_term_delay", .member = &M::long_term_delay,
      .meaning = "v2: the long-term memory's delay m at inference and evaluation (the paper: 64)",
-     .range = between(1, 1 << 20), .applies = levels_only, .written = levels_only},
+     .range = between(1, 1 << 20), .applies = mosaic_only, .written = levels_or_changed<&M::long_term_delay>},
     {.key = "adaptive_bandwidth", .member = &M::adaptive_bandwidth,
      .meaning = "v2: beta = beta1 n^alpha + beta0 for a query seeing n pairs; false: beta1 + beta0",
-     .applies = levels_only, .written = levels_only},
+     .applies = mosaic_only, .written = levels_or_changed<&M::adaptive_bandwidth>},
     {.key = "key_gate", .member = &M::key_gate,
      .meaning = "v2: gated time-variant keys (exp(W_g x) gate, exp(-|W_lambda x|) decay); false: v1's leaky average",
-     .applies = levels_only, .written = levels_only},
+     .applies = mosaic_only, .written = levels_or_changed<&M::key_gate>},
     {.key = "pmem_kind", .member = &M::pmem_kind,
      .meaning = "the persistent memory: slots (v1's learned key/value slots) or swiglu (v2: W2(SiLU(W1 x) W3 x))",
      .applies = mosaic_only, .written = [](const M& c) { return c.pmem_kind != "slots"; }},
     {.key = "swiglu_hidden", .member = &M::swiglu_hidden,
      .meaning = "the SwiGLU persistent memory's hidden width; 0: 8 n_embd / 3 rounded up to 8",
-     .range = between(0, 1 << 20), .applies = [](const M& c) { return c.pmem_kind == "swiglu"; },
-     .written = [](const M& c) { return c.pmem_kind == "swiglu"; }},
+     .range = between(0, 1 << 20), .applies = mosaic_only,
+     .written = [](const M& c) { return c.pmem_kind == "swiglu" || changed<&M::swiglu_hidden>(c); }},
     {.key = "leaky_cuda", .member = std::monostate{},
      .meaning = "the reference's switch between two equal leaky-average implementations: ignored"},
 };

@@ -24,6 +24,7 @@
 #include "io/token_shards.hpp"
 #include "kernels/dropout.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/threads.hpp"
 #include "models/factory.hpp"
 #include "models/init.hpp"
 #include "text/gpt2_tokenizer.hpp"
@@ -404,7 +405,7 @@ void Run::accumulate_gradients(StepStats& s) {
     const Batch& b = my_rows(batch_);
     last_micro_ = micro + 1 == c_.gradient_accumulation_steps;
     const uint64_t pass = static_cast<uint64_t>(state_.step) * c_.gradient_accumulation_steps + micro;
-    model_->set_dropout_key(Dropout::mix64(c_.seed) ^ Dropout::mix64(pass * world_.size() + world_.rank()));
+    model_->set_dropout_key(mix64(c_.seed) ^ mix64(pass * world_.size() + world_.rank()));
     s.loss += model_->forward(b.idx.data(), b.targets.data(), b.B, b.T) / c_.gradient_accumulation_steps;
     model_->backward(1.0f / c_.gradient_accumulation_steps);
   }

@@ -73,7 +73,7 @@ const std::vector<int>& TaskBatches::permutation(int64_t epoch) {
   if (epoch != cached_epoch_) {
     perm_.resize(train_.size());
     for (size_t i = 0; i < perm_.size(); ++i) perm_[i] = static_cast<int>(i);
-    Rng rng(Dropout::mix64(seed_ ^ Dropout::mix64(static_cast<uint64_t>(epoch) + 1)));
+    Rng rng(mix64(seed_ ^ mix64(static_cast<uint64_t>(epoch) + 1)));
     for (size_t i = perm_.size(); i > 1; --i) std::swap(perm_[i - 1], perm_[rng.below(i)]);  // Fisher-Yates
     cached_epoch_ = epoch;
   }
@@ -190,7 +190,7 @@ std::vector<Task> iid_tasks(const std::vector<Task>& train, int count, uint64_t 
   for (const Task& t : train) automata.push_back(t.dfa);
   std::vector<Task> out;
   for (uint64_t round = 0; static_cast<int>(out.size()) < count; ++round)
-    for (Task& t : sample_tasks_from(automata, Dropout::mix64(seed + round)))
+    for (Task& t : sample_tasks_from(automata, mix64(seed + round)))
       if (static_cast<int>(out.size()) < count) out.push_back(std::move(t));
   return out;
 }
@@ -241,11 +241,11 @@ Splits draw_splits(const Protocol& p) {
   std::fprintf(stderr, "regbench: drawing %d training, %d validation and %d test automata\n", max_n, p.val_tasks,
                p.test_tasks);
   Splits s;
-  s.train = make_tasks(Dropout::mix64(p.seed + kTrainSalt), max_n);
+  s.train = make_tasks(mix64(p.seed + kTrainSalt), max_n);
   std::vector<Dfa> train_automata;
   for (const Task& t : s.train) train_automata.push_back(t.dfa);
-  s.val = make_tasks(Dropout::mix64(p.seed + kValSalt), p.val_tasks, train_automata);
-  s.test = make_tasks(Dropout::mix64(p.seed + kTestSalt), p.test_tasks, train_automata);
+  s.val = make_tasks(mix64(p.seed + kValSalt), p.val_tasks, train_automata);
+  s.test = make_tasks(mix64(p.seed + kTestSalt), p.test_tasks, train_automata);
   return s;
 }
 
@@ -254,8 +254,8 @@ Splits draw_splits(const Protocol& p) {
 Splits point_splits(const Splits& all, const Protocol& p, const Point& pt) {
   Splits s{{all.train.begin(), all.train.begin() + pt.n}, all.val, all.test};
   if (pt.variant == "iid") {
-    s.val = iid_tasks(s.train, p.val_tasks, Dropout::mix64(p.seed + kIidValSalt));
-    s.test = iid_tasks(s.train, p.test_tasks, Dropout::mix64(p.seed + kIidTestSalt));
+    s.val = iid_tasks(s.train, p.val_tasks, mix64(p.seed + kIidValSalt));
+    s.test = iid_tasks(s.train, p.test_tasks, mix64(p.seed + kIidTestSalt));
   }
   return s;
 }
@@ -328,7 +328,7 @@ PointResult train_point(const Options& o, const Point& pt, const PointFiles& fil
                         GridClock& clock) {
   const TrainConfig c = point_config(o, pt, files, steps);
   TaskBatches source(std::move(data.train), std::move(data.val), c.batch_size, c.gradient_accumulation_steps,
-                     Dropout::mix64(o.protocol.seed ^ c.seed));
+                     mix64(o.protocol.seed ^ c.seed));
   const bool resume = !list_checkpoints(files.dir).empty();
   const auto t0 = std::chrono::steady_clock::now();
   const TrainResult tr = mosaic::train(c, resume, &source);
