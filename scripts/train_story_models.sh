@@ -3,9 +3,13 @@
 # 4 heads, context 128, configs/tinystories_{mosaic,gpt}.json) and trained alike on all the
 # stories of ../shared/data/tinystories (train.txt and extra_maxme1.txt; valid.txt held out):
 # runs/ood_mosaic (Memory Mosaic), runs/ood_gpt (GPT, learned positions), runs/ood_gpt_rope
-# and runs/ood_gpt_alibi (the same GPT with RoPE or ALiBi instead). A finished model is
-# skipped and a killed one resumes from its checkpoint: run it again.
-#   STEPS=3000 bash scripts/train_story_models.sh [BUILD_DIR] [MODEL...]   (MODEL: mosaic gpt gpt_rope gpt_alibi)
+# and runs/ood_gpt_alibi (the same GPT with RoPE or ALiBi instead); on request Memory Mosaics
+# v2 (runs/ood_mosaic_v2, configs/tinystories_mosaic_v2.json) and its ablations, each one flag:
+# v2_no_long (no long-term memory), v2_fixed_m (the delay fixed at its inference value),
+# v2_fixed_beta (beta1 + beta0 instead of beta1 n^alpha + beta0), v2_v1_keys (v1's leaky keys).
+# A finished model is skipped and a killed one resumes from its checkpoint: run it again.
+#   STEPS=3000 bash scripts/train_story_models.sh [BUILD_DIR] [MODEL...]
+#   (MODEL: mosaic gpt gpt_rope gpt_alibi mosaic_v2 v2_no_long v2_fixed_m v2_fixed_beta v2_v1_keys)
 set -euo pipefail
 build="${1:-build}"
 shift || true
@@ -22,7 +26,14 @@ for model in "${models[@]}"; do
     gpt) flags=(-c configs/tinystories_gpt.json) ;;
     gpt_rope) flags=(-c configs/tinystories_gpt.json --pos_encoding rope) ;;
     gpt_alibi) flags=(-c configs/tinystories_gpt.json --pos_encoding alibi) ;;
-    *) echo "error: unknown model '$model'" >&2; echo "hint: mosaic, gpt, gpt_rope or gpt_alibi" >&2; exit 1 ;;
+    mosaic_v2) flags=(-c configs/tinystories_mosaic_v2.json) ;;
+    v2_no_long) flags=(-c configs/tinystories_mosaic_v2.json --long_term_delay_max 0) ;;
+    v2_fixed_m) flags=(-c configs/tinystories_mosaic_v2.json --long_term_delay_max 16) ;;
+    v2_fixed_beta) flags=(-c configs/tinystories_mosaic_v2.json --adaptive_bandwidth false) ;;
+    v2_v1_keys) flags=(-c configs/tinystories_mosaic_v2.json --key_gate false) ;;
+    *) echo "error: unknown model '$model'" >&2
+       echo "hint: mosaic, gpt, gpt_rope, gpt_alibi, mosaic_v2, v2_no_long, v2_fixed_m, v2_fixed_beta or v2_v1_keys" >&2
+       exit 1 ;;
   esac
   bash scripts/train_stories_run.sh "$build" "runs/ood_$model" "$steps" "${flags[@]}"
 done

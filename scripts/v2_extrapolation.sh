@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Memory Mosaics v2's length-extrapolation claim (arXiv 2507.03285, table 3) at our scale, and
+# its ablations: models trained at context 128 on the stories (scripts/train_story_models.sh:
+# Memory Mosaic v1, v2, GPT with RoPE, GPT with ALiBi; then v2 without its long-term memory,
+# with a fixed delay, a fixed bandwidth, v1's keys), each evaluated by `mosaic eval` at 1x, 2x,
+# 4x and 8x that context on the held-out stories and on Simple English Wikipedia (windows in
+# a row over each text), with the loss at every position.
+# Writes results/v2/<model>_<text>_<context>.{csv,json} and results/v2/summary.md (the table of
+# mean losses); figures by tools/plot_positions.py. Every stage is skipped when done and
+# training resumes from its checkpoint: a killed run goes on where it stopped when run again.
+# V2_STEPS=N changes the training length (4000); V2_MODELS the models; V2_WINDOWS the windows
+# evaluated per (model, text, context) (64).
+#   bash scripts/v2_extrapolation.sh [BUILD_DIR]
+set -euo pipefail
+build="${1:-build}"
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+steps="${V2_STEPS:-4000}"
+windows="${V2_WINDOWS:-64}"
+read -r -a models <<< "${V2_MODELS:-mosaic_v2 mosaic gpt_rope gpt_alibi v2_no_long v2_fixed_m v2_fixed_beta v2_v1_keys}"
+shared="../shared/data"
+out="results/v2"
+[ -s "$shared/simplewiki/simplewiki.txt" ] || {
+  echo "error: $shared/simplewiki/simplewiki.txt is missing" >&2
+  echo "hint: the experiment needs ../shared/data beside the checkout" >&2
+  exit 1
+}
+mkdir -p "$out"
+for model in "${models[@]}"; do
+  STEPS="$steps" bash scripts/train_story_models.sh "$build" "$model"
+  for set in stories simplewiki; do
+    text="$shared/simplewiki/simplewiki.txt"
+    [ "$set" = stories ] && text="data/tinystories/valid.txt"
+    for context in 128 256 512 1024; do
+      result="$out/${model}_${set}_${context}"
+      [ -s "$result.json" ] && continue
+      "$build/mosaic" eval -m "runs/ood_$model" "$text" --context "$context" --max-windows "$windows" \
+        --per-position "$result.csv" --json "$result.json.tmp"
+      mv "$result.json.tmp" "$result.json"
+    done
+  done
+done
+
+python="$(command -v /usr/bin/python3 || command -v python3)"
+"$python" - "$out" "${models[@]}" > "$out/summary.md.tmp" <<'PY'
+import json, os, sys
+out, models = sys.argv[1], sys.argv[2:]
+contexts = [128, 256, 512, 1024]
+print("| model | text | " + " | ".join(f"{c} ({c // 128}x)" for c in contexts) + " |")
+print("|---|---|" + "---:|" * len(contexts))
+for model in models:
+    for text in ("stories", "simplewiki"):
+        cells = []
+        for c in contexts:
+            path = os.path.join(out, f"{model}_{text}_{c}.json")
+            if not os.path.exists(path):
+                cells.append("-")
+                continue
+            r = json.load(open(path))
+            cells.append(f"{r['mean_loss']:.3f}")
+        print(f"| {model} | {text} | " + " | ".join(cells) + " |")
+PY
+mv "$out/summary.md.tmp" "$out/summary.md"
+cat "$out/summary.md"
