@@ -119,12 +119,7 @@ ModelConfig tiny(const std::string& arch, const Shape& s, bool bias, const std::
   if (variant == "dropout") c.dropout = 0.2;
   if (variant == "rope" || variant == "alibi") c.pos_encoding = variant;
   if (variant.starts_with("v2")) {  // Memory Mosaics v2 at this T: h = 4, m drawn in [2, 5], 3 at inference
-    c.short_term_window = 4;
-    c.long_term_delay_min = 2;
-    c.long_term_delay_max = 5;
-    c.long_term_delay = 3;
-    c.init = "v2";
-    c.pmem_kind = "swiglu";
+    c = with_v2(c, {.window = 4, .delay_min = 2, .delay_max = 5, .delay = 3});
     c.swiglu_hidden = 2 * s.C;
   }
   if (variant == "v2_ablations") {  // fixed beta, v1 keys, a fixed delay, v1's persistent memory

@@ -28,11 +28,14 @@
 #include "models/language_model.hpp"
 #include "models/memory_mosaic.hpp"
 #include "run_command.hpp"
+#include "tiny_model.hpp"
 #include "tokenizer_fixture.hpp"
 #include "train/checkpoint.hpp"
 
 namespace mosaic {
 namespace {
+
+using testing::with_v2;
 
 // fp32 stream vs fp32 full forward: the same arithmetic in another order (row dots vs
 // gemm), so differences are a few float ulps of the logits' scale; 1e-5 is the bar.
@@ -204,13 +207,8 @@ TEST(Streaming, EveryLayerStepEqualsItsForwardInFloat64) {
   icll.hd_dropout = 0.1;
   cases.emplace_back("icll", icll);
   for (const std::string variant : {"v2", "v2 ablations", "v2 short-term only"}) {  // Memory Mosaics v2
-    ModelConfig v2 = mosaic_config(4, variant == "v2", 1);
-    v2.short_term_window = 8;
-    v2.long_term_delay_min = 4;
-    v2.long_term_delay_max = variant == "v2 short-term only" ? 0 : 12;
-    v2.long_term_delay = 5;
-    v2.init = "v2";
-    v2.pmem_kind = variant == "v2" ? "swiglu" : "slots";
+    ModelConfig v2 = with_v2(mosaic_config(4, variant == "v2", 1), {.delay_max = variant == "v2 short-term only" ? 0 : 12});
+    if (variant != "v2") v2.pmem_kind = "slots";
     v2.adaptive_bandwidth = v2.key_gate = variant == "v2";
     cases.emplace_back(variant, v2);
   }
@@ -233,14 +231,7 @@ TEST(StreamingMosaic, RunsPastBlockSize) {
   auto large = with_block_size(*small, 300);
   auto stream = make_stream(*small);
   EXPECT_LE(stream_vs_forward(*stream, *large, random_tokens(300, 97, 9)), kStreamTolerance);
-  ModelConfig v2 = mosaic_config(2, false, 1, /*block=*/16);  // Memory Mosaics v2, trained at 16
-  v2.short_term_window = 8;
-  v2.long_term_delay_min = 4;
-  v2.long_term_delay_max = 12;
-  v2.long_term_delay = 4;
-  v2.init = "v2";
-  v2.pmem_kind = "swiglu";
-  auto small_v2 = random_model(v2, 6);
+  auto small_v2 = random_model(with_v2(mosaic_config(2, false, 1, /*block=*/16), {.delay = 4}), 6);  // v2, trained at 16
   auto stream_v2 = make_stream(*small_v2);
   EXPECT_LE(stream_vs_forward(*stream_v2, *with_block_size(*small_v2, 300), random_tokens(300, 97, 10)), kStreamTolerance);
   for (Eviction e : {Eviction::Oldest, Eviction::LeastRecentlyUsed}) {  // and with a bound
@@ -471,6 +462,28 @@ TEST(StreamingGpt, RopeAndAlibiMatchTheFullForwardAndRunPastTheirBlock) {
     }
 }
 
+// A GPT stream with --gpt-keep `keep` fed `tokens` one at a time, each position against a full
+// forward over the tokens the window rule says it holds (full at block_size: keep the newest
+// `keep`, block_size / 2 for 0); also checks the cache holds that many. Returns the worst row.
+double window_rule_vs_forward(LanguageModel<float>& model, int keep, const std::vector<int32_t>& tokens) {
+  const int block = model.config().block_size, V = model.config().vocab_size;
+  StreamOptions o;
+  o.gpt_keep = keep;
+  TokenStream s(model, o);
+  const int kept = keep > 0 ? keep : block / 2;
+  std::vector<int32_t> window;
+  double worst = 0;
+  for (int32_t token : tokens) {
+    if (static_cast<int>(window.size()) == block) window.erase(window.begin(), window.end() - kept);
+    window.push_back(token);
+    const float* logits = s.push(token);
+    model.forward(window.data(), nullptr, 1, static_cast<int>(window.size()));
+    worst = std::max(worst, rel_diff(logits, model.logits() + int64_t(window.size() - 1) * V, V));
+    EXPECT_EQ(gpt_window(s), static_cast<int>(window.size()));
+  }
+  return worst;
+}
+
 // With relative positions a full window drops all but its newest `keep` entries, which stay
 // as they were computed. In one layer an entry depends only on its token and position, and
 // scores only on position differences: each position equals a fresh forward over the tokens
@@ -483,21 +496,7 @@ TEST(StreamingGpt, RelativePositionsDropTheOldestEntries) {
       c.n_layer = 1;
       c.pos_encoding = pos;
       auto model = random_model(c, 31);
-      StreamOptions o;
-      o.gpt_keep = keep;
-      TokenStream s(*model, o);
-      const int kept = keep > 0 ? keep : block / 2;
-      const auto tokens = random_tokens(70, V, 16);
-      std::vector<int32_t> window;
-      double worst = 0;
-      for (int t = 0; t < 70; ++t) {
-        if (static_cast<int>(window.size()) == block) window.erase(window.begin(), window.end() - kept);
-        window.push_back(tokens[t]);
-        const float* logits = s.push(tokens[t]);
-        model->forward(window.data(), nullptr, 1, static_cast<int>(window.size()));
-        worst = std::max(worst, rel_diff(logits, model->logits() + int64_t(window.size() - 1) * V, V));
-        EXPECT_EQ(gpt_window(s), static_cast<int>(window.size()));
-      }
+      const double worst = window_rule_vs_forward(*model, keep, random_tokens(70, V, 16));
       EXPECT_LE(worst, kStreamTolerance) << pos << " keep " << keep;
     }
 }
@@ -509,20 +508,7 @@ TEST(StreamingGpt, SlidingWindowReencodesTheTail) {
   auto model = random_model(gpt_config(2, true, block), 30);
   const auto tokens = random_tokens(60, V, 14);
   for (int keep : {block - 1, 0}) {
-    StreamOptions o;
-    o.gpt_keep = keep;
-    TokenStream s(*model, o);
-    const int kept = keep > 0 ? keep : block / 2;
-    std::vector<int32_t> window;  // what the stream conditions on, rebuilt by the rule
-    double worst = 0;
-    for (int t = 0; t < 60; ++t) {
-      if (static_cast<int>(window.size()) == block) window.erase(window.begin(), window.end() - kept);
-      window.push_back(tokens[t]);
-      const float* logits = s.push(tokens[t]);
-      model->forward(window.data(), nullptr, 1, static_cast<int>(window.size()));
-      worst = std::max(worst, rel_diff(logits, model->logits() + int64_t(window.size() - 1) * V, V));
-      EXPECT_EQ(gpt_window(s), static_cast<int>(window.size()));
-    }
+    const double worst = window_rule_vs_forward(*model, keep, tokens);
     EXPECT_LE(worst, kStreamTolerance) << "keep " << keep;
   }
 }

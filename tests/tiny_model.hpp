@@ -40,6 +40,25 @@ inline ModelConfig tiny_config(const std::string& arch = "mosaic", const TinySiz
   return c;
 }
 
+// The lags of a Memory Mosaics v2 memory at a tiny scale: a short-term window h, the long-term
+// delay drawn in [delay_min, delay_max] in training (max 0: no long-term memory) and `delay` at
+// inference.
+struct TinyV2 {
+  int window = 8, delay_min = 4, delay_max = 12, delay = 5;
+};
+
+// `c` made a Memory Mosaics v2 (table-6 init, SwiGLU persistent memory, gated keys and adaptive
+// bandwidth: set the ablations on the result).
+inline ModelConfig with_v2(ModelConfig c, const TinyV2& v2 = {}) {
+  c.short_term_window = v2.window;
+  c.long_term_delay_min = v2.delay_min;
+  c.long_term_delay_max = v2.delay_max;
+  c.long_term_delay = v2.delay;
+  c.init = "v2";
+  c.pmem_kind = "swiglu";
+  return c;
+}
+
 // A float model of `config` with weights initialised from `seed` (models/init.hpp), as a
 // training run starts.
 inline std::unique_ptr<LanguageModel<float>> tiny_model(const ModelConfig& config, uint64_t seed = 3) {

@@ -36,13 +36,15 @@ import argparse
 import json
 import math
 import os
-import struct
 import sys
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_fixture import adamw_losses, write_safetensors  # noqa: E402
 
 ADAMW = {"lr": 1e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1}
 NORM_EPS = 1e-10
@@ -266,21 +268,6 @@ def decays(p):
     return p.dim() >= 2 and tuple(p.shape[-2:]) != (1, 1)
 
 
-def write_safetensors(path, tensors, metadata):
-    header, blobs, offset = {"__metadata__": metadata}, [], 0
-    for name, array in tensors.items():
-        array = np.ascontiguousarray(array)
-        dtype = {np.dtype(np.float32): "F32", np.dtype(np.int32): "I32"}[array.dtype]
-        header[name] = {"dtype": dtype, "shape": list(array.shape), "data_offsets": [offset, offset + array.nbytes]}
-        blobs.append(array.tobytes())
-        offset += array.nbytes
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path + ".tmp", "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
-    os.replace(path + ".tmp", path)
-
-
 def config(ablations):
     return {"arch": "mosaic", "n_layer": 2, "n_head": 4, "n_embd": 32, "block_size": 48, "vocab_size": 67,
            "bias": not ablations, "dropout": 0.0, "init": "v2",
@@ -319,13 +306,7 @@ def main():
     groups = [{"params": [p for p in named.values() if decays(p)], "weight_decay": ADAMW["weight_decay"]},
               {"params": [p for p in named.values() if not decays(p)], "weight_decay": 0.0}]
     optimizer = torch.optim.AdamW(groups, lr=ADAMW["lr"], betas=tuple(ADAMW["betas"]), eps=ADAMW["eps"])
-    losses = []
-    for _ in range(10):
-        optimizer.zero_grad(set_to_none=True)
-        _, step_loss = model(idx, targets)
-        losses.append(step_loss.item())
-        step_loss.backward()
-        optimizer.step()
+    losses = adamw_losses(model, optimizer, idx, targets, 10)
 
     model.eval()
     with torch.no_grad():  # greedy continuation by full recomputation, on the initial weights
