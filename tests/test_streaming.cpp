@@ -45,14 +45,7 @@ constexpr double kStreamTolerance = 1e-5;
 constexpr double kNaiveTolerance = 1e-5;
 
 ModelConfig mosaic_config(int heads, bool bias, int pmem_count, int block = 320) {
-  ModelConfig c;
-  c.arch = "mosaic";
-  c.n_layer = 2;
-  c.n_head = heads;
-  c.n_embd = 32;
-  c.vocab_size = 97;
-  c.block_size = block;
-  c.pmem_size = 24;
+  ModelConfig c = testing::tiny_config("mosaic", {.vocab_size = 97, .block_size = block, .n_head = heads, .n_embd = 32, .pmem_size = 24});
   c.pmem_count = pmem_count;
   c.bias = bias;
   return c;
