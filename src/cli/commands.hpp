@@ -18,5 +18,6 @@ void add_three_moons_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_attention_command(CLI::App& app);
 void add_regbench_command(CLI::App& app);
+void add_many_shot_command(CLI::App& app);
 
 }  // namespace mosaic

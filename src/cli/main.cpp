@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   mosaic::add_eval_command(app);
   mosaic::add_attention_command(app);
   mosaic::add_regbench_command(app);
+  mosaic::add_many_shot_command(app);
   mosaic::add_bench_command(app);
   mosaic::add_three_moons_command(app);
   try {
