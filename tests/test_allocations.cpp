@@ -32,10 +32,12 @@ namespace mosaic {
 namespace {
 
 TEST(Allocations, NoneInsideATrainingStepOrAnEvaluation) {
-  for (const std::string arch : {"mosaic", "gpt"}) {
+  for (const std::string arch : {"mosaic", "gpt", "mosaic v2"}) {
     // block_size 80: more than the attention tile and the persistent memory's row block
-    ModelConfig c = testing::tiny_config(arch, {.vocab_size = 300, .block_size = 80, .n_embd = 32, .pmem_size = 24});
+    ModelConfig c = testing::tiny_config(arch == "gpt" ? "gpt" : "mosaic",
+                                         {.vocab_size = 300, .block_size = 80, .n_embd = 32, .pmem_size = 24});
     c.pmem_count = 2;
+    if (arch == "mosaic v2") c = testing::with_v2(c, {.window = 16, .delay_min = 4, .delay_max = 20, .delay = 8});
     auto model = make_model<float>(c);
     Rng rng(3);  // the weights, then the tokens
     init_parameters(model->params(), c, rng);

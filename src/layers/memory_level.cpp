@@ -28,6 +28,7 @@ void MemoryLevel<F>::plan(Activations<F>& acts, const std::string& prefix, int b
     acts.add(prefix + "dq", {batch, time, C}, &dq);
     acts.add(prefix + "betas", {time, H}, &betas);
     acts.add(prefix + "dbeta", {batch, time, H}, &dbeta);
+    acts.add(prefix + "dbeta_position", {time}, &dbeta_position);
   }
   counts.assign(time, 0);
 }
@@ -99,12 +100,12 @@ void MemoryLevel<F>::backward(const F* dout, int ldo, F* dx, const Dropout& drop
         }
         dbeta[r * H + h] = sum;
       }
-    std::vector<F> per_position(T);  // summed over the batch in order: independent of threads
+    F* per_position = dbeta_position.data();  // summed over the batch in order: independent of threads
     for (int h = 0; h < H; ++h) {
-      std::fill(per_position.begin(), per_position.end(), F(0));
+      std::fill(per_position, per_position + T, F(0));
       for (int b = 0; b < B; ++b)
         for (int t = 0; t < T; ++t) per_position[t] += dbeta[(static_cast<int64_t>(b) * T + t) * H + h];
-      bandwidth.backward(h, per_position.data(), counts.data(), T);
+      bandwidth.backward(h, per_position, counts.data(), T);
     }
   }
   k_featurizer.backward(dk.data(), dx);

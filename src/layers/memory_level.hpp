@@ -47,6 +47,7 @@ struct MemoryLevel {
   Activation<F> queries, betas;        // bandwidth: beta_t k_t (B, T, C); beta (T, H)
   Activation<F> probs, dprobs;         // (B, H, T, T): retrieval weights; backward scratch
   Activation<F> dk, dv, dq, dbeta;     // backward scratch; dbeta (B, T, H)
+  Activation<F> dbeta_position;        // backward scratch: dbeta of one head summed over the batch (T)
   std::vector<int> counts;             // (T): pairs each position sees
 
   // A stream's state: the extractors' states, the key waiting for its value, pairs not yet
