@@ -22,6 +22,9 @@ bool changed(const M& c) {
 }
 template <auto member>
 bool levels_or_changed(const M& c) { return c.memory_levels() || changed<member>(c); }
+// The slots' sizes are left out of a SwiGLU model's config unless set.
+template <auto member>
+bool slots_or_changed(const M& c) { return c.pmem_kind == "slots" || changed<member>(c); }
 
 // Size bounds: above them the layers' index arithmetic (4 n_embd^2 in int, T^2 per head in
 // int64) and any machine's memory give out; the largest published models stay well inside.
@@ -36,9 +39,9 @@ constexpr ConfigField<M> kFields[] = {
     {"n_head", &M::n_head, "heads H per block; must divide n_embd", at_least(1)},
     {"n_embd", &M::n_embd, "channels C", between(1, 1 << 14)},
     {.key = "pmem_size", .member = &M::pmem_size, .meaning = "persistent memory slots P per head (mosaic only)",
-     .range = between(1, 1 << 20), .applies = mosaic_only},
+     .range = between(1, 1 << 20), .applies = mosaic_only, .written = slots_or_changed<&M::pmem_size>},
     {.key = "pmem_count", .member = &M::pmem_count, .meaning = "persistent memories per block (mosaic only)",
-     .range = between(1, 1 << 10), .applies = mosaic_only},
+     .range = between(1, 1 << 10), .applies = mosaic_only, .written = slots_or_changed<&M::pmem_count>},
     {"bias", &M::bias, "biases in the linear layers and LayerNorms"},
     {"dropout", &M::dropout,
      "nanoGPT's one dropout rate: embeddings, probabilities, branch outputs (the paper: 0 for language, 0.05 on RegBench)",
