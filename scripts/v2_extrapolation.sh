@@ -3,19 +3,20 @@
 # its ablations: models trained at context 128 on the stories (scripts/train_story_models.sh:
 # Memory Mosaic v1, v2, GPT with RoPE, GPT with ALiBi; then v2 without its long-term memory,
 # with a fixed delay, a fixed bandwidth, v1's keys), each evaluated by `mosaic eval` at 1x, 2x,
-# 4x and 8x that context on the held-out stories and on Simple English Wikipedia (windows in
-# a row over each text), with the loss at every position.
+# 4x and 8x that context on the held-out stories and on Simple English Wikipedia, with the loss
+# at every position: the same first V2_TOKENS tokens of each text at every context (windows in a
+# row: 256 of 128 tokens, ..., 32 of 1,024), so the four means score the same text.
 # Writes results/v2/<model>_<text>_<context>.{csv,json} and results/v2/summary.md (the table of
 # mean losses); figures by tools/plot_positions.py. Every stage is skipped when done and
 # training resumes from its checkpoint: a killed run goes on where it stopped when run again.
-# V2_STEPS=N changes the training length (4000); V2_MODELS the models; V2_WINDOWS the windows
-# evaluated per (model, text, context) (64).
+# V2_STEPS=N changes the training length (4000); V2_MODELS the models; V2_TOKENS the tokens
+# scored per (model, text, context) (32768).
 #   bash scripts/v2_extrapolation.sh [BUILD_DIR]
 set -euo pipefail
 build="${1:-build}"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 steps="${V2_STEPS:-4000}"
-windows="${V2_WINDOWS:-64}"
+tokens="${V2_TOKENS:-32768}"
 read -r -a models <<< "${V2_MODELS:-mosaic_v2 mosaic gpt_rope gpt_alibi v2_no_long v2_fixed_m v2_fixed_beta v2_v1_keys}"
 shared="../shared/data"
 out="results/v2"
@@ -33,7 +34,7 @@ for model in "${models[@]}"; do
     for context in 128 256 512 1024; do
       result="$out/${model}_${set}_${context}"
       [ -s "$result.json" ] && continue
-      "$build/mosaic" eval -m "runs/ood_$model" "$text" --context "$context" --max-windows "$windows" \
+      "$build/mosaic" eval -m "runs/ood_$model" "$text" --context "$context" --max-windows $((tokens / context)) \
         --per-position "$result.csv" --json "$result.json.tmp"
       mv "$result.json.tmp" "$result.json"
     done
