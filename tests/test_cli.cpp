@@ -200,6 +200,8 @@ TEST(Cli, InterruptWritesACheckpointAndResumeFinishes) {
   auto resumed = run(train + " --max_iters 1 --resume");  // already past step 1: nothing left to do
   EXPECT_EQ(resumed.status, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("resuming at step"), std::string::npos) << resumed.output;
+  EXPECT_NE(resumed.output.find("the run had already finished"), std::string::npos) << resumed.output;
+  EXPECT_EQ(resumed.output.find("nan"), std::string::npos) << "no loss to report, and none made up: " << resumed.output;
 }
 
 }  // namespace

@@ -101,8 +101,11 @@ void add_train_command(CLI::App& app) {
     if (opts->resume && lead) config = resumed_config(config.out_dir, from_file, opts->config_file, from_flags);
     config.validate();
     const TrainResult r = train(config, opts->resume);
-    if (lead)
-        std::printf("steps %lld  train loss %.4f  val loss %.4f%s\n", static_cast<long long>(r.steps), r.last_train_loss,
+    if (lead && r.steps_run == 0)
+      std::printf("steps %lld: the run had already finished (max_iters %lld)\n", static_cast<long long>(r.steps),
+                  static_cast<long long>(config.max_iters));
+    else if (lead)
+      std::printf("steps %lld  train loss %.4f  val loss %.4f%s\n", static_cast<long long>(r.steps), r.last_train_loss,
                   r.last_val_loss, r.interrupted ? "  (interrupted)" : "");
   });
 }

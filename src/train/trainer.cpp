@@ -477,6 +477,7 @@ TrainResult Run::loop() {
   double total_ms = 0;
   while (state_.step < c_.max_iters) {
     const StepStats s = train_step();
+    ++result.steps_run;
     total_ms += s.ms;
     result.last_train_loss = s.loss;
     const bool last = state_.step == c_.max_iters;

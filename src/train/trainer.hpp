@@ -12,6 +12,7 @@ namespace mosaic {
 
 struct TrainResult {
   int64_t steps = 0;          // optimizer steps done in total (including before a resume)
+  int64_t steps_run = 0;      // of those, the steps of this call (0: the run had already finished)
   double last_train_loss = 0;
   double last_val_loss = 0;   // NaN when no evaluation ran
   bool interrupted = false;   // stopped by a signal (a checkpoint was written)
