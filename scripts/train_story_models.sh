@@ -8,13 +8,18 @@
 # v2_no_long (no long-term memory), v2_fixed_m (the delay fixed at its inference value),
 # v2_fixed_beta (beta1 + beta0 instead of beta1 n^alpha + beta0), v2_v1_keys (v1's leaky keys).
 # A finished model is skipped and a killed one resumes from its checkpoint: run it again.
-#   STEPS=3000 bash scripts/train_story_models.sh [BUILD_DIR] [MODEL...]
+# SEED=N trains with another seed (init, data order, dropout) into runs/ood_<model>_s<N>; the
+# default seed (1337) keeps runs/ood_<model>.
+#   STEPS=4000 SEED=2 bash scripts/train_story_models.sh [BUILD_DIR] [MODEL...]
 #   (MODEL: mosaic gpt gpt_rope gpt_alibi mosaic_v2 v2_no_long v2_fixed_m v2_fixed_beta v2_v1_keys)
 set -euo pipefail
 build="${1:-build}"
 shift || true
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-steps="${STEPS:-3000}"
+steps="${STEPS:-4000}"
+seed="${SEED:-1337}"
+suffix="" seed_flag=()
+[ "$seed" = 1337 ] || { suffix="_s$seed"; seed_flag=(--seed "$seed"); }
 models=("$@")
 [ ${#models[@]} -gt 0 ] || models=(mosaic gpt gpt_rope gpt_alibi)
 
@@ -35,5 +40,5 @@ for model in "${models[@]}"; do
        echo "hint: mosaic, gpt, gpt_rope, gpt_alibi, mosaic_v2, v2_no_long, v2_fixed_m, v2_fixed_beta or v2_v1_keys" >&2
        exit 1 ;;
   esac
-  bash scripts/train_stories_run.sh "$build" "runs/ood_$model" "$steps" "${flags[@]}"
+  bash scripts/train_stories_run.sh "$build" "runs/ood_$model$suffix" "$steps" "${flags[@]}" "${seed_flag[@]}"
 done

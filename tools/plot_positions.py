@@ -2,10 +2,12 @@
 """Plot the loss by position of `mosaic eval --per-position` CSVs (the paper's figure 10).
 
 usage: tools/plot_positions.py -o docs/ood.png CSV[:LABEL] ... [--title T] [--logx]
-       tools/plot_positions.py --difference --smooth 9 -o gap.png A.csv,B.csv[:LABEL] ...
+       tools/plot_positions.py --difference --smooth 9 -o gap.png PAIRED.csv[:LABEL] ...
 Each CSV (position,mean_loss,stderr,windows) becomes one curve with a band of +-1 standard error.
---difference: each argument is a pair A,B of CSVs over the same documents, drawn as A's loss
-minus B's at each position (a moving average over --smooth positions), with a zero line.
+--difference: each argument is a `mosaic eval --vs --paired` CSV (two models on the same
+windows), drawn as the first model's loss minus the second's at each position with its 95%
+band (+-1.96 paired standard errors), both as moving averages over --smooth positions (the
+averaged standard error bounds the standard error of the average: the band is conservative).
 Needs Debian's python3-matplotlib (scripts/setup.sh installs it).
 """
 import argparse
@@ -28,19 +30,37 @@ def read_curve(path):
     return pos, loss, err
 
 
+def read_paired(path):
+    pos, diff, err = [], [], []
+    with open(path, newline="") as f:
+        rows = csv.DictReader(f)
+        if rows.fieldnames is None or not {"position", "difference", "paired_stderr"} <= set(rows.fieldnames):
+            sys.exit(f"error: {path} is not a mosaic eval --paired CSV\n"
+                     f"hint: mosaic eval -m A --vs B TEXT --paired {path}")
+        for r in rows:
+            pos.append(int(r["position"]) + 1)
+            diff.append(float(r["difference"]))
+            err.append(float(r["paired_stderr"]))
+    if not pos:
+        sys.exit(f"error: {path} holds no rows\nhint: run mosaic eval --vs --paired again")
+    return pos, diff, err
+
+
+def moving_average(values, k):
+    half = k // 2
+    return [sum(values[max(0, i - half):i + half + 1]) / len(values[max(0, i - half):i + half + 1])
+            for i in range(len(values))]
+
+
 def plot_differences(ax, args):
     k = max(1, args.smooth)
     for spec in args.curves:
-        pair, _, label = spec.partition(":")
-        if pair.count(",") != 1:
-            sys.exit(f"error: {pair} is not a pair A.csv,B.csv\nhint: --difference takes A.csv,B.csv[:LABEL] arguments")
-        (pa, la, _), (pb, lb, _) = (read_curve(p) for p in pair.split(","))
-        b_at = dict(zip(pb, lb))
-        pos = [p for p in pa if p in b_at]
-        diff = [la[pa.index(p)] - b_at[p] for p in pos]
-        half = k // 2
-        smooth = [sum(diff[max(0, i - half):i + half + 1]) / len(diff[max(0, i - half):i + half + 1]) for i in range(len(diff))]
-        ax.plot(pos, smooth, label=label or pair, linewidth=1.4)
+        path, _, label = spec.partition(":")
+        pos, diff, err = read_paired(path)
+        mean, band = moving_average(diff, k), moving_average(err, k)
+        line, = ax.plot(pos, mean, label=label or path, linewidth=1.4)
+        ax.fill_between(pos, [m - 1.96 * e for m, e in zip(mean, band)], [m + 1.96 * e for m, e in zip(mean, band)],
+                        color=line.get_color(), alpha=0.2, linewidth=0)
     ax.axhline(0, color="gray", linewidth=1)
 
 
@@ -50,7 +70,7 @@ def main():
     ap.add_argument("-o", "--out", required=True, help="output PNG")
     ap.add_argument("--title", default="loss by position")
     ap.add_argument("--logx", action="store_true", help="logarithmic position axis")
-    ap.add_argument("--difference", action="store_true", help="plot A - B for each pair A.csv,B.csv")
+    ap.add_argument("--difference", action="store_true", help="plot paired differences (mosaic eval --vs --paired CSVs)")
     ap.add_argument("--smooth", type=int, default=1, help="moving average over this many positions (--difference)")
     args = ap.parse_args()
     try:

@@ -104,6 +104,7 @@ EvalResult evaluate_tokens(LanguageModel<float>& model, std::span<const uint16_t
   for (const Window& w : windows) r.tokens_scored += w.scored;
   r.tokens_left_out = static_cast<int64_t>(tokens.size()) - 1 - r.tokens_scored;
   PositionSums sums(T);
+  if (options.keep_window_losses) r.window_losses.assign(static_cast<size_t>(r.windows) * T, std::nanf(""));
   const auto t0 = std::chrono::steady_clock::now();
   // Past a short document: padding, its targets ignored.
   for_each_batch(tokens, windows, T, options.batch, options.document_start, [&](const WindowBatch& b) {
@@ -112,6 +113,10 @@ EvalResult evaluate_tokens(LanguageModel<float>& model, std::span<const uint16_t
     for (int i = 0; i < b.B; ++i)
       for (int t = 0; t < windows[b.first + i].scored; ++t)
         sums.add(t, loss[i * T + t], token_bytes(b.targets[i * T + t]));
+    if (options.keep_window_losses)
+      for (int i = 0; i < b.B; ++i)
+        std::copy_n(loss + static_cast<int64_t>(i) * T, windows[b.first + i].scored,
+                    r.window_losses.begin() + (b.first + i) * T);
     if (progress) progress(b.first + b.B, r.windows);
   });
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

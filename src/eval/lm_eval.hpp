@@ -32,6 +32,8 @@ struct EvalOptions {
   // tokens (its <|endoftext|> at the end included).
   bool documents = false;
   int document_start = 50256;
+  // Keep every scored target's loss (EvalResult::window_losses), for paired comparisons.
+  bool keep_window_losses = false;
 };
 
 struct EvalResult {
@@ -43,6 +45,9 @@ struct EvalResult {
   double bits_per_byte = 0;    // total nats / ln 2 / bytes
   std::vector<double> position_loss, position_stderr;  // (T): mean over windows, its standard error
   std::vector<int64_t> position_count;                 // (T): windows scored at that position
+  // (windows, T) when EvalOptions::keep_window_losses: each target's loss, NaN past the end of
+  // a short document's window.
+  std::vector<float> window_losses;
   double seconds = 0;
 };
 
