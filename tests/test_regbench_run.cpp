@@ -3,6 +3,7 @@
 // tiny model: results written, a finished grid point skipped on the next run, bad configs refused.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -101,11 +102,14 @@ TEST(RegBenchRun, CommandRunsAGridResumesAndRefusesBadConfigs) {
   ASSERT_EQ(first.status, 0) << first.output;
   nlohmann::json results;
   std::ifstream(dir.file("out/results.json")) >> results;
-  ASSERT_EQ(results["points"].size(), 2u) << "N = 4 on fresh automata and the IID variant";
+  ASSERT_EQ(results["points"].size(), 5u) << "N = 4 on fresh automata, the IID variant, the 2-, 3- and 4-gram counters";
   for (const auto& p : results["points"]) {
     EXPECT_GE(p["accuracy"].get<double>(), 0.0);
     EXPECT_GT(p["positions"].get<int64_t>(), 0);
   }
+  EXPECT_EQ(results["points"][0]["name"], "tiny_N4") << "named by the config file";
+  EXPECT_EQ(results["points"][0]["model"], "tiny");
+  EXPECT_EQ(results["points"][3]["model"], "ngram3");
   const auto second = run_command(base);
   ASSERT_EQ(second.status, 0) << second.output;
   EXPECT_NE(second.output.find("done before"), std::string::npos) << second.output;
@@ -117,6 +121,33 @@ TEST(RegBenchRun, CommandRunsAGridResumesAndRefusesBadConfigs) {
   EXPECT_NE(rescored.output.find("scored again"), std::string::npos) << rescored.output;
   std::ifstream(dir.file("out/results.json")) >> again;
   EXPECT_EQ(again["points"], results["points"]) << "the same checkpoints score the same";
+
+  // A second config of the same arch trains in its own folders; two files of one name are refused.
+  std::filesystem::create_directories(dir.file("other"));
+  std::ofstream(dir.file("other/tiny.json")) << config.dump();
+  std::ofstream(dir.file("tiny_b.json")) << config.dump();
+  const auto two = run_command(base + " --ngram 0 --config " + dir.file("tiny_b.json"));
+  ASSERT_EQ(two.status, 0) << two.output;
+  std::ifstream(dir.file("out/results.json")) >> again;
+  ASSERT_EQ(again["points"].size(), 4u) << two.output;
+  EXPECT_EQ(again["points"][0], results["points"][0]) << "tiny's points are done before";
+  EXPECT_EQ(again["points"][2]["name"], "tiny_b_N4");
+  const auto same = run_command(base + " --config " + dir.file("other/tiny.json"));
+  EXPECT_NE(same.status, 0);
+  EXPECT_NE(same.output.find("two configs named tiny"), std::string::npos) << same.output;
+
+  // The counters alone: no model, seconds.
+  const std::string counters = std::string(MOSAIC_BINARY) + " regbench --sizes 4 --val-tasks 2 --test-tasks 2 --no-plot --ngram-only -o " +
+                               dir.file("counters");
+  const auto only = run_command(counters + " --ngram 3");
+  ASSERT_EQ(only.status, 0) << only.output;
+  std::ifstream(dir.file("counters/results.json")) >> again;
+  ASSERT_EQ(again["points"].size(), 1u);
+  EXPECT_EQ(again["points"][0]["model"], "ngram3");
+  EXPECT_EQ(again["points"][0]["positions"], results["points"][3]["positions"]) << "the same test automata";
+  const auto none = run_command(counters + " --ngram 0");
+  EXPECT_NE(none.status, 0);
+  EXPECT_NE(none.output.find("hint:"), std::string::npos) << none.output;
 
   config["vocab_size"] = 12;
   std::ofstream(dir.file("small_vocab.json")) << config.dump();

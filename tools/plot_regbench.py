@@ -25,7 +25,13 @@ PUBLISHED = {
     "S4": ([0.498, 0.531, 0.520, 0.544, 0.824], [0.682, 0.632, 0.628, 0.603, 0.337]),
 }
 MARKERS = {"Mamba": "s", "GLA": "h", "LSTM": "d", "S4": ">"}
-OURS = {"mosaic": ("Memory Mosaic (ours)", "#d40000"), "gpt": ("GPT (ours)", "#1f4e9c")}
+OURS = {"mosaic": ("Memory Mosaic (ours)", "#d40000"), "mosaic_v2": ("Memory Mosaic v2 (ours)", "#8b008b"),
+        "gpt": ("GPT (ours)", "#1f4e9c")}
+NGRAM_STYLE = {2: ":", 3: "--", 4: "-."}
+
+
+def model_of(p):
+    return p.get("model", p["arch"])  # results written before models were named by their config
 
 
 def fail(message, hint):
@@ -60,13 +66,19 @@ def main():
             ax.plot(xs, ys, linestyle=":" if mm or name == "Transformer" else "-", marker=MARKERS.get(name, "."),
                     color="#e08080" if mm else ("#8090c0" if name == "Transformer" else "#b0b8b0"),
                     linewidth=1.5 if mm or name == "Transformer" else 1, label=f"{name} (published)")
-        for arch, (name, color) in OURS.items():
-            ood = sorted((p["n"], p) for p in points if p["arch"] == arch and p["variant"] == "ood")
+        for p in points:
+            if p["arch"] == "ngram":  # no training: one level across every N
+                order = int(p["model"][len("ngram"):])
+                ax.axhline(p["accuracy"] if which == 0 else p["tvd"], color="#2e8b57", linewidth=1.2,
+                           linestyle=NGRAM_STYLE.get(order, (0, (1, 3))), label=f"in-context {order}-gram counter (ours)")
+        for model, (name, color) in OURS.items():
+            ood = sorted(((p["n"], p) for p in points if model_of(p) == model and p["variant"] == "ood"),
+                         key=lambda x: x[0])
             if ood:
                 ax.plot([n for n, _ in ood], [p["accuracy"] if which == 0 else p["tvd"] for _, p in ood],
                         marker="o", color=color, linewidth=2.5, label=name)
             for p in points:
-                if p["arch"] == arch and p["variant"] == "iid":
+                if model_of(p) == model and p["variant"] == "iid":
                     ax.plot([p["n"]], [p["accuracy"] if which == 0 else p["tvd"]], marker="*", markersize=13,
                             color=color, linestyle="none", label=f"{name}, IID test (table 4)")
         ax.set_xscale("log")

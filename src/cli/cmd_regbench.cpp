@@ -19,8 +19,8 @@ namespace mosaic {
 namespace {
 
 struct RegBenchCommandOptions {
-  bool full = false, no_iid = false, no_plot = false, rescore = false;
-  std::vector<int> sizes;
+  bool full = false, no_iid = false, no_plot = false, rescore = false, ngram_only = false;
+  std::vector<int> sizes, ngram{2, 3, 4};
   std::vector<std::string> configs;
   int64_t steps = 0;
   int epochs = 0, val_tasks = 0, test_tasks = 0, threads = 0;
@@ -68,6 +68,12 @@ void add_regbench_command(CLI::App& app) {
   cmd->add_option("--runs", o->runs_dir, "run folders, one per grid point (checkpoints, result.json)");
   cmd->add_option("-o,--out", o->out_dir, "results.json, results.csv and the figure (default docs/regbench or docs/regbench-full)");
   cmd->add_option("-t,--threads", o->threads, "threads (default: all cores)")->check(CLI::Range(0, 4096));
+  cmd->add_option("--ngram", o->ngram,
+                  "orders of the in-context n-gram counter scored beside the models (no training; 0: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 16));
+  cmd->add_flag("--ngram-only", o->ngram_only,
+                "score only the n-gram counters on the protocol's test automata (seconds; no models trained)");
   cmd->add_flag("--no-plot", o->no_plot, "skip the figure");
   cmd->add_flag("--rescore", o->rescore, "score the finished points again from their best checkpoints (no training)");
   cmd->callback([o] {
@@ -87,8 +93,13 @@ void add_regbench_command(CLI::App& app) {
     if (o->test_tasks > 0) p.test_tasks = o->test_tasks;
     p.iid = !o->no_iid;
     p.seed = o->seed;
+    p.ngram_orders.clear();
+    for (int n : o->ngram)
+      if (n > 0) p.ngram_orders.push_back(n);
+    MOSAIC_CHECK(!o->ngram_only || (o->configs.empty() && !p.ngram_orders.empty()),
+                 "regbench: --ngram-only trains no model and needs an order", "drop --config, or give --ngram 3");
     for (const auto& c : o->configs.empty() ? std::vector<std::string>{"regbench_mosaic.json", "regbench_gpt.json"} : o->configs)
-      opts.configs.push_back(config_path(c));
+      if (!o->ngram_only) opts.configs.push_back(config_path(c));
     opts.runs_dir = (std::filesystem::path(o->runs_dir) / (o->full ? "full" : "reduced")).string();
     opts.out_dir = o->out_dir.empty() ? (o->full ? "docs/regbench-full" : "docs/regbench") : o->out_dir;
     opts.threads = o->threads;

@@ -1,5 +1,6 @@
 // RegBench grid: data splits from the seed, one trainer run per point, test scores, results.
 #include "experiments/regbench/experiment.hpp"
+#include "experiments/regbench/ngram.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -123,8 +124,14 @@ TestScores score_model(const std::string& model_path, const std::vector<Task>& t
   return {scores.accuracy(), scores.l1(), scores.tvd(), scores.legal_mass(), scores.positions};
 }
 
+TestScores score_ngram(int n, const std::vector<Task>& tasks) {
+  Scores scores;
+  for (const Task& task : tasks) scores.add(task, ngram_probs(task, n).data());
+  return {scores.accuracy(), scores.l1(), scores.tvd(), scores.legal_mass(), scores.positions};
+}
+
 nlohmann::json to_json(const PointResult& r) {
-  return {{"name", r.name},         {"arch", r.arch},       {"variant", r.variant},     {"n", r.n},
+  return {{"name", r.name},         {"model", r.model},     {"arch", r.arch},           {"variant", r.variant},     {"n", r.n},
           {"accuracy", r.accuracy}, {"l1", r.l1},           {"tvd", r.tvd},             {"legal_mass", r.legal_mass},
           {"positions", r.positions},
           {"best_val_loss", r.best_val_loss}, {"best_step", r.best_step}, {"steps", r.steps},
@@ -137,6 +144,7 @@ PointResult point_from_json(const nlohmann::json& j) {
   PointResult r;
   r.name = j.at("name");
   r.arch = j.at("arch");
+  r.model = j.value("model", r.arch);  // results written before models were named by their config
   r.variant = j.at("variant");
   r.n = j.at("n");
   r.accuracy = j.at("accuracy");
@@ -160,12 +168,12 @@ void write_text(const std::string& path, const std::string& text) {
 void write_results(const Options& o, const std::vector<PointResult>& points) {
   fs::create_directories(o.out_dir);
   nlohmann::json all = nlohmann::json::array();
-  std::string csv = "name,arch,variant,n,accuracy,tvd,l1,legal_mass,positions,best_val_loss,best_step,steps,epochs,params,train_seconds\n";
+  std::string csv = "name,model,arch,variant,n,accuracy,tvd,l1,legal_mass,positions,best_val_loss,best_step,steps,epochs,params,train_seconds\n";
   char line[256];
   for (const auto& r : points) {
     all.push_back(to_json(r));
-    std::snprintf(line, sizeof line, "%s,%s,%s,%d,%.4f,%.4f,%.4f,%.4f,%lld,%.4f,%lld,%lld,%.1f,%lld,%.0f\n", r.name.c_str(),
-                  r.arch.c_str(), r.variant.c_str(), r.n, r.accuracy, r.tvd, r.l1, r.legal_mass, static_cast<long long>(r.positions),
+    std::snprintf(line, sizeof line, "%s,%s,%s,%s,%d,%.4f,%.4f,%.4f,%.4f,%lld,%.4f,%lld,%lld,%.1f,%lld,%.0f\n", r.name.c_str(),
+                  r.model.c_str(), r.arch.c_str(), r.variant.c_str(), r.n, r.accuracy, r.tvd, r.l1, r.legal_mass, static_cast<long long>(r.positions),
                   r.best_val_loss, static_cast<long long>(r.best_step), static_cast<long long>(r.steps), r.epochs,
                   static_cast<long long>(r.params), r.train_seconds);
     csv += line;
@@ -197,13 +205,21 @@ std::vector<Task> iid_tasks(const std::vector<Task>& train, int count, uint64_t 
 
 struct Point {
   TrainConfig config;
-  std::string name, variant;
+  std::string model, name, variant;
   int n = 0;
 };
 
+// regbench_mosaic_v2.json -> mosaic_v2: two configs of one arch get their own run folders.
+std::string model_name(const std::string& config_file) {
+  std::string stem = fs::path(config_file).stem().string();
+  if (stem.rfind("regbench_", 0) == 0) stem = stem.substr(9);
+  return stem;
+}
+
 void check_protocol(const Options& o) {
   const Protocol& p = o.protocol;
-  MOSAIC_CHECK(!p.sizes.empty() && !o.configs.empty(), "regbench: nothing to run", "give --sizes and --config");
+  MOSAIC_CHECK(!p.sizes.empty() && (!o.configs.empty() || !p.ngram_orders.empty()), "regbench: nothing to run",
+               "give --sizes and --config");
   for (int n : p.sizes)
     MOSAIC_CHECK(n >= 1 && n <= 1000000, "regbench: training-set size " + std::to_string(n) + " is out of range",
                  "the paper uses 100 .. 40000 automata");
@@ -223,9 +239,12 @@ std::vector<Point> make_grid(const Options& o) {
     MOSAIC_CHECK(base.model.vocab_size >= kVocab && base.model.block_size >= kMaxPositions,
                  file + ": RegBench needs vocab_size >= 20 and block_size >= " + std::to_string(kMaxPositions),
                  "start from configs/regbench_mosaic.json");
-    const std::string arch = base.model.arch;
-    for (int n : p.sizes) grid.push_back({base, arch + "_N" + std::to_string(n), "ood", n});
-    if (p.iid) grid.push_back({base, arch + "_N" + std::to_string(p.sizes.front()) + "_iid", "iid", p.sizes.front()});
+    const std::string model = model_name(file);
+    for (const Point& other : grid)
+      MOSAIC_CHECK(other.model != model, "regbench: two configs named " + model,
+                   "give each config its own file name: the name picks the run folders");
+    for (int n : p.sizes) grid.push_back({base, model, model + "_N" + std::to_string(n), "ood", n});
+    if (p.iid) grid.push_back({base, model, model + "_N" + std::to_string(p.sizes.front()) + "_iid", "iid", p.sizes.front()});
   }
   return grid;
 }
@@ -339,6 +358,7 @@ PointResult train_point(const Options& o, const Point& pt, const PointFiles& fil
 
   PointResult r;
   r.name = pt.name;
+  r.model = pt.model;
   r.arch = pt.config.model.arch;
   r.variant = pt.variant;
   r.n = pt.n;
@@ -384,6 +404,16 @@ std::vector<PointResult> run(const Options& o) {
     std::fprintf(stderr, "regbench: %s: accuracy %.3f, TVD %.3f (L1 %.3f), mass on legal letters %.3f, best validation loss %.4f at step %lld\n",
                  pt.name.c_str(), r.accuracy, r.tvd, r.l1, r.legal_mass, r.best_val_loss, static_cast<long long>(r.best_step));
     write_results(o, results);
+  }
+  for (int n : p.ngram_orders) {  // seconds: no training, the OOD test tasks of every point
+    PointResult r;
+    r.model = r.name = "ngram" + std::to_string(n);
+    r.arch = "ngram";
+    r.variant = "ood";
+    set_scores(r, score_ngram(n, splits.test));
+    std::fprintf(stderr, "regbench: in-context %d-gram counter: accuracy %.3f, TVD %.3f, mass on legal letters %.3f\n", n,
+                 r.accuracy, r.tvd, r.legal_mass);
+    results.push_back(r);
   }
   write_results(o, results);
   return results;

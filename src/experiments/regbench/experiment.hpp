@@ -24,6 +24,7 @@ struct Protocol {
   int val_tasks = 500, test_tasks = 500;
   int evaluations = 50;            // validation passes per run (the best one is tested)
   uint64_t seed = 1;               // of the data; each config keeps its own training seed
+  std::vector<int> ngram_orders{2, 3, 4};  // the in-context n-gram counter's rows (ngram.hpp): no training
 
   static Protocol reduced();       // about an hour on 2 cores (docs/regbench.md says what is cut)
   static Protocol full();          // the paper's grid and epochs
@@ -31,7 +32,7 @@ struct Protocol {
 
 struct Options {
   Protocol protocol;
-  std::vector<std::string> configs;  // train config JSON files (configs/regbench_*.json)
+  std::vector<std::string> configs;  // train config JSON files (configs/regbench_*.json); none: counters only
   std::string runs_dir = "runs/regbench";   // one run folder per point: checkpoints, result.json
   std::string out_dir = "docs/regbench";    // results.json, results.csv
   int threads = 0;
@@ -40,7 +41,9 @@ struct Options {
 
 // One grid point's outcome (its result.json).
 struct PointResult {
-  std::string name, arch, variant;  // variant: "ood" (fresh test automata) or "iid"
+  // model: the config file's name without "regbench_" and ".json" (mosaic, mosaic_v2, gpt), or
+  // ngram<n>; name: model_N<n>[_iid]; variant: "ood" (fresh test automata) or "iid".
+  std::string name, model, arch, variant;
   int n = 0;
   double accuracy = 0, l1 = 0, tvd = 0, legal_mass = 0, best_val_loss = 0, train_seconds = 0;
   int64_t steps = 0, best_step = 0, positions = 0, params = 0;
@@ -79,6 +82,8 @@ struct TestScores {
   int64_t positions = 0;
 };
 TestScores score_model(const std::string& model_path, const std::vector<Task>& tasks);
+// The in-context n-gram counter of order n on the same tasks.
+TestScores score_ngram(int n, const std::vector<Task>& tasks);
 
 nlohmann::json to_json(const PointResult& r);
 
