@@ -187,8 +187,9 @@ enum class LayerKind {
   ContextualMemoryLevels,   // short-term (lags 1..3) and long-term (lags 3..) levels, gated keys, adaptive beta
   ContextualMemoryDrawn,    // a training pass: the long-term delay drawn in [2, 5]; v1 keys, fixed beta
   SwiGlu,
+  KeyExtractorFixedDecay,  // the leaky average's decay frozen at 0.6 (figure 15's sweep): no decay parameter
 };
-constexpr LayerKind kLastLayerKind = LayerKind::SwiGlu;
+constexpr LayerKind kLastLayerKind = LayerKind::KeyExtractorFixedDecay;
 
 inline const char* layer_name(LayerKind kind) {
   switch (kind) {
@@ -215,6 +216,7 @@ inline const char* layer_name(LayerKind kind) {
     case LayerKind::ContextualMemoryLevels: return "ContextualMemoryLevels";
     case LayerKind::ContextualMemoryDrawn: return "ContextualMemoryDrawn";
     case LayerKind::SwiGlu: return "SwiGlu";
+    case LayerKind::KeyExtractorFixedDecay: return "KeyExtractorFixedDecay";
   }
   return "?";
 }
@@ -290,6 +292,8 @@ inline std::unique_ptr<LayerCase> make_layer(LayerKind kind, const Shape& s, boo
       return over_sequences(std::make_shared<CausalSelfAttention<double>>(C, H, bias, 0.0, "rope"), s);
     case LayerKind::CausalSelfAttentionAlibi:
       return over_sequences(std::make_shared<CausalSelfAttention<double>>(C, H, bias, 0.0, "alibi"), s);
+    case LayerKind::KeyExtractorFixedDecay:
+      return over_sequences(std::make_shared<KeyExtractor<double>>(C, H, bias, KeyOptions{.scale_power = 1, .fixed_decay = 0.6}), s);
     case LayerKind::KeyExtractorGated:
       return over_sequences(std::make_shared<KeyExtractor<double>>(C, H, bias, KeyOptions{.scaled = false, .gated = true}), s);
     case LayerKind::ContextualMemoryLevels: {

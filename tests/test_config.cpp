@@ -157,6 +157,10 @@ TEST(Config, RangesComeFromTheTables) {
   EXPECT_EQ(error_of(R"({"min_lr": 0.01})").rfind("min_lr 0.01 is larger than learning_rate 0.001", 0), 0u);
   EXPECT_EQ(error_of(R"({"arch": "gpt", "pmem_size": 0})"), "accepted") << "pmem_* apply to the Memory Mosaic only";
   EXPECT_EQ(error_of(R"({"pmem_size": 0})").rfind("pmem_size 0 must be in [1, 2^20]", 0), 0u);
+  EXPECT_EQ(error_of(R"({"key_decay": 1.0})").rfind("key_decay 1.0 must be in [0, 1) or -1", 0), 0u);
+  EXPECT_EQ(error_of(R"({"key_decay": 0.9})"), "accepted");
+  EXPECT_EQ(error_of(R"({"key_decay": 0.9, "short_term_window": 8})").rfind("key_decay with v2's gated keys", 0), 0u);
+  EXPECT_EQ(error_of(R"({"key_decay": 0.9, "short_term_window": 8, "key_gate": false})"), "accepted");
 }
 
 }  // namespace

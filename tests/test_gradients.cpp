@@ -63,6 +63,7 @@ std::string break_tensor(LayerKind kind, bool bias) {
     case LayerKind::ContextualMemoryLevels: return bias ? "short_term.bandwidth.alpha" : "long_term.k_featurizer.W_g.weight";
     case LayerKind::ContextualMemoryDrawn: return bias ? "long_term.bandwidth.beta1" : "short_term.v_featurizer.coef";
     case LayerKind::SwiGlu: return bias ? "w1.weight" : "w3.weight";
+    case LayerKind::KeyExtractorFixedDecay: return bias ? "key_scale" : "W_k.weight";
   }
   return "";
 }
@@ -129,6 +130,7 @@ ModelConfig tiny(const std::string& arch, const Shape& s, bool bias, const std::
     c.pmem_kind = "slots";
   }
   if (variant == "v2_short_only") c.long_term_delay_max = 0;
+  if (variant == "fixed_decay") c.key_decay = 0.7;  // figure 15's frozen leaky average
   if (variant == "icll") {
     c.ic_dropout = 0.1;
     c.hd_dropout = 0.2;
@@ -175,6 +177,7 @@ std::vector<ModelParam> model_params() {
     params.push_back({"mosaic", s, s % 2 == 1, "v2_ablations"});
   }
   for (size_t s : {2, 6}) params.push_back({"mosaic", s, true, "v2_short_only"});
+  for (size_t s : {1, 5}) params.push_back({"mosaic", s, s == 1, "fixed_decay"});
   for (size_t s : {0, 2, 4, 7}) {  // even head sizes
     params.push_back({"gpt", s, s % 2 == 0, "rope"});
     params.push_back({"gpt", s, s % 2 == 1, "alibi"});
@@ -291,6 +294,36 @@ TEST(Gradients, CheckerCatchesWrongGradient) {
   const auto no_beta = check_layer(*keys, 40).intact;
   EXPECT_GT(no_beta.worst_error, kGradTolerance);
   EXPECT_EQ(no_beta.worst_where.rfind("leaky_avg.leaky_key_beta[", 0), 0u) << no_beta.worst_where;
+}
+
+// A fixed decay is the leaky average it names, and no parameter: with the identity as W_k and
+// no key scale, kbar_t = x_t + lambda kbar_{t-1}, then normalised per head.
+TEST(KeyExtractor, AFixedDecayIsTheAverageItNames) {
+  const int C = 4, H = 2, T = 3;
+  for (double lambda : {0.0, 0.5}) {
+    KeyExtractor<double> keys(C, H, false, KeyOptions{.scaled = false, .fixed_decay = lambda});
+    ParamTable<double> table;
+    keys.register_params(table, "");
+    table.allocate();
+    EXPECT_EQ(table.find("leaky_avg.leaky_key_beta"), nullptr);
+    EXPECT_EQ(table.entries().size(), 1u) << "W_k alone";
+    for (int i = 0; i < C; ++i) keys.W_k.weight.value[i * C + i] = 1.0;
+    Activations<double> acts;
+    keys.plan(acts, "", 1, T);
+    acts.allocate();
+    const std::vector<double> x{1, 0, 0, 2, 0, 1, 3, 0, 2, 2, 1, 1};
+    const double* k = keys.forward(x.data(), 1, T);
+    std::vector<double> kbar(C, 0.0);
+    for (int t = 0; t < T; ++t)
+      for (int h = 0; h < H; ++h) {
+        double norm = 0;
+        for (int c = h * 2; c < h * 2 + 2; ++c) {
+          kbar[c] = x[t * C + c] + lambda * kbar[c];
+          norm += kbar[c] * kbar[c];
+        }
+        for (int c = h * 2; c < h * 2 + 2; ++c) EXPECT_NEAR(k[t * C + c], kbar[c] / (std::sqrt(norm) + 1e-10), 1e-12);
+      }
+  }
 }
 
 // The three passes agree: a training forward, evaluate, and the cross-entropy recomputed from

@@ -199,6 +199,9 @@ TEST(Streaming, EveryLayerStepEqualsItsForwardInFloat64) {
   icll.ic_dropout = 0.2;
   icll.hd_dropout = 0.1;
   cases.emplace_back("icll", icll);
+  ModelConfig fixed_decay = mosaic_config(4, true, 1);
+  fixed_decay.key_decay = 0.8;
+  cases.emplace_back("fixed key decay", fixed_decay);
   for (const std::string variant : {"v2", "v2 ablations", "v2 short-term only"}) {  // Memory Mosaics v2
     ModelConfig v2 = with_v2(mosaic_config(4, variant == "v2", 1), {.delay_max = variant == "v2 short-term only" ? 0 : 12});
     if (variant != "v2") v2.pmem_kind = "slots";

@@ -7,7 +7,7 @@ template <class F>
 ContextualMemory<F>::ContextualMemory(int n_embd, int n_head, bool bias, const ContextualMemoryOptions& o)
     : C(n_embd), H(n_head), prob_drop(o.prob_dropout, kProbSite) {
   MemoryLevelOptions level;
-  level.keys = {.scale_power = 1, .kernel_beta_upbound = o.kernel_beta_upbound};
+  level.keys = {.scale_power = 1, .kernel_beta_upbound = o.kernel_beta_upbound, .fixed_decay = o.fixed_key_decay};
   if (o.short_term == 0) {  // v1: one level over every earlier pair
     levels.emplace_back(n_embd, n_head, bias, level);
   } else {

@@ -23,6 +23,7 @@ namespace mosaic {
 // What the model config chooses for a contextual memory.
 struct ContextualMemoryOptions {
   double kernel_beta_upbound = 0;  // v1 key-scale clamp (StackAssoMem's); 0: nanoMosaics'
+  double fixed_key_decay = -1;     // >= 0: the leaky average's decay, fixed and not trained
   double prob_dropout = 0;
   // Memory Mosaics v2 (all off: the v1 memory)
   int short_term = 0;              // h > 0: a short-term level over lags 1 .. h - 1 and a long-term level

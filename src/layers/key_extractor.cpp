@@ -16,7 +16,7 @@ template <class F>
 KeyExtractor<F>::KeyExtractor(int n_embd, int n_head, bool bias, const KeyOptions& o)
     : C(n_embd), H(n_head), scale_power(o.scale_power),
       scale_cap(o.kernel_beta_upbound > 0 ? o.scale_power * o.kernel_beta_upbound : kKeyScaleMax), scaled(o.scaled),
-      gated(o.gated), W_k(n_embd, n_embd, bias), W_g(n_embd, n_head, false), W_lambda(n_embd, n_head, false) {}
+      gated(o.gated), fixed_decay(o.gated ? -1 : o.fixed_decay), W_k(n_embd, n_embd, bias), W_g(n_embd, n_head, false), W_lambda(n_embd, n_head, false) {}
 
 template <class F>
 void KeyExtractor<F>::register_params(ParamTable<F>& table, const std::string& prefix) {
@@ -25,7 +25,7 @@ void KeyExtractor<F>::register_params(ParamTable<F>& table, const std::string& p
   if (gated) {
     W_g.register_params(table, prefix + "W_g.");
     W_lambda.register_params(table, prefix + "W_lambda.");
-  } else {
+  } else if (fixed_decay < 0) {
     table.add(prefix + "leaky_avg.leaky_key_beta", {1, H, 1, 1}, &leaky_key_beta);
   }
 }
@@ -50,7 +50,9 @@ void KeyExtractor<F>::plan(Activations<F>& acts, const std::string& prefix, int 
 template <class F>
 void KeyExtractor<F>::head_coefficients(F* decay_out, F* scale_out) const {
   for (int h = 0; h < H; ++h) {
-    decay_out[h] = gated ? F(0) : static_cast<F>(std::exp(-kExpScaling * std::abs(static_cast<double>(leaky_key_beta.value[h]))));
+    decay_out[h] = gated              ? F(0)
+                   : fixed_decay >= 0 ? static_cast<F>(fixed_decay)
+                                      : static_cast<F>(std::exp(-kExpScaling * std::abs(static_cast<double>(leaky_key_beta.value[h]))));
     scale_out[h] = scaled ? static_cast<F>(std::exp(std::min(scale_power * kExpScaling * key_scale.value[h], scale_cap))) : F(1);
   }
 }
@@ -122,7 +124,7 @@ void KeyExtractor<F>::backward(const F* dk, F* dx) {
     // clamp(max) passes the gradient only where the bound is not active (as torch.clamp)
     if (scaled && scale_power * kExpScaling * key_scale.value[h] <= scale_cap)
       key_scale.grad[h] += static_cast<F>(sum_scale * scale_power * kExpScaling);
-    if (gated) continue;
+    if (gated || fixed_decay >= 0) continue;
     // decay = exp(-10 |beta|): d decay / d beta = -10 sign(beta) decay (sign(0) = 0, as torch.abs)
     const F beta = leaky_key_beta.value[h];
     const F sign = beta > 0 ? F(1) : (beta < 0 ? F(-1) : F(0));

@@ -5,7 +5,8 @@
 // Memory Mosaics v2 options: `gated` replaces the fixed decay by the input-dependent gated
 // average kbar_t = g_t k~_t + lambda_t kbar_{t-1}, g_t = exp(W_g x_t), lambda_t = exp(-|W_lambda
 // x_t|) (scalars per head and step, no bias); `scaled` false drops the key scale (k = Norm(kbar):
-// the memory's bandwidth carries the sharpness instead).
+// the memory's bandwidth carries the sharpness instead); `fixed_decay` >= 0 freezes the decay of
+// every head at that value (no leaky_key_beta).
 // forward() runs whole sequences for training; step() continues one stream a few rows at a
 // time (streaming inference) with the same kernels.
 // Shapes: x, k (B, T, C) with head h in channels [h*hs, (h+1)*hs); key_scale, beta (1, H, 1, 1);
@@ -25,6 +26,7 @@ struct KeyOptions {
   double kernel_beta_upbound = 0;   // 0: nanoMosaics' clamp; else StackAssoMem's (config.hpp)
   bool scaled = true;               // v1: times exp(min(s 10 key_scale, cap)); v2: none
   bool gated = false;               // v2: input-dependent gate and decay
+  double fixed_decay = -1;          // >= 0 (not gated): the decay of every head, not a parameter
 };
 
 template <class F>
@@ -33,8 +35,9 @@ struct KeyExtractor {
   int scale_power = 1;  // s
   double scale_cap = 0;  // the clamp of the scale's exponent
   bool scaled = true, gated = false;
+  double fixed_decay = -1;
   Linear<F> W_k;
-  Param<F> key_scale, leaky_key_beta;  // key_scale only when scaled, leaky_key_beta only when not gated
+  Param<F> key_scale, leaky_key_beta;  // key_scale only when scaled, leaky_key_beta only when learned
   Linear<F> W_g, W_lambda;             // gated: (H, C) each
 
   // cache

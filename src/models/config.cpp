@@ -63,6 +63,11 @@ constexpr ConfigField<M> kFields[] = {
     {.key = "kernel_beta_upbound", .member = &M::kernel_beta_upbound,
      .meaning = "> 0: key scale exp(s min(10 key_scale, this)), StackAssoMem's 5; 0: nanoMosaics' clamp at ln 65535",
      .range = between(0, 11), .written = [](const M& c) { return c.kernel_beta_upbound > 0; }},
+    {.key = "key_decay", .member = &M::key_decay,
+     .meaning = "the contextual memory's leaky-average decay fixed at this value in every head, not trained "
+                "(figure 15's sweep); -1: learned per head",
+     .range = {.lo = 0, .hi = 1, .hi_open = true, .unset = -1}, .applies = mosaic_only,
+     .written = [](const M& c) { return c.key_decay >= 0; }},
     {.key = "pos_encoding", .member = &M::pos_encoding,
      .meaning = "GPT positions: learned (GPT-2's, when empty), rope or alibi; a Memory Mosaic has none",
      .written = [](const M& c) { return !c.pos_encoding.empty(); }},
@@ -119,6 +124,8 @@ void ModelConfig::validate() const {
                "(Memory Mosaics v2: clipped N(0, 1/sqrt(2 d (l+1))))");
   MOSAIC_CHECK(pmem_kind == "slots" || pmem_kind == "swiglu", "unknown pmem_kind '" + pmem_kind + "'",
                "use \"slots\" (v1's persistent memory) or \"swiglu\" (v2's)");
+  MOSAIC_CHECK(key_decay < 0 || !memory_levels() || !key_gate, "key_decay with v2's gated keys",
+               "gated keys choose their decay per step from the input: set key_gate false to fix the decay");
   if (memory_levels()) {
     MOSAIC_CHECK(short_term_window >= 2, "short_term_window " + std::to_string(short_term_window) + " sees no pair",
                  "the short-term memory reads the last h - 1 pairs: use h >= 2 (the paper: 256)");

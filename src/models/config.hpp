@@ -31,6 +31,9 @@ struct ModelConfig {
   std::string init = "nanogpt";      // "fanin": N(0, 1/sqrt(fan_in)) matrices, N(0, 1) embedding
   bool scale_logits = false;         // logits times 1/sqrt(n_embd)
   double kernel_beta_upbound = 0;    // > 0: key scale exp(s min(10 key_scale, this)); 0: exp(min(s 10 key_scale, ln 65535))
+  // >= 0: the contextual memory's leaky-average decay, fixed at this value in every head and not
+  // trained (the paper's figure-15 sweep); -1: learned per head, exp(-10 |beta_h|).
+  double key_decay = -1;
 
   // GPT's positions: "learned" (GPT-2's wpe table, the default), "rope" or "alibi" (relative:
   // nothing is tied to block_size). The Memory Mosaic has none ("" only).

@@ -7,7 +7,9 @@ namespace mosaic {
 namespace {
 
 ContextualMemoryOptions memory_options(const ModelConfig& c) {
-  ContextualMemoryOptions o{.kernel_beta_upbound = c.kernel_beta_upbound, .prob_dropout = c.prob_dropout()};
+  ContextualMemoryOptions o{.kernel_beta_upbound = c.kernel_beta_upbound,
+                            .fixed_key_decay = c.key_decay,
+                            .prob_dropout = c.prob_dropout()};
   if (!c.memory_levels()) return o;
   o.short_term = c.short_term_window;
   o.long_delay_min = c.long_term_delay_min;
