@@ -6,30 +6,37 @@
 # sequences of 16 rounds (896 tokens, 3.5x the training context): accuracy against shots.
 # Writes results/v2/many_shot_<model>.json and results/v2/many_shot.md. Every stage is skipped
 # when done and training resumes from its checkpoint: run it again after a stop.
-# MANY_SHOT_SEEDS="1 2" trains each model once per seed (runs/many_shot_<model>_s<seed>).
+# MANY_SHOT_SEEDS="1 2" trains each model once per seed (runs/many_shot_<model>_s<seed>);
+# MANY_SHOT_MODELS picks the models (mosaic_v2 mosaic gpt gpt_long; gpt_long is the GPT trained
+# 4x as long, 8,000 steps: at 2,000 the GPT has not learned the task even inside its context).
 #   bash scripts/v2_many_shot.sh [BUILD_DIR]
 set -euo pipefail
 build="${1:-build}"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 read -r -a seeds <<< "${MANY_SHOT_SEEDS:-1}"
+read -r -a models <<< "${MANY_SHOT_MODELS:-mosaic_v2 mosaic gpt gpt_long}"
 out="results/v2"
 mkdir -p "$out"
 [ -s data/many_shot/task.json ] || "$build/mosaic" many-shot prepare -o data/many_shot
 for seed in "${seeds[@]}"; do
-  for model in mosaic_v2 mosaic gpt; do
+  for model in "${models[@]}"; do
     run="runs/many_shot_${model}_s$seed"
-    resume=()
-    if ls "$run"/ckpt_*.state.safetensors >/dev/null 2>&1; then resume=(--resume); fi
-    "$build/mosaic" train -c "configs/many_shot_$model.json" "${resume[@]}" --out_dir "$run" --seed "$seed"
+    flags=(-c "configs/many_shot_$model.json")
+    [ "$model" = gpt_long ] && flags=(-c configs/many_shot_gpt.json --max_iters 8000 --lr_decay_iters 8000)
+    if ls "$run"/ckpt_*.state.safetensors >/dev/null 2>&1; then flags+=(--resume); fi
+    "$build/mosaic" train "${flags[@]}" --out_dir "$run" --seed "$seed"
     result="$out/many_shot_${model}_s$seed.json"
     [ -s "$result" ] || "$build/mosaic" many-shot eval -m "$run" --rounds 16 --sequences 200 --json "$result"
+    # Inside the training context (4 rounds, 224 tokens): did the model learn the task at all?
+    result="$out/many_shot_${model}_s${seed}_4rounds.json"
+    [ -s "$result" ] || "$build/mosaic" many-shot eval -m "$run" --rounds 4 --sequences 200 --json "$result"
   done
 done
 python="$(command -v /usr/bin/python3 || command -v python3)"
 "$python" - "$out" > "$out/many_shot.md.tmp" <<'PY'
 import glob, json, os, sys
 out = sys.argv[1]
-rows = sorted(glob.glob(os.path.join(out, "many_shot_*_s*.json")))
+rows = sorted(p for p in glob.glob(os.path.join(out, "many_shot_*_s*.json")) if not p.endswith("_4rounds.json"))
 shots = [0, 1, 2, 4, 8, 12, 15]
 print("| model, seed | " + " | ".join(f"{k} shots" for k in shots) + " |")
 print("|---|" + "---:|" * len(shots))
@@ -37,6 +44,15 @@ for path in rows:
     r = json.load(open(path))
     name = os.path.basename(path)[len("many_shot_"):-len(".json")]
     print(f"| {name} | " + " | ".join(f"{r['accuracy'][k]:.3f} ± {r['stderr'][k]:.3f}" for k in shots) + " |")
+inside = sorted(glob.glob(os.path.join(out, "many_shot_*_s*_4rounds.json")))
+if inside:
+    print("\nInside the training context (4 rounds, 224 tokens)\n")
+    print("| model, seed | " + " | ".join(f"{k} shots" for k in range(4)) + " |")
+    print("|---|" + "---:|" * 4)
+    for path in inside:
+        r = json.load(open(path))
+        name = os.path.basename(path)[len("many_shot_"):-len("_4rounds.json")]
+        print(f"| {name} | " + " | ".join(f"{r['accuracy'][k]:.3f} ± {r['stderr'][k]:.3f}" for k in range(4)) + " |")
 PY
 mv "$out/many_shot.md.tmp" "$out/many_shot.md"
 cat "$out/many_shot.md"
