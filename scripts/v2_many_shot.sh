@@ -56,3 +56,29 @@ if inside:
 PY
 mv "$out/many_shot.md.tmp" "$out/many_shot.md"
 cat "$out/many_shot.md"
+"$python" - "$out" <<'PY'
+import glob, json, os, sys
+try:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+except ImportError:
+    sys.exit("v2_many_shot: no figure (needs Debian's python3-matplotlib)")
+out = sys.argv[1]
+fig, ax = plt.subplots(figsize=(7, 4.5))
+for path in sorted(p for p in glob.glob(os.path.join(out, "many_shot_*_s*.json")) if not p.endswith("_4rounds.json")):
+    r = json.load(open(path))
+    name = os.path.basename(path)[len("many_shot_"):-len(".json")]
+    shots = list(range(len(r["accuracy"])))
+    ax.errorbar(shots, r["accuracy"], yerr=[1.96 * e for e in r["stderr"]], label=name, capsize=2, linewidth=1.2)
+ax.axhline(1 / 8, color="gray", linewidth=1, linestyle=":", label="chance among the 8 labels in context")
+ax.axvline(4.6, color="gray", linewidth=1, linestyle="--", label="end of the training context")
+ax.set_xlabel("shots (earlier examples of the class in the context)")
+ax.set_ylabel("label accuracy (95% interval over sequences)")
+ax.set_title("many-shot in-context classification, 16 rounds (896 tokens)")
+ax.grid(alpha=0.3)
+ax.legend(fontsize=8)
+fig.tight_layout()
+fig.savefig(os.path.join(out, "many_shot.png"), dpi=120)
+print(f"wrote {os.path.join(out, 'many_shot.png')}")
+PY
