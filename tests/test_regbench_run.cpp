@@ -136,6 +136,16 @@ TEST(RegBenchRun, CommandRunsAGridResumesAndRefusesBadConfigs) {
   EXPECT_NE(same.status, 0);
   EXPECT_NE(same.output.find("two configs named tiny"), std::string::npos) << same.output;
 
+  // Extra training seeds at the smallest N: the config's seed + 1 in a folder of its own.
+  const auto seeded = run_command(base + " --ngram 0 --no-iid --seeds 2");
+  ASSERT_EQ(seeded.status, 0) << seeded.output;
+  std::ifstream(dir.file("out/results.json")) >> again;
+  ASSERT_EQ(again["points"].size(), 2u) << seeded.output;
+  EXPECT_EQ(again["points"][0], results["points"][0]) << "the first seed is done before";
+  EXPECT_EQ(again["points"][1]["name"], "tiny_N4_seed2");
+  EXPECT_EQ(again["points"][1]["train_seed"].get<uint64_t>(), results["points"][0]["train_seed"].get<uint64_t>() + 1);
+  EXPECT_EQ(again["protocol"]["seeds"], 2);
+
   // The counters alone: no model, seconds.
   const std::string counters = std::string(MOSAIC_BINARY) + " regbench --sizes 4 --val-tasks 2 --test-tasks 2 --no-plot --ngram-only -o " +
                                dir.file("counters");

@@ -72,11 +72,16 @@ def main():
                 ax.axhline(p["accuracy"] if which == 0 else p["tvd"], color="#2e8b57", linewidth=1.2,
                            linestyle=NGRAM_STYLE.get(order, (0, (1, 3))), label=f"in-context {order}-gram counter (ours)")
         for model, (name, color) in OURS.items():
-            ood = sorted(((p["n"], p) for p in points if model_of(p) == model and p["variant"] == "ood"),
-                         key=lambda x: x[0])
-            if ood:
-                ax.plot([n for n, _ in ood], [p["accuracy"] if which == 0 else p["tvd"] for _, p in ood],
-                        marker="o", color=color, linewidth=2.5, label=name)
+            by_n = {}  # several training seeds at one N: the line goes through their mean
+            for p in points:
+                if model_of(p) == model and p["variant"] == "ood":
+                    by_n.setdefault(p["n"], []).append(p["accuracy"] if which == 0 else p["tvd"])
+            if by_n:
+                ns = sorted(by_n)
+                ax.plot(ns, [sum(by_n[n]) / len(by_n[n]) for n in ns], marker="o", color=color, linewidth=2.5, label=name)
+                for n in ns:
+                    if len(by_n[n]) > 1:
+                        ax.plot([n] * len(by_n[n]), by_n[n], marker="_", markersize=12, color=color, linestyle="none")
             for p in points:
                 if model_of(p) == model and p["variant"] == "iid":
                     ax.plot([p["n"]], [p["accuracy"] if which == 0 else p["tvd"]], marker="*", markersize=13,

@@ -1,5 +1,6 @@
 // `mosaic regbench`: in-context language learning on RegBench (experiments/regbench/), the
-// reduced protocol by default, --full for the paper's; then the figure (tools/plot_regbench.py).
+// paper's training length at N = 100, 500, 1000 by default, --full for its whole grid, --quick
+// for an hour's check; then the figure (tools/plot_regbench.py).
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -19,11 +20,11 @@ namespace mosaic {
 namespace {
 
 struct RegBenchCommandOptions {
-  bool full = false, no_iid = false, no_plot = false, rescore = false, ngram_only = false;
+  bool full = false, quick = false, no_iid = false, no_plot = false, rescore = false, ngram_only = false;
   std::vector<int> sizes, ngram{2, 3, 4};
   std::vector<std::string> configs;
   int64_t steps = 0;
-  int epochs = 0, val_tasks = 0, test_tasks = 0, threads = 0;
+  int epochs = 0, val_tasks = 0, test_tasks = 0, threads = 0, seeds = 1;
   uint64_t seed = 1;
   std::string runs_dir = "runs/regbench", out_dir;
 };
@@ -55,18 +56,21 @@ void add_regbench_command(CLI::App& app) {
       "regbench",
       "RegBench in-context language learning (paper figure 11, table 4): Memory Mosaic and GPT trained on N random "
       "automata, scored on fresh ones; resumable per grid point");
-  cmd->add_flag("--full", o->full, "the paper's protocol: N = 100, 500, 1000, 2500, 40000, 200 epochs (days on 2 cores)");
-  cmd->add_option("--sizes", o->sizes, "training-set sizes N (default: 100 500 1000 reduced, the paper's with --full)")
+  cmd->add_flag("--full", o->full, "the paper's whole grid: N = 100, 500, 1000, 2500, 40000 (days on 2 cores)");
+  cmd->add_flag("--quick", o->quick, "500 steps per point, 200 validation automata: about an hour on 2 cores");
+  cmd->add_option("--sizes", o->sizes, "training-set sizes N (default 100 500 1000; with --full the paper's whole grid)")
       ->delimiter(',');
   cmd->add_option("--config", o->configs, "train config JSON per model (default: regbench_mosaic.json regbench_gpt.json)");
-  cmd->add_option("--steps", o->steps, "optimizer steps per grid point (reduced default 500)")->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
-  cmd->add_option("--epochs", o->epochs, "epochs per grid point instead of --steps (full default 200)")->check(CLI::Range(1, 1000000));
-  cmd->add_option("--val-tasks", o->val_tasks, "validation automata (reduced 200, full 500)")->check(CLI::Range(1, 1000000));
+  cmd->add_option("--seeds", o->seeds, "training seeds at the smallest N (the config's seed, then +1, +2, ...)")
+      ->check(CLI::Range(1, 100));
+  cmd->add_option("--steps", o->steps, "optimizer steps per grid point (--quick: 500)")->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  cmd->add_option("--epochs", o->epochs, "epochs per grid point instead of --steps (default 200, the paper's)")->check(CLI::Range(1, 1000000));
+  cmd->add_option("--val-tasks", o->val_tasks, "validation automata (500; --quick 200)")->check(CLI::Range(1, 1000000));
   cmd->add_option("--test-tasks", o->test_tasks, "test automata (500)")->check(CLI::Range(1, 1000000));
   cmd->add_flag("--no-iid", o->no_iid, "skip table 4's IID variant (test on the training automata)");
   cmd->add_option("--seed", o->seed, "seed of the data (the configs hold the training seeds)");
   cmd->add_option("--runs", o->runs_dir, "run folders, one per grid point (checkpoints, result.json)");
-  cmd->add_option("-o,--out", o->out_dir, "results.json, results.csv and the figure (default docs/regbench or docs/regbench-full)");
+  cmd->add_option("-o,--out", o->out_dir, "results.json, results.csv and the figure (default docs/regbench, --quick docs/regbench/quick)");
   cmd->add_option("-t,--threads", o->threads, "threads (default: all cores)")->check(CLI::Range(0, 4096));
   cmd->add_option("--ngram", o->ngram,
                   "orders of the in-context n-gram counter scored beside the models (no training; 0: none)")
@@ -78,7 +82,9 @@ void add_regbench_command(CLI::App& app) {
   cmd->add_flag("--rescore", o->rescore, "score the finished points again from their best checkpoints (no training)");
   cmd->callback([o] {
     regbench::Options opts;
-    opts.protocol = o->full ? regbench::Protocol::full() : regbench::Protocol::reduced();
+    MOSAIC_CHECK(!(o->full && o->quick), "regbench: --full and --quick together",
+                 "--full trains the paper's whole grid, --quick a short check: pick one");
+    opts.protocol = o->full ? regbench::Protocol::full() : o->quick ? regbench::Protocol::quick() : regbench::Protocol::paper();
     regbench::Protocol& p = opts.protocol;
     if (!o->sizes.empty()) p.sizes = o->sizes;
     if (o->epochs > 0) {
@@ -93,6 +99,7 @@ void add_regbench_command(CLI::App& app) {
     if (o->test_tasks > 0) p.test_tasks = o->test_tasks;
     p.iid = !o->no_iid;
     p.seed = o->seed;
+    p.seeds = o->seeds;
     p.ngram_orders.clear();
     for (int n : o->ngram)
       if (n > 0) p.ngram_orders.push_back(n);
@@ -100,8 +107,9 @@ void add_regbench_command(CLI::App& app) {
                  "regbench: --ngram-only trains no model and needs an order", "drop --config, or give --ngram 3");
     for (const auto& c : o->configs.empty() ? std::vector<std::string>{"regbench_mosaic.json", "regbench_gpt.json"} : o->configs)
       if (!o->ngram_only) opts.configs.push_back(config_path(c));
-    opts.runs_dir = (std::filesystem::path(o->runs_dir) / (o->full ? "full" : "reduced")).string();
-    opts.out_dir = o->out_dir.empty() ? (o->full ? "docs/regbench-full" : "docs/regbench") : o->out_dir;
+    // --full shares the default's folders: its points at N <= 1000 are the same runs.
+    opts.runs_dir = (std::filesystem::path(o->runs_dir) / (o->quick ? "quick" : "paper")).string();
+    opts.out_dir = o->out_dir.empty() ? (o->quick ? "docs/regbench/quick" : "docs/regbench") : o->out_dir;
     opts.threads = o->threads;
     opts.rescore = o->rescore;
     set_threads(o->threads);

@@ -26,23 +26,29 @@ namespace fs = std::filesystem;
 // Salts of the data splits: the test set is the same for every N and config.
 constexpr uint64_t kTrainSalt = 1, kValSalt = 2, kTestSalt = 3, kIidValSalt = 4, kIidTestSalt = 5;
 
-Protocol Protocol::reduced() {
+Protocol Protocol::paper() {
+  Protocol p;
+  p.sizes = {100, 500, 1000};
+  p.epochs = 200;  // seq_icl's: 800 steps at N = 100, 6,400 at N = 1000
+  p.val_tasks = 500;
+  p.test_tasks = 500;
+  p.evaluations = 50;
+  return p;
+}
+
+Protocol Protocol::full() {
+  Protocol p = paper();
+  p.sizes = {100, 500, 1000, 2500, 40000};
+  return p;
+}
+
+Protocol Protocol::quick() {
   Protocol p;
   p.sizes = {100, 500, 1000};
   p.steps = 500;  // 16,000 sequences per point: 160 epochs at N = 100, 16 at N = 1000
   p.val_tasks = 200;
   p.test_tasks = 500;
   p.evaluations = 10;
-  return p;
-}
-
-Protocol Protocol::full() {
-  Protocol p;
-  p.sizes = {100, 500, 1000, 2500, 40000};
-  p.epochs = 200;
-  p.val_tasks = 500;
-  p.test_tasks = 500;
-  p.evaluations = 50;
   return p;
 }
 
@@ -131,7 +137,7 @@ TestScores score_ngram(int n, const std::vector<Task>& tasks) {
 }
 
 nlohmann::json to_json(const PointResult& r) {
-  return {{"name", r.name},         {"model", r.model},     {"arch", r.arch},           {"variant", r.variant},     {"n", r.n},
+  return {{"name", r.name},         {"model", r.model},     {"train_seed", r.train_seed}, {"arch", r.arch},           {"variant", r.variant},     {"n", r.n},
           {"accuracy", r.accuracy}, {"l1", r.l1},           {"tvd", r.tvd},             {"legal_mass", r.legal_mass},
           {"positions", r.positions},
           {"best_val_loss", r.best_val_loss}, {"best_step", r.best_step}, {"steps", r.steps},
@@ -145,6 +151,7 @@ PointResult point_from_json(const nlohmann::json& j) {
   r.name = j.at("name");
   r.arch = j.at("arch");
   r.model = j.value("model", r.arch);  // results written before models were named by their config
+  r.train_seed = j.value("train_seed", uint64_t{0});
   r.variant = j.at("variant");
   r.n = j.at("n");
   r.accuracy = j.at("accuracy");
@@ -184,7 +191,7 @@ void write_results(const Options& o, const std::vector<PointResult>& points) {
   for (const std::string& file : o.configs)
     configs.push_back({{"file", fs::path(file).filename().string()}, {"config", read_json_file(file)}});
   nlohmann::json doc = {{"protocol",
-                         {{"sizes", p.sizes}, {"iid", p.iid}, {"epochs", p.epochs}, {"steps", p.steps},
+                         {{"sizes", p.sizes}, {"iid", p.iid}, {"epochs", p.epochs}, {"steps", p.steps}, {"seeds", p.seeds},
                           {"val_tasks", p.val_tasks}, {"test_tasks", p.test_tasks}, {"seed", p.seed}}},
                         {"configs", configs},
                         {"points", all}};
@@ -223,12 +230,15 @@ void check_protocol(const Options& o) {
   for (int n : p.sizes)
     MOSAIC_CHECK(n >= 1 && n <= 1000000, "regbench: training-set size " + std::to_string(n) + " is out of range",
                  "the paper uses 100 .. 40000 automata");
+  MOSAIC_CHECK(p.seeds >= 1 && p.seeds <= 100, "regbench: " + std::to_string(p.seeds) + " seeds",
+               "give --seeds from 1 to 100");
   MOSAIC_CHECK(p.val_tasks >= 1 && p.test_tasks >= 1 && p.evaluations >= 1 && (p.epochs > 0 || p.steps > 0),
                "regbench: the protocol needs validation and test tasks, evaluations and a length",
                "e.g. --val-tasks 200 --test-tasks 500 and --epochs 200 or --steps 500");
 }
 
-// The grid, in the order it runs: every config at each N, then the IID variant.
+// The grid, in the order it runs: every config at each N, its extra training seeds at the
+// smallest N, then the IID variant.
 std::vector<Point> make_grid(const Options& o) {
   const Protocol& p = o.protocol;
   std::vector<Point> grid;
@@ -244,6 +254,12 @@ std::vector<Point> make_grid(const Options& o) {
       MOSAIC_CHECK(other.model != model, "regbench: two configs named " + model,
                    "give each config its own file name: the name picks the run folders");
     for (int n : p.sizes) grid.push_back({base, model, model + "_N" + std::to_string(n), "ood", n});
+    for (int k = 1; k < p.seeds; ++k) {
+      TrainConfig seeded = base;
+      seeded.seed = base.seed + static_cast<uint64_t>(k);
+      const int n = p.sizes.front();
+      grid.push_back({seeded, model, model + "_N" + std::to_string(n) + "_seed" + std::to_string(k + 1), "ood", n});
+    }
     if (p.iid) grid.push_back({base, model, model + "_N" + std::to_string(p.sizes.front()) + "_iid", "iid", p.sizes.front()});
   }
   return grid;
@@ -360,6 +376,7 @@ PointResult train_point(const Options& o, const Point& pt, const PointFiles& fil
   r.name = pt.name;
   r.model = pt.model;
   r.arch = pt.config.model.arch;
+  r.train_seed = pt.config.seed;
   r.variant = pt.variant;
   r.n = pt.n;
   set_scores(r, score_model(files.best, data.test));

@@ -24,10 +24,12 @@ struct Protocol {
   int val_tasks = 500, test_tasks = 500;
   int evaluations = 50;            // validation passes per run (the best one is tested)
   uint64_t seed = 1;               // of the data; each config keeps its own training seed
+  int seeds = 1;                   // training seeds at the smallest N: the config's, then +1, +2, ...
   std::vector<int> ngram_orders{2, 3, 4};  // the in-context n-gram counter's rows (ngram.hpp): no training
 
-  static Protocol reduced();       // about an hour on 2 cores (docs/regbench.md says what is cut)
-  static Protocol full();          // the paper's grid and epochs
+  static Protocol paper();         // the paper's length (200 epochs) at N = 100, 500, 1000: the default
+  static Protocol full();          // the paper's grid: N up to 40,000 (days on 2 cores)
+  static Protocol quick();         // 500 steps per point, about an hour on 2 cores (docs/regbench.md)
 };
 
 struct Options {
@@ -44,6 +46,7 @@ struct PointResult {
   // model: the config file's name without "regbench_" and ".json" (mosaic, mosaic_v2, gpt), or
   // ngram<n>; name: model_N<n>[_iid]; variant: "ood" (fresh test automata) or "iid".
   std::string name, model, arch, variant;
+  uint64_t train_seed = 0;  // the config's seed, + k for the k-th extra seed
   int n = 0;
   double accuracy = 0, l1 = 0, tvd = 0, legal_mass = 0, best_val_loss = 0, train_seconds = 0;
   int64_t steps = 0, best_step = 0, positions = 0, params = 0;
