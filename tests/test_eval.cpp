@@ -6,6 +6,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -191,6 +193,32 @@ TEST(EvalCli, TextAndTheSameTokensAsAShardAgree) {
   int rows = 0;
   while (std::getline(in, line)) ++rows;
   EXPECT_EQ(rows, 32);
+}
+
+// Progress into a file (a captured log) comes as whole lines, one per update with
+// MOSAIC_PROGRESS_SECONDS=0, never a '\r'.
+TEST(EvalCli, ProgressIntoAFileIsPlainLines) {
+  REQUIRE_TOKENIZER();
+  const testing::TempDir dir("eval_cli");
+  const std::string model = dir.file("model.safetensors"), shard = dir.file("ids.bin"), err = dir.file("stderr.txt");
+  save_model(model, *tiny_model("mosaic", 50304, 16));
+  write_token_shard(shard, random_ids(16 * 20 + 1, 50304, 5));
+  const auto r = testing::run_command("MOSAIC_PROGRESS_SECONDS=0 timeout 120 " + std::string(MOSAIC_BINARY) + " eval -m " +
+                                          model + " " + shard + " -t 1 --batch 2 2>" + err + " </dev/null",
+                                      false);
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream in(err);
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  EXPECT_EQ(text.find('\r'), std::string::npos) << text;
+  std::istringstream lines(text);
+  std::string line;
+  int shown = 0;
+  while (std::getline(lines, line)) {
+    EXPECT_EQ(line.rfind("eval: ", 0), 0u) << line;
+    ++shown;
+  }
+  EXPECT_EQ(shown, 10) << text;  // 20 windows, 2 a batch
+  EXPECT_NE(text.find("eval: 20/20 windows, "), std::string::npos) << text;
 }
 
 TEST(EvalCli, BadInputGivesAnErrorWithAHint) {

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Plot training curves from mosaic's metrics.jsonl files (one curve pair per run).
 
-usage: tools/plot_metrics.py -o docs/loss.png RUN_DIR[:LABEL] ... [--meta data/.../meta.json] [--table]
-Train loss is drawn thin, validation loss thick; --meta adds the unigram-entropy line;
---table also prints a Markdown table of each run's last step, train loss and validation loss
-(the train loss averaged over its last five logged steps).
+usage: tools/plot_metrics.py -o docs/loss.png RUN_DIR[:LABEL] ... [--meta data/.../meta.json]
+                             [--eval EVAL.json] [--table]
+Train loss is drawn thin, validation loss thick (the trainer's estimate on a fixed sample of
+the val split); --meta adds the unigram-entropy line; --eval marks `mosaic eval --json`'s figure
+for the first run's newest checkpoint at its last step; --table also prints a Markdown table of
+each run's last step, train loss and validation loss (the train loss averaged over its last five
+logged steps).
 Needs Debian's python3-matplotlib (scripts/setup.sh installs it).
 """
 import argparse
@@ -31,6 +34,7 @@ def main():
     ap.add_argument("runs", nargs="+", help="run folder (holding metrics.jsonl), optionally :LABEL")
     ap.add_argument("-o", "--out", required=True, help="output PNG")
     ap.add_argument("--meta", help="meta.json of the prepared corpus (adds the unigram entropy line)")
+    ap.add_argument("--eval", help="mosaic eval --json output of the first run's newest checkpoint (marked at its last step)")
     ap.add_argument("--title", default="TinyStories: Memory Mosaic vs GPT-2 baseline")
     ap.add_argument("--table", action="store_true", help="print a Markdown table of the final losses")
     args = ap.parse_args()
@@ -46,12 +50,15 @@ def main():
 
     fig, ax = plt.subplots(figsize=(8, 5))
     rows = []
+    last_step = None  # of the first run, where --eval's point goes
     for i, spec in enumerate(args.runs):
         run, _, label = spec.partition(":")
         path = os.path.join(run, "metrics.jsonl")
         if not os.path.exists(path):
             sys.exit(f"error: {path} does not exist\nhint: pass the out_dir of a mosaic train run")
         curves = read_metrics(path)
+        if i == 0 and (curves["train"] or curves["val"]):
+            last_step = max(s for s, _ in curves["train"] + curves["val"])
         label = label or os.path.basename(os.path.normpath(run))
         if curves["train"] and curves["val"]:
             last = [l for _, l in curves["train"][-5:]]
@@ -62,8 +69,13 @@ def main():
             ax.plot(s, l, color=color, alpha=0.35, linewidth=1, label=f"{label} train")
         if curves["val"]:
             s, l = zip(*curves["val"])
-            ax.plot(s, l, color=color, linewidth=2.2, label=f"{label} validation")
+            ax.plot(s, l, color=color, linewidth=2.2, label=f"{label} validation (estimate)")
             ax.annotate(f"{l[-1]:.3f}", (s[-1], l[-1]), textcoords="offset points", xytext=(4, 6 if i % 2 else -14), color=color)
+    if args.eval and last_step is not None:
+        with open(args.eval) as f:
+            ev = json.load(f)
+        ax.plot([last_step], [ev["mean_loss"]], marker="*", markersize=13, color="C0", linestyle="none",
+                label=f"mosaic eval on {ev['tokens_scored']:,} val tokens: {ev['mean_loss']:.3f}")
     if args.meta:
         with open(args.meta) as f:
             h = json.load(f).get("unigram_entropy_nats")

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "cli/commands.hpp"
-#include "cli/progress_line.hpp"
 #include "core/config_table.hpp"
 #include "core/error.hpp"
+#include "core/progress_line.hpp"
 #include "eval/attention_map.hpp"
 #include "eval/lm_eval.hpp"
 #include "io/atomic_file.hpp"

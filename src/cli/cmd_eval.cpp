@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "cli/commands.hpp"
-#include "cli/progress_line.hpp"
 #include "core/error.hpp"
+#include "core/progress_line.hpp"
 #include "eval/lm_eval.hpp"
 #include "eval/paired.hpp"
 #include "io/atomic_file.hpp"

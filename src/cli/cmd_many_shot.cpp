@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
-#include "cli/progress_line.hpp"
 #include "core/error.hpp"
+#include "core/progress_line.hpp"
 #include "experiments/many_shot/evaluate.hpp"
 #include "experiments/many_shot/task.hpp"
 #include "io/atomic_file.hpp"

@@ -5,6 +5,8 @@
 // tokens are held until complete) and a sample ends at <|endoftext|> unless --ignore-eos.
 // --num-samples N streams N samples together (one vocabulary product per step for all); sample
 // i draws from its own generator, seeded seed + i, so it is the same alone or among others.
+// A prompt is at most --max-prompt-bytes of text; a long one shows its progress on stderr, and a
+// Memory Mosaic's memory growing past what runs fast gets a hint about --mem-limit.
 #include <CLI/CLI.hpp>
 
 #include <omp.h>
@@ -19,12 +21,14 @@
 #include <random>
 #include <fstream>
 #include <iostream>
-#include <iterator>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "core/progress_line.hpp"
 #include "infer/generate.hpp"
 #include "io/model_io.hpp"
 #include "kernels/threads.hpp"
@@ -35,29 +39,88 @@ namespace mosaic {
 
 namespace {
 
+// 1 MiB of text, about 250,000 tokens: minutes for an unbounded Memory Mosaic on 2 cores, whose
+// every token reads every pair stored before it.
+constexpr int64_t kMaxPromptBytes = int64_t{1} << 20;
+
 struct SampleOptions {
   std::string model, prompt, prompt_file, tokenizer_dir, evict = "oldest", head = "fp32";
   bool prompt_given = false, recompute = false, ignore_eos = false;
   int n = 200, threads = 0, num_samples = 1;
-  int64_t seed = 42;
+  int64_t seed = 42, max_prompt_bytes = kMaxPromptBytes;
   SamplerConfig sampler{0.8, 0, 1.0, 0.0, 1.0, 64};
   StreamOptions stream;
 };
 
-// -p, else -f, else stdin when it is not a terminal, else "" (a new story after <|endoftext|>).
+Error prompt_too_long(const std::string& source, int64_t max_bytes) {
+  return Error("the prompt (" + source + ") is longer than --max-prompt-bytes " + std::to_string(max_bytes),
+               "shorten it, or raise --max-prompt-bytes; a Memory Mosaic reads a long prompt slower with every "
+               "token unless --mem-limit bounds its memory (docs/inference.md)");
+}
+
+// A prompt's bytes from `in`, a block at a time, so that an input without end (/dev/zero, a
+// pipe that never closes) stops at the limit; a NUL byte is no text.
+std::string read_prompt_text(std::istream& in, const std::string& source, int64_t max_bytes) {
+  std::string text;
+  std::vector<char> block(1 << 16);
+  while (in.read(block.data(), static_cast<std::streamsize>(block.size())) || in.gcount() > 0) {
+    const std::string_view got(block.data(), static_cast<size_t>(in.gcount()));
+    const size_t nul = got.find('\0');
+    MOSAIC_CHECK(nul == std::string_view::npos,
+                 "the prompt (" + source + ") holds a NUL byte at byte " + std::to_string(text.size() + nul) +
+                     ": it is not text",
+                 "pass UTF-8 text with -p, -f FILE or on stdin");
+    if (static_cast<int64_t>(text.size() + got.size()) > max_bytes) throw prompt_too_long(source, max_bytes);
+    text.append(got);
+  }
+  return text;
+}
+
+// -p, else -f, else stdin when it is not a terminal, else "" (a new story after <|endoftext|>);
+// at most --max-prompt-bytes.
 std::string read_prompt(const SampleOptions& o) {
-  if (o.prompt_given) return o.prompt;
+  if (o.prompt_given) {
+    if (static_cast<int64_t>(o.prompt.size()) > o.max_prompt_bytes) throw prompt_too_long("-p", o.max_prompt_bytes);
+    return o.prompt;
+  }
   if (!o.prompt_file.empty()) {
     std::error_code ec;  // not a directory, FIFO or device: opening a FIFO would wait forever
     MOSAIC_CHECK(std::filesystem::is_regular_file(o.prompt_file, ec), "prompt file " + o.prompt_file + " is not a regular file",
                  "pass a text file to -f (or pipe the prompt on stdin)");
+    const auto size = std::filesystem::file_size(o.prompt_file, ec);
+    if (!ec && static_cast<int64_t>(size) > o.max_prompt_bytes) throw prompt_too_long(o.prompt_file, o.max_prompt_bytes);
     std::ifstream in(o.prompt_file, std::ios::binary);
     MOSAIC_CHECK(in.good(), "cannot open prompt file " + o.prompt_file, "check the path given to -f");
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    return read_prompt_text(in, o.prompt_file, o.max_prompt_bytes);
   }
-  if (!isatty(fileno(stdin))) return {std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+  if (!isatty(fileno(stdin))) return read_prompt_text(std::cin, "stdin", o.max_prompt_bytes);
   return {};
 }
+
+// Pairs per head past which an unbounded Memory Mosaic is slow: every token reads every stored
+// pair, so its time grows linearly with them. docs/inference.md measures, at 4,096 tokens of
+// context, 559 generated tokens/s against 1,287 with --mem-limit 256 and a prompt read at 3,600
+// tokens/s against 18,700; from there on each token costs more than the one before.
+constexpr int64_t kSlowMemoryPairs = 4096;
+
+// One hint line, the first time a Memory Mosaic's memory (or the prompt about to fill it) holds
+// more than kSlowMemoryPairs pairs per head with no --mem-limit below that.
+class MemoryHint {
+ public:
+  MemoryHint(const ModelConfig& c, const MemoryLimit& limit, ProgressLine& line)
+      : due_(c.arch == "mosaic" && (limit.max_pairs == 0 || limit.max_pairs > kSlowMemoryPairs)), line_(line) {}
+  void check(int64_t tokens) {
+    if (!due_ || tokens <= kSlowMemoryPairs) return;
+    due_ = false;
+    line_.note("hint: past " + std::to_string(kSlowMemoryPairs) +
+               " tokens the Memory Mosaic's memory slows every token (each reads every stored pair); --mem-limit N "
+               "keeps N pairs per head (e.g. 1024) and the speed (docs/inference.md)");
+  }
+
+ private:
+  bool due_;
+  ProgressLine& line_;
+};
 
 constexpr int kUntilEndCap = 1 << 16;  // -n -1: until <|endoftext|>, at most this many tokens
 
@@ -79,7 +142,8 @@ GenerationStats generate_recompute(LanguageModel<float>& model, const std::vecto
 GenerationStats sample_together(const LanguageModel<float>& model, TokenStream& first, const StreamOptions& options,
                                 int samples, const std::string& prompt, const std::vector<int32_t>& prompt_ids, int n,
                                 const Gpt2Tokenizer& tokenizer, Sampler& sampler, uint64_t seed, int32_t stop,
-                                const std::function<void(int, const std::string&)>& print) {
+                                const std::function<void(int, const std::string&)>& print, ProgressLine& progress,
+                                MemoryHint& hint) {
   StreamOptions others = options;
   others.head = HeadPrecision::Fp32;  // only the first stream's head projects: no bf16 copy each
   std::vector<std::unique_ptr<TokenStream>> owned;
@@ -96,14 +160,17 @@ GenerationStats sample_together(const LanguageModel<float>& model, TokenStream& 
   for (int i = 0; i < samples; ++i) out[i] = text[i].feed(prompt);
   std::vector<bool> done(samples, false);
   int printed = 0;
-  auto on_token = [&](int i, int32_t id) { out[i] += text[i].feed(tokenizer.token_bytes(id)); };
+  auto on_token = [&](int i, int32_t id) {
+    hint.check(first.position());
+    out[i] += text[i].feed(tokenizer.token_bytes(id));
+  };
   auto on_done = [&](int i) {
     out[i] += text[i].flush();
     done[i] = true;
     for (; printed < samples && done[printed]; ++printed) print(printed, out[printed]);
   };
   return generate_streaming_batch(streams, first.head(), prompts, n, tokenizer.vocab_size(), sampler, rngs, on_token,
-                                  on_done, stop);
+                                  on_done, stop, std::ref(progress));
 }
 
 void print_stats(const GenerationStats& s, int samples, const std::string& path) {
@@ -161,6 +228,10 @@ void add_sample_flags(CLI::App* cmd, SampleOptions* o) {
                   "vocabulary projection: fp32, or bf16 (half the bytes per token; greedy picks are the same, "
                   "the others within a bound: docs/inference.md)");
   cmd->add_flag("--recompute", o->recompute, "full recomputation per token (the reference's loop; slow)");
+  cmd->add_option("--max-prompt-bytes", o->max_prompt_bytes,
+                  "the longest prompt read from -p, -f or stdin, in bytes (1 MiB: about 250,000 tokens)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
 }
 
 // What CLI11's checks cannot say; the eviction policy, head precision and threads from the flags.
@@ -203,13 +274,18 @@ uint64_t sampling_seed(int64_t flag) {
 }
 
 // Every sample, printed to stdout (separated by ----): streamed together when there are several
-// and a stream, else one after another (streaming, or recomputing without a stream).
+// and a stream, else one after another (streaming, or recomputing without a stream). A stream
+// shows its progress through a long prompt on stderr, and echoes the prompt once it is read, so
+// that a terminal's progress line never overwrites it.
 GenerationStats generate_samples(const SampleOptions* o, LanguageModel<float>& model, TokenStream* stream,
                                  const std::string& prompt, const std::vector<int32_t>& prompt_ids,
                                  const Gpt2Tokenizer& tokenizer, uint64_t seed) {
   Sampler sampler(o->sampler);
   const int n = o->n < 0 ? kUntilEndCap : o->n;
   const int32_t stop = o->ignore_eos ? -1 : tokenizer.eot();
+  ProgressLine progress("prompt", "tokens");
+  MemoryHint hint(model.config(), o->stream.memory, progress);
+  if (stream) hint.check(static_cast<int64_t>(prompt_ids.size()));
   auto end_sample = [&](int s) { write_out(s + 1 < o->num_samples ? "\n----\n" : "\n"); };
   if (stream && o->num_samples > 1) {
     auto print = [&](int s, const std::string& sample) {
@@ -217,15 +293,23 @@ GenerationStats generate_samples(const SampleOptions* o, LanguageModel<float>& m
       end_sample(s);
     };
     return sample_together(model, *stream, o->stream, o->num_samples, prompt, prompt_ids, n, tokenizer, sampler, seed,
-                           stop, print);
+                           stop, print, progress, hint);
   }
   Utf8Stream text;
-  auto print_token = [&](int32_t id) { write_out(text.feed(tokenizer.token_bytes(id))); };
+  auto print_token = [&](int32_t id) {
+    if (stream) hint.check(stream->position());
+    write_out(text.feed(tokenizer.token_bytes(id)));
+  };
+  auto prompt_read = [&](int64_t fed, int64_t total) {
+    progress(fed, total);
+    if (fed == total) write_out(text.feed(prompt));
+  };
   GenerationStats total;
   for (int s = 0; s < o->num_samples; ++s) {
     Rng rng(seed + static_cast<uint64_t>(s));
-    write_out(text.feed(prompt));
-    total += stream ? generate_streaming(*stream, prompt_ids, n, tokenizer.vocab_size(), sampler, rng, print_token, stop)
+    if (!stream) write_out(text.feed(prompt));
+    total += stream ? generate_streaming(*stream, prompt_ids, n, tokenizer.vocab_size(), sampler, rng, print_token, stop,
+                                         prompt_read)
                     : generate_recompute(model, prompt_ids, n, tokenizer.vocab_size(), sampler, rng, print_token, stop);
     write_out(text.flush());
     end_sample(s);

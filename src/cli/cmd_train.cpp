@@ -105,8 +105,8 @@ void add_train_command(CLI::App& app) {
       std::printf("steps %lld: the run had already finished (max_iters %lld)\n", static_cast<long long>(r.steps),
                   static_cast<long long>(config.max_iters));
     else if (lead)
-      std::printf("steps %lld  train loss %.4f  val loss %.4f%s\n", static_cast<long long>(r.steps), r.last_train_loss,
-                  r.last_val_loss, r.interrupted ? "  (interrupted)" : "");
+      std::printf("steps %lld  train loss %.4f  val loss %.4f (estimate)%s\n", static_cast<long long>(r.steps),
+                  r.last_train_loss, r.last_val_loss, r.interrupted ? "  (interrupted)" : "");
   });
 }
 

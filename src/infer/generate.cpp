@@ -33,9 +33,26 @@ GenerationStats& GenerationStats::operator+=(const GenerationStats& o) {
   return *this;
 }
 
+namespace {
+
+// Feeds a prompt in chunks of kPromptChunk tokens (the state one advance of it all leaves) and
+// returns the last token's features; progress(fed_before + fed, total) after each chunk.
+const float* advance_prompt(TokenStream& stream, std::span<const int32_t> prompt, const PromptProgress& progress,
+                            int64_t fed_before, int64_t total) {
+  const float* features = nullptr;
+  for (size_t i = 0; i < prompt.size(); i += kPromptChunk) {
+    const int n = static_cast<int>(std::min<size_t>(kPromptChunk, prompt.size() - i));
+    features = stream.advance(prompt.data() + i, n);
+    if (progress) progress(fed_before + static_cast<int64_t>(i) + n, total);
+  }
+  return features;
+}
+
+}  // namespace
+
 GenerationStats generate_streaming(TokenStream& stream, std::span<const int32_t> prompt, int n, int vocab_limit,
                                    Sampler& sampler, Rng& rng, const std::function<void(int32_t)>& on_token,
-                                   int32_t stop_token) {
+                                   int32_t stop_token, const PromptProgress& progress) {
   MOSAIC_CHECK(!prompt.empty(), "empty prompt", "give at least one token (e.g. an empty -p starts from <|endoftext|>)");
   using clock = std::chrono::steady_clock;
   const int limit = std::min(vocab_limit, stream.vocab_size());
@@ -43,7 +60,8 @@ GenerationStats generate_streaming(TokenStream& stream, std::span<const int32_t>
   stats.prompt_tokens = static_cast<int64_t>(prompt.size());
   const auto t0 = clock::now();
   stream.reset();
-  const float* logits = stream.push_many(prompt.data(), static_cast<int>(prompt.size()));
+  const auto size = static_cast<int64_t>(prompt.size());
+  const float* logits = stream.logits_of(advance_prompt(stream, prompt, progress, 0, size));
   const auto t1 = clock::now();
   std::vector<int32_t> history(prompt.begin(), prompt.end());  // what the repeat penalty reads
   history.reserve(prompt.size() + static_cast<size_t>(n));
@@ -81,7 +99,8 @@ GenerationStats generate_streaming_batch(std::span<TokenStream* const> streams, 
                                          std::span<const std::vector<int32_t>> prompts, int n, int vocab_limit,
                                          Sampler& sampler, std::span<Rng> rngs,
                                          const std::function<void(int, int32_t)>& on_token,
-                                         const std::function<void(int)>& on_done, int32_t stop_token) {
+                                         const std::function<void(int)>& on_done, int32_t stop_token,
+                                         const PromptProgress& progress) {
   const int m = static_cast<int>(streams.size());
   MOSAIC_CHECK(m > 0 && prompts.size() == streams.size() && rngs.size() == streams.size(),
                "generate_streaming_batch needs one prompt and one Rng per stream", "a bug: report it");
@@ -92,11 +111,13 @@ GenerationStats generate_streaming_batch(std::span<TokenStream* const> streams, 
   std::vector<float> logits;    // (active streams, V)
   std::vector<std::vector<int32_t>> history(m);
   std::vector<int> active, sampled(m, 0);
+  int64_t prompt_total = 0;
+  for (const auto& p : prompts) prompt_total += static_cast<int64_t>(p.size());
   const auto t0 = clock::now();
   for (int i = 0; i < m; ++i) {
     MOSAIC_CHECK(!prompts[i].empty(), "empty prompt", "give at least one token (e.g. an empty -p starts from <|endoftext|>)");
     streams[i]->reset();
-    const float* f = streams[i]->advance(prompts[i].data(), static_cast<int>(prompts[i].size()));
+    const float* f = advance_prompt(*streams[i], prompts[i], progress, stats.prompt_tokens, prompt_total);
     features.insert(features.end(), f, f + C);
     history[i] = prompts[i];
     stats.prompt_tokens += static_cast<int64_t>(prompts[i].size());

@@ -11,6 +11,7 @@
 #include "core/rng.hpp"
 #include "infer/sampler.hpp"
 #include "infer/stream.hpp"
+#include "layers/stream_settings.hpp"
 #include "models/language_model.hpp"
 
 namespace mosaic {
@@ -31,12 +32,17 @@ struct GenerationStats {
   GenerationStats& operator+=(const GenerationStats& o);
 };
 
+// progress(tokens fed, tokens of every prompt) while prompts go in, after each chunk of
+// kPromptChunk tokens: a long prompt into an unbounded Memory Mosaic takes minutes.
+using PromptProgress = std::function<void(int64_t, int64_t)>;
+constexpr int kPromptChunk = 4 * kStreamChunk;  // whole steps of the stream: the state of one batch
+
 // Resets the stream, feeds the prompt (non-empty) as one batch, then samples up to n tokens,
 // each pushed back into the stream except the last (nothing reads its logits). Sampling
 // stop_token (-1: none) ends it without showing it to on_token; it counts as generated.
 GenerationStats generate_streaming(TokenStream& stream, std::span<const int32_t> prompt, int n, int vocab_limit,
                                    Sampler& sampler, Rng& rng, const std::function<void(int32_t)>& on_token = nullptr,
-                                   int32_t stop_token = -1);
+                                   int32_t stop_token = -1, const PromptProgress& progress = nullptr);
 
 // Feeds tokens[i] to streams[i] for every i and copies each stream's features (C floats) to
 // row i of features: the streams in parallel over the threads (their states are their own; one
@@ -49,11 +55,12 @@ void advance_streams(std::span<TokenStream* const> streams, std::span<const int3
 // once per step, not once per stream). on_token(i, token) sees sample i's tokens; on_done(i)
 // is called once sample i ends (stop_token or n tokens). Greedy picks are those of
 // generate_streaming up to float rounding in fp32 (bf16: the same logits). Stats count all
-// streams' tokens together.
+// streams' tokens together, and progress counts every stream's prompt.
 GenerationStats generate_streaming_batch(std::span<TokenStream* const> streams, VocabHead& head,
                                          std::span<const std::vector<int32_t>> prompts, int n, int vocab_limit,
                                          Sampler& sampler, std::span<Rng> rngs,
                                          const std::function<void(int, int32_t)>& on_token = nullptr,
-                                         const std::function<void(int)>& on_done = nullptr, int32_t stop_token = -1);
+                                         const std::function<void(int)>& on_done = nullptr, int32_t stop_token = -1,
+                                         const PromptProgress& progress = nullptr);
 
 }  // namespace mosaic

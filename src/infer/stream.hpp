@@ -30,14 +30,16 @@ class TokenStream {
   const float* push(int32_t token) { return push_many(&token, 1); }
   // Feeds n >= 1 tokens as one batch (prompt processing: matrix products over the rows, the
   // vocabulary projection only for the last); the same state and logits as n calls of push.
-  const float* push_many(const int32_t* tokens, int n) {
-    head_.project(advance(tokens, n), logits_.data());
-    return logits_.data();
-  }
+  const float* push_many(const int32_t* tokens, int n) { return logits_of(advance(tokens, n)); }
   // push_many without the vocabulary projection: returns the last token's features (C), the
   // final LayerNorm's output that the tied head projects, valid until the next call. For
   // generate_streaming_batch (generate.hpp), which projects many streams' features at once.
   const float* advance(const int32_t* tokens, int n) { return state_->advance(tokens, n); }
+  // The logits (V) of features advance() returned, valid until the next call.
+  const float* logits_of(const float* features) {
+    head_.project(features, logits_.data());
+    return logits_.data();
+  }
   // Back to the empty context (weights stay).
   void reset() { state_->reset(); }
   // Tokens fed since the last reset.

@@ -4,7 +4,6 @@
 #include "text/prepare.hpp"
 
 #include <omp.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -14,9 +13,11 @@
 #include <filesystem>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <system_error>
 
 #include "core/error.hpp"
+#include "core/progress_line.hpp"
 #include "io/atomic_file.hpp"
 #include "io/token_shards.hpp"
 #include "text/gpt2_tokenizer.hpp"
@@ -233,28 +234,34 @@ struct Corpus {
   uint64_t bytes_done = 0;          // input bytes of finished sources
 };
 
-// Progress on stderr at most once a second: a rewritten line on a terminal, plain lines otherwise.
+// Progress on stderr (core/progress_line.hpp) in input bytes, with the documents and tokens so
+// far; the total is the inputs' sizes (unknown when one is not a regular file). None with --quiet.
 class Progress {
  public:
-  explicit Progress(bool enabled) : enabled_(enabled), tty_(::isatty(STDERR_FILENO) == 1) {}
-  double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
-  void update(const Corpus& c, uint64_t bytes, bool final_line) {
-    if (!enabled_) return;
-    const double t = seconds();
-    if (!final_line && t - last_ < 1.0) return;
-    last_ = t;
-    std::fprintf(stderr, "%sprepare: %zu documents, %zu tokens, %.1f MB read, %.2f MB/s%s",
-                 tty_ ? "\r" : "", c.train_documents + c.val_documents, c.train.size() + c.val.size(),
-                 static_cast<double>(bytes) / 1e6, static_cast<double>(bytes) / 1e6 / std::max(t, 1e-9),
-                 tty_ && !final_line ? "" : "\n");
-    std::fflush(stderr);
+  Progress(bool enabled, const std::vector<SourceStats>& sources) {
+    if (!enabled) return;
+    for (const auto& src : sources) {
+      std::error_code ec;
+      const bool sized = fs::is_regular_file(src.path, ec);  // a FIFO has no size: no total, no ETA
+      const auto size = sized ? fs::file_size(src.path, ec) : 0;
+      if (!sized || ec) {
+        total_ = 0;
+        break;
+      }
+      total_ += static_cast<int64_t>(size);
+    }
+    line_.emplace("prepare", "MB", 1e6);
+  }
+  void update(const Corpus& c, uint64_t bytes) {
+    if (!line_) return;
+    (*line_)(static_cast<int64_t>(bytes), total_,
+             std::to_string(c.train_documents + c.val_documents) + " documents, " +
+                 std::to_string(c.train.size() + c.val.size()) + " tokens");
   }
 
  private:
-  using Clock = std::chrono::steady_clock;
-  bool enabled_, tty_;
-  Clock::time_point start_ = Clock::now();
-  double last_ = 0;
+  std::optional<ProgressLine> line_;
+  int64_t total_ = 0;
 };
 
 // Tokens of each document with EOT in front, in parallel; element i belongs to docs[i], so
@@ -302,7 +309,7 @@ void process_source(SourceStats& src, Corpus& c, const Gpt2Tokenizer& tok, doubl
       append_document(c, std::move(t), to_val);
     }
     src.documents += batch.size();
-    progress.update(c, c.bytes_done + reader.bytes_read(), false);
+    progress.update(c, c.bytes_done + reader.bytes_read());
   }
   src.bytes = reader.bytes_read();
   src.empty_skipped = reader.empty_skipped();
@@ -418,11 +425,11 @@ PrepareStats prepare_corpus(const PrepareOptions& o) {
   for (const auto& p : o.inputs) sources.push_back({p, input_format_of(p), input_role});
   for (const auto& p : o.val_inputs) sources.push_back({p, input_format_of(p), Role::kVal});
 
-  Progress progress(o.progress);
+  const auto start = std::chrono::steady_clock::now();
+  Progress progress(o.progress, sources);
   Corpus c;
   const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
   for (auto& src : sources) process_source(src, c, tok, o.val_frac, threads, progress);
-  progress.update(c, c.bytes_done, true);
 
   PrepareStats s;
   for (const auto& src : sources) s.empty_skipped += src.empty_skipped;
@@ -454,7 +461,7 @@ PrepareStats prepare_corpus(const PrepareOptions& o) {
   s.val_paths = write_split(dir, "val", c.val, o.shard_tokens);
   const std::string meta = meta_json(o, s, sources, tok).dump(2) + "\n";  // last: its presence means done
   write_file_atomically(s.meta_path, std::as_bytes(std::span<const char>(meta.data(), meta.size())));
-  s.seconds = progress.seconds();
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return s;
 }
 

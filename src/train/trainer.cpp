@@ -125,6 +125,7 @@ class Run {
   double clip_gradients(double loss);
   void log_step(const StepStats& s, double eta_seconds);
   double validate();
+  size_t val_sequences() const;
   double evaluate();
   void print_sample();
   void checkpoint();
@@ -457,12 +458,21 @@ void Run::log_step(const StepStats& s, double eta_seconds) {
   log(record);
 }
 
+// The sequences of the validation estimate: a sample of the val split (the same each time);
+// `mosaic eval` scores the whole split.
+size_t Run::val_sequences() const {
+  size_t n = 0;
+  for (const Batch& b : source_->val_set()) n += static_cast<size_t>(b.B);
+  return n;
+}
+
 // The validation loss, printed, logged and (keep_best) kept by rank 0; non-finite ends the run.
 double Run::validate() {
   const double loss = evaluate();
   if (!std::isfinite(loss)) throw diverged("non-finite validation loss");
   if (lead()) {
-    std::fprintf(stderr, "step %6lld | val loss %.4f\n", static_cast<long long>(state_.step), loss);
+    std::fprintf(stderr, "step %6lld | val loss %.4f (estimate on %zu val sequences)\n",
+                 static_cast<long long>(state_.step), loss, val_sequences());
     log({{"step", state_.step}, {"split", "val"}, {"loss", loss}, {"tokens", state_.tokens_seen}});
     keep_if_best(loss);
   }

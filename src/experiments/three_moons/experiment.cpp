@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/progress_line.hpp"
 
 namespace mosaic::three_moons {
 
@@ -114,14 +115,12 @@ void evaluate_run(const ExperimentConfig& cfg, const MoonsData& data, bool full,
     const std::vector<int> marked = {s.marked_ctx[split][0], s.marked_ctx[split][1]};
     const std::vector<int> ctx = full ? context_lengths(data, cfg.eval, marked) : marked;
     const auto te = Clock::now();
-    auto progress = [&](int done, int total) {
-      if (full && done % std::max(1, total / 4) == 0 && done < total)
-        std::fprintf(stderr, "[three-moons] %d-head seed %llu  evaluating %s periods: %d/%d sequences  %.1fs\n",
-                     r.n_head, seed, kSplitName[split], done, total, since(te));
-    };
+    ProgressLine progress("[three-moons] " + std::to_string(r.n_head) + "-head seed " + std::to_string(seed) +
+                              "  evaluating " + kSplitName[split] + " periods",
+                          "sequences");
     // Every run is evaluated on the same sequences: the evaluation stream of the first seed.
-    const EvalCurve c =
-        evaluate(mcfg, r.train.params.data(), data, split_set(data, split), cfg.eval, ctx, cfg.seed, progress);
+    const EvalCurve c = evaluate(mcfg, r.train.params.data(), data, split_set(data, split), cfg.eval, ctx, cfg.seed,
+                                 [&](int done, int total) { progress(done, total); });
     std::fprintf(stderr, "[three-moons] %d-head seed %llu  evaluated %s periods at %zu context lengths  %.1fs\n",
                  r.n_head, seed, kSplitName[split], ctx.size(), since(te));
     for (int j = 0; j < 2; ++j) {
