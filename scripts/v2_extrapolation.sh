@@ -106,7 +106,15 @@ for set in stories simplewiki; do
     [ -s "$out/${model}_${set}_1024.csv" ] && curves+=("$out/${model}_${set}_1024.csv:$model")
   done
   if [ ${#curves[@]} -gt 0 ]; then
-    "$python" tools/plot_positions.py -o "$out/extrapolation_$set.png" --logx \
-      --title "loss by position at 8x the training context (128), $set" "${curves[@]}"
+    "$python" tools/plot_positions.py -o "$out/extrapolation_$set.png" --logx --smooth 31 \
+      --title "loss by position at 8x the training context (128), $set (31-position average)" "${curves[@]}"
+  fi
+  pairs=()
+  for model in "${models[@]}"; do
+    [ -s "$out/paired/mosaic_v2_vs_${model}_${set}_1024.csv" ] && pairs+=("$out/paired/mosaic_v2_vs_${model}_${set}_1024.csv:v2 - $model")
+  done
+  if [ ${#pairs[@]} -gt 0 ]; then
+    "$python" tools/plot_positions.py --difference --smooth 31 -o "$out/extrapolation_${set}_paired.png" --logx \
+      --title "v2 minus each model at 1,024 tokens (8x), $set (95% band)" "${pairs[@]}"
   fi
 done

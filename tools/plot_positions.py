@@ -3,7 +3,8 @@
 
 usage: tools/plot_positions.py -o docs/ood.png CSV[:LABEL] ... [--title T] [--logx]
        tools/plot_positions.py --difference --smooth 9 -o gap.png PAIRED.csv[:LABEL] ...
-Each CSV (position,mean_loss,stderr,windows) becomes one curve with a band of +-1 standard error.
+Each CSV (position,mean_loss,stderr,windows) becomes one curve with a band of +-1 standard error
+(--smooth K: both as moving averages over K positions).
 --difference: each argument is a `mosaic eval --vs --paired` CSV (two models on the same
 windows), drawn as the first model's loss minus the second's at each position with its 95%
 band (+-1.96 paired standard errors), both as moving averages over --smooth positions (the
@@ -71,7 +72,7 @@ def main():
     ap.add_argument("--title", default="loss by position")
     ap.add_argument("--logx", action="store_true", help="logarithmic position axis")
     ap.add_argument("--difference", action="store_true", help="plot paired differences (mosaic eval --vs --paired CSVs)")
-    ap.add_argument("--smooth", type=int, default=1, help="moving average over this many positions (--difference)")
+    ap.add_argument("--smooth", type=int, default=1, help="moving average over this many positions")
     args = ap.parse_args()
     try:
         import matplotlib
@@ -85,6 +86,8 @@ def main():
     for spec in [] if args.difference else args.curves:
         path, _, label = spec.partition(":")
         pos, loss, err = read_curve(path)
+        if args.smooth > 1:
+            loss, err = moving_average(loss, args.smooth), moving_average(err, args.smooth)
         line, = ax.plot(pos, loss, label=label or path, linewidth=1.2)
         ax.fill_between(pos, [l - e for l, e in zip(loss, err)], [l + e for l, e in zip(loss, err)],
                         color=line.get_color(), alpha=0.2, linewidth=0)
