@@ -60,7 +60,7 @@ cat "$out/summary.md"
   "$out/mosaic_enwiki.csv:mosaic, English Wikipedia" "$out/${baselines[0]}_enwiki.csv:${baselines[0]}, English Wikipedia" \
   "$out/mosaic_stories.csv:mosaic, stories" "$out/${baselines[0]}_stories.csv:${baselines[0]}, stories"
 "$python" tools/plot_positions.py --difference --smooth 15 -o "$out/ood_gap.png" \
-  --title "Memory Mosaic minus ${baselines[0]}, loss by position (15-position moving average, 95% band)" \
+  --title "Memory Mosaic minus ${baselines[0]} by position (15-position average, 95% band)" \
   "$out/mosaic_vs_${baselines[0]}_simplewiki.csv:Simple Wikipedia" \
   "$out/mosaic_vs_${baselines[0]}_enwiki.csv:English Wikipedia" \
   "$out/mosaic_vs_${baselines[0]}_stories.csv:held-out stories"
