@@ -344,7 +344,7 @@ def test_long_calls_let_other_threads_run_and_ctrl_c_stops_them(story_model):
     spinner.start()
     try:
         before = count[0]
-        story_model.generate(PROMPT, max_tokens=400, ignore_eos=True, mem_limit=32)
+        story_model.generate(PROMPT, max_tokens=100, ignore_eos=True, mem_limit=32)
         during = count[0] - before
     finally:
         stop.set()
