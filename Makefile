@@ -44,9 +44,11 @@ microbench: configure
 	@cmake --build $(BUILD) -j $(JOBS) --target mosaic_microbench
 	@$(BUILD)/mosaic_microbench $(ARGS)
 
-# Installs bin/mosaic and share/mosaic/{tokenizer,configs} under PREFIX (default /usr/local).
+# Installs bin/mosaic, share/mosaic/{tokenizer,configs} and the Python module (lib/python3.X/
+# dist-packages, where Debian's python3 looks) under PREFIX (default /usr/local).
 PREFIX ?= /usr/local
 install: build
+	@cmake --build $(BUILD) -j $(JOBS) --target mosaic_python
 	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:

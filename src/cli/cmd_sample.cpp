@@ -46,9 +46,9 @@ constexpr int64_t kMaxPromptBytes = int64_t{1} << 20;
 struct SampleOptions {
   std::string model, prompt, prompt_file, tokenizer_dir, evict = "oldest", head = "fp32";
   bool prompt_given = false, recompute = false, ignore_eos = false;
-  int n = 200, threads = 0, num_samples = 1;
-  int64_t seed = 42, max_prompt_bytes = kMaxPromptBytes;
-  SamplerConfig sampler{0.8, 0, 1.0, 0.0, 1.0, 64};
+  int n = kSampleTokens, threads = 0, num_samples = 1;
+  int64_t seed = static_cast<int64_t>(kSampleSeed), max_prompt_bytes = kMaxPromptBytes;
+  SamplerConfig sampler = kSampleDefaults;
   StreamOptions stream;
 };
 
@@ -236,33 +236,15 @@ void add_sample_flags(CLI::App* cmd, SampleOptions* o) {
 
 // What CLI11's checks cannot say; the eviction policy, head precision and threads from the flags.
 void check_sample_flags(SampleOptions* o) {
-  for (auto [flag, value] : {std::pair{"--temp", o->sampler.temperature}, {"--top-p", o->sampler.top_p},
-                             {"--min-p", o->sampler.min_p}, {"--repeat-penalty", o->sampler.repeat_penalty},
-                             {"--lru-threshold", static_cast<double>(o->stream.memory.lru_threshold)}})
-    MOSAIC_CHECK(std::isfinite(value), std::string(flag) + " must be a finite number", "see mosaic sample --help");
-  MOSAIC_CHECK(o->sampler.top_p > 0 && o->sampler.top_p <= 1, "--top-p must be in (0, 1]", "1 turns it off");
+  o->sampler.validate({"--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty", "--repeat-last-n"});
+  MOSAIC_CHECK(std::isfinite(o->stream.memory.lru_threshold), "--lru-threshold must be a finite number",
+               "see mosaic sample --help");
   MOSAIC_CHECK(o->n >= 0 || !o->ignore_eos, "-n -1 runs until <|endoftext|>, which --ignore-eos turns off",
                "give -n a number of tokens");
   o->stream.memory.policy = parse_eviction(o->evict);
   o->stream.head = parse_head_precision(o->head);
   set_threads(o->threads);
   o->stream.threads = o->threads;
-}
-
-// <|endoftext|> and the prompt's tokens, checked against the model's vocabulary and, for a GPT,
-// its window.
-std::vector<int32_t> encode_prompt(const ModelConfig& config, const Gpt2Tokenizer& tokenizer, const std::string& prompt) {
-  MOSAIC_CHECK(config.vocab_size >= tokenizer.vocab_size(),
-               "the model's vocabulary (" + std::to_string(config.vocab_size) + ") is smaller than the tokenizer's (" +
-                   std::to_string(tokenizer.vocab_size()) + ")",
-               "this checkpoint was trained with another tokenizer");
-  std::vector<int32_t> prompt_ids{tokenizer.eot()};  // documents start after <|endoftext|>
-  for (int id : tokenizer.encode(prompt)) prompt_ids.push_back(id);
-  MOSAIC_CHECK(config.arch != "gpt" || static_cast<int>(prompt_ids.size()) <= config.block_size,
-               "the prompt is " + std::to_string(prompt_ids.size()) + " tokens (with <|endoftext|>), the GPT's window is " +
-                   std::to_string(config.block_size),
-               "shorten the prompt; a Memory Mosaic has no window and takes any length");
-  return prompt_ids;
 }
 
 // -s, or a random seed (printed, so that the sample can be drawn again).
@@ -331,7 +313,8 @@ void add_sample_command(CLI::App& app) {
     auto model = load_model(path);
     const std::string tokenizer_dir = o->tokenizer_dir.empty() ? Gpt2Tokenizer::default_dir() : o->tokenizer_dir;
     const auto tokenizer = Gpt2Tokenizer::load(tokenizer_dir);
-    const std::vector<int32_t> prompt_ids = encode_prompt(model->config(), tokenizer, prompt);
+    const std::vector<int32_t> prompt_ids =
+        document_prompt(model->config(), tokenizer.eot(), tokenizer.vocab_size(), tokenizer.encode(prompt));
     auto stream = o->recompute ? nullptr : make_stream(*model, o->stream);
     const uint64_t seed = sampling_seed(o->seed);
     std::string described = stream ? stream->describe() : "full recompute";

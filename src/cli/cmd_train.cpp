@@ -7,8 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -27,31 +25,6 @@ namespace mosaic {
 namespace {
 
 bool is_model_key(const std::string& key) { return find_field(ModelConfig::fields(), key) != nullptr; }
-
-// The run's own settings (out_dir/config.json) with what -c FILE and the flags set on top;
-// changed trainer settings are printed, a changed model setting is an Error.
-TrainConfig resumed_config(const std::string& out_dir, const nlohmann::json& from_file, const std::string& file_name,
-                           const nlohmann::json& from_flags) {
-  const std::string path = (std::filesystem::path(out_dir) / "config.json").string();
-  MOSAIC_CHECK(std::filesystem::is_regular_file(path), "--resume: no config.json in " + out_dir,
-               "resume a run folder written by mosaic train (--out_dir), or start without --resume");
-  const nlohmann::json run = read_json_file(path);
-  TrainConfig config;
-  config.update_from_json(run, path);
-  const nlohmann::json before = config.to_json();
-  config.update_from_json(from_file, file_name);
-  config.update_from_json(from_flags, "command line");
-  const nlohmann::json after = config.to_json();
-  for (const auto& [key, value] : after.items()) {
-    if (before.contains(key) && before[key] == value) continue;
-    MOSAIC_CHECK(!is_model_key(key),
-                 "--resume: " + key + " " + value.dump() + " differs from the run's " + before.value(key, nlohmann::json()).dump(),
-                 "a run keeps its model; drop the setting, or train a new model in another --out_dir");
-    std::fprintf(stderr, "resume: %s %s -> %s\n", key.c_str(), before.value(key, nlohmann::json()).dump().c_str(),
-                 value.dump().c_str());
-  }
-  return config;
-}
 
 struct TrainOptions {
   std::string config_file;
@@ -98,7 +71,8 @@ void add_train_command(CLI::App& app) {
     config.update_from_json(from_flags, "command line");
     // Under mpirun only rank 0 reads the run folder; the trainer hands its config to the others.
     const bool lead = Communicator::world().rank() == 0;
-    if (opts->resume && lead) config = resumed_config(config.out_dir, from_file, opts->config_file, from_flags);
+    if (opts->resume && lead)
+      config = resumed_config(config.out_dir, {{from_file, opts->config_file}, {from_flags, "command line"}});
     config.validate();
     const TrainResult r = train(config, opts->resume);
     if (lead && r.steps_run == 0)

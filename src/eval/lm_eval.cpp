@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <memory>
 
 #include "core/error.hpp"
 #include "eval/windows.hpp"
@@ -33,6 +34,12 @@ std::vector<uint16_t> read_eval_tokens(std::span<const std::string> paths, const
     tokens.insert(tokens.end(), part.begin(), part.end());
   }
   return tokens;
+}
+
+std::function<double(int)> gpt2_token_bytes(const Gpt2Tokenizer& tokenizer) {
+  auto bytes = std::make_shared<std::vector<double>>(tokenizer.vocab_size());
+  for (int id = 0; id < tokenizer.vocab_size(); ++id) (*bytes)[id] = static_cast<double>(tokenizer.token_bytes(id).size());
+  return [bytes](int id) { return id >= 0 && id < static_cast<int>(bytes->size()) ? (*bytes)[id] : 0.0; };
 }
 
 namespace {

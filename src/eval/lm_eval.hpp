@@ -22,6 +22,10 @@ std::vector<uint16_t> read_eval_tokens(const std::string& path, const Gpt2Tokeni
 // Every input's tokens, one after another (`mosaic eval` and `mosaic attention` take several).
 std::vector<uint16_t> read_eval_tokens(std::span<const std::string> paths, const Gpt2Tokenizer& tokenizer);
 
+// token_bytes for evaluate_tokens: the bytes each GPT-2 token stands for (0 past its vocabulary,
+// e.g. the padding ids of a 50304 vocabulary).
+std::function<double(int)> gpt2_token_bytes(const Gpt2Tokenizer& tokenizer);
+
 struct EvalOptions {
   int context = 0;          // T; 0: the model's block_size
   int batch = 8;            // windows per forward

@@ -50,31 +50,64 @@ const float* advance_prompt(TokenStream& stream, std::span<const int32_t> prompt
 
 }  // namespace
 
+std::vector<int32_t> document_prompt(const ModelConfig& config, int eot, int tokenizer_vocab,
+                                     std::span<const int> prompt_ids) {
+  MOSAIC_CHECK(config.vocab_size >= tokenizer_vocab,
+               "the model's vocabulary (" + std::to_string(config.vocab_size) + ") is smaller than the tokenizer's (" +
+                   std::to_string(tokenizer_vocab) + ")",
+               "this checkpoint was trained with another tokenizer");
+  std::vector<int32_t> ids{eot};
+  ids.insert(ids.end(), prompt_ids.begin(), prompt_ids.end());
+  MOSAIC_CHECK(config.arch != "gpt" || static_cast<int>(ids.size()) <= config.block_size,
+               "the prompt is " + std::to_string(ids.size()) + " tokens (with <|endoftext|>), the GPT's window is " +
+                   std::to_string(config.block_size),
+               "shorten the prompt; a Memory Mosaic has no window and takes any length");
+  return ids;
+}
+
+Continuation::Continuation(TokenStream& stream, Rng& rng, int vocab_limit)
+    : stream_(stream), rng_(rng), limit_(std::min(vocab_limit, stream.vocab_size())) {}
+
+void Continuation::feed(std::span<const int32_t> tokens, const PromptProgress& progress) {
+  logits_ = stream_.logits_of(advance_prompt(stream_, tokens, progress, 0, static_cast<int64_t>(tokens.size())));
+  history_.insert(history_.end(), tokens.begin(), tokens.end());
+}
+
+int32_t Continuation::draw(Sampler& sampler) {
+  MOSAIC_CHECK(logits_, "nothing to continue", "feed at least one token (a prompt) before drawing");
+  return sampler.sample(logits_, limit_, rng_, history_);
+}
+
+StreamingSample::StreamingSample(TokenStream& stream, std::span<const int32_t> prompt, int n, int vocab_limit,
+                                 Sampler& sampler, Rng& rng, int32_t stop_token, const PromptProgress& progress)
+    : continuation_(stream, rng, vocab_limit), sampler_(sampler), n_(n), stop_token_(stop_token) {
+  MOSAIC_CHECK(!prompt.empty(), "empty prompt", "give at least one token (e.g. an empty -p starts from <|endoftext|>)");
+  stream.reset();
+  continuation_.feed(prompt, progress);
+}
+
+int32_t StreamingSample::next() {
+  if (ended_ || drawn_ >= n_) return -1;
+  const int32_t token = continuation_.draw(sampler_);
+  ++drawn_;
+  ended_ = token == stop_token_;
+  if (ended_) return -1;
+  if (drawn_ < n_) continuation_.feed({&token, 1});  // the last token's logits are never read
+  return token;
+}
+
 GenerationStats generate_streaming(TokenStream& stream, std::span<const int32_t> prompt, int n, int vocab_limit,
                                    Sampler& sampler, Rng& rng, const std::function<void(int32_t)>& on_token,
                                    int32_t stop_token, const PromptProgress& progress) {
-  MOSAIC_CHECK(!prompt.empty(), "empty prompt", "give at least one token (e.g. an empty -p starts from <|endoftext|>)");
   using clock = std::chrono::steady_clock;
-  const int limit = std::min(vocab_limit, stream.vocab_size());
   GenerationStats stats;
   stats.prompt_tokens = static_cast<int64_t>(prompt.size());
   const auto t0 = clock::now();
-  stream.reset();
-  const auto size = static_cast<int64_t>(prompt.size());
-  const float* logits = stream.logits_of(advance_prompt(stream, prompt, progress, 0, size));
+  StreamingSample sample(stream, prompt, n, vocab_limit, sampler, rng, stop_token, progress);
   const auto t1 = clock::now();
-  std::vector<int32_t> history(prompt.begin(), prompt.end());  // what the repeat penalty reads
-  history.reserve(prompt.size() + static_cast<size_t>(n));
-  int i = 0;
-  while (i < n) {
-    const int32_t next = sampler.sample(logits, limit, rng, history);
-    ++i;
-    if (next == stop_token) break;
-    if (on_token) on_token(next);
-    history.push_back(next);
-    if (i < n) logits = stream.push(next);
-  }
-  stats.generated = i;
+  for (int32_t token; (token = sample.next()) >= 0;)
+    if (on_token) on_token(token);
+  stats.generated = sample.drawn();
   stats.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
   stats.generate_seconds = std::chrono::duration<double>(clock::now() - t1).count();
   return stats;

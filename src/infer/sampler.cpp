@@ -5,7 +5,22 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/error.hpp"
+
 namespace mosaic {
+
+void SamplerConfig::validate(const SamplerNames& names) const {
+  using std::string;
+  for (auto [name, value] : {std::pair{names.temperature, temperature}, {names.top_p, top_p}, {names.min_p, min_p},
+                             {names.repeat_penalty, repeat_penalty}})
+    MOSAIC_CHECK(std::isfinite(value), string(name) + " must be a finite number", "nan and inf are not: give a plain number");
+  MOSAIC_CHECK(temperature >= 0, string(names.temperature) + " must be 0 or more", "0 is greedy (the most likely token)");
+  MOSAIC_CHECK(top_k >= 0, string(names.top_k) + " must be 0 or more", "0 turns it off");
+  MOSAIC_CHECK(top_p > 0 && top_p <= 1, string(names.top_p) + " must be in (0, 1]", "1 turns it off");
+  MOSAIC_CHECK(min_p >= 0 && min_p <= 1, string(names.min_p) + " must be in [0, 1]", "0 turns it off");
+  MOSAIC_CHECK(repeat_penalty > 0, string(names.repeat_penalty) + " must be positive", "1 turns it off");
+  MOSAIC_CHECK(repeat_last_n >= 0, string(names.repeat_last_n) + " must be 0 or more", "e.g. 64");
+}
 
 // The logits with the repeat penalty applied to the distinct recent tokens (llama.cpp's rule),
 // or the logits themselves when it is off or there is no history.

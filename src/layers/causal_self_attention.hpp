@@ -49,6 +49,7 @@ struct CausalSelfAttention {
     std::vector<int64_t> row_positions;  // scratch: the new rows' absolute positions
     void reset() { size = 0, first = 0; }
     int room() const { return window - size; }
+    int entries(int head) const { return size; }  // every head caches the same positions
     // Drops all but the newest `keep` entries; they stay as they are (relative positions only).
     void drop_oldest(int keep);
     std::string describe() const { return "KV cache of " + std::to_string(window); }

@@ -53,6 +53,13 @@ struct ContextualMemory {
     }
     // Positions a step may still take: a store evicts instead of filling up.
     int room() const { return std::numeric_limits<int>::max(); }
+    // The (key, value) pairs head `head` holds now, over its levels (pairs still too recent to
+    // be read wait outside the stores and are not counted).
+    int entries(int head) const {
+      int n = 0;
+      for (const auto& l : levels) n += l.stores.at(head).size();
+      return n;
+    }
     std::string describe() const { return describe_limit(levels.back().stores.front().limit()); }
   };
 

@@ -179,6 +179,13 @@ class Decoder : public LanguageModel<F> {
       return s;
     }
 
+    std::vector<int> entries_per_head() const override {
+      std::vector<int> n;
+      for (const auto& b : blocks_)
+        for (int h = 0; h < model_.config().n_head; ++h) n.push_back(b.mixer.entries(h));
+      return n;
+    }
+
     // For inspection and tests: block l's stream state (its memory stores, its KV cache).
     const typename BlockT::Stream& block(int l) const { return blocks_.at(l); }
 

@@ -31,6 +31,9 @@ class ModelStream {
   virtual void reset() = 0;                    // back to the empty context
   virtual int64_t position() const = 0;        // tokens fed since the last reset
   virtual std::string describe() const = 0;    // one line for logs
+  // (L, H) layer-major: what each head's mixer holds now, the (key, value) pairs of a Memory
+  // Mosaic's memory, the entries of a GPT's KV cache. Watching it grow is watching the memory.
+  virtual std::vector<int> entries_per_head() const = 0;
 };
 
 template <class F>

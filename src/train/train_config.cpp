@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "core/config_table.hpp"
@@ -25,6 +26,27 @@ nlohmann::json read_json_file(const std::string& path) {
   MOSAIC_CHECK(in.good(), "cannot open config " + path, "check the path given to --config");
   const std::string text{std::istreambuf_iterator<char>(in), {}};
   return parse_json(text, "config " + path, "fix the file (a flat JSON object)");
+}
+
+TrainConfig resumed_config(const std::string& out_dir,
+                           const std::vector<std::pair<nlohmann::json, std::string>>& changes) {
+  const std::string path = (std::filesystem::path(out_dir) / "config.json").string();
+  MOSAIC_CHECK(std::filesystem::is_regular_file(path), "--resume: no config.json in " + out_dir,
+               "resume a run folder written by mosaic train (--out_dir), or start without --resume");
+  TrainConfig config;
+  config.update_from_json(read_json_file(path), path);
+  const nlohmann::json before = config.to_json();
+  for (const auto& [change, source] : changes) config.update_from_json(change, source);
+  const nlohmann::json after = config.to_json();
+  for (const auto& [key, value] : after.items()) {
+    if (before.contains(key) && before[key] == value) continue;
+    MOSAIC_CHECK(find_field(ModelConfig::fields(), key) == nullptr,
+                 "--resume: " + key + " " + value.dump() + " differs from the run's " + before.value(key, nlohmann::json()).dump(),
+                 "a run keeps its model; drop the setting, or train a new model in another --out_dir");
+    std::fprintf(stderr, "resume: %s %s -> %s\n", key.c_str(), before.value(key, nlohmann::json()).dump().c_str(),
+                 value.dump().c_str());
+  }
+  return config;
 }
 
 namespace {

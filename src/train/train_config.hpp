@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -60,6 +61,12 @@ struct TrainConfig {
 
 // A JSON file's content; Error with a hint when it cannot be read or parsed.
 nlohmann::json read_json_file(const std::string& path);
+
+// The config of a run to resume: out_dir/config.json with `changes` on top (JSON objects, each
+// with the name its errors give it, e.g. a file, "command line"). A changed trainer setting is
+// printed on stderr (config.json records it); a changed model setting is an Error with a hint.
+TrainConfig resumed_config(const std::string& out_dir,
+                           const std::vector<std::pair<nlohmann::json, std::string>>& changes);
 
 // The learning rate of a step: linear warmup, cosine decay to min_lr at lr_decay_iters, then flat.
 double learning_rate_at(const TrainConfig& c, int64_t step);

@@ -97,7 +97,10 @@ void truncate_metrics(const std::string& path, int64_t step) {
 
 class Run {
  public:
-  Run(TrainConfig c, bool resume, BatchSource* source) : c_(std::move(c)), source_(source) { setup(resume); }
+  Run(TrainConfig c, bool resume, BatchSource* source, const std::function<void(const nlohmann::json&)>& on_record)
+      : c_(std::move(c)), source_(source), on_record_(on_record) {
+    setup(resume);
+  }
   TrainResult loop();
 
  private:
@@ -151,6 +154,7 @@ class Run {
   Rng data_rng_, sample_rng_;
   Batch batch_, rows_;  // a step's micro-batch of every rank; this rank's rows of it
   std::ofstream metrics_;
+  const std::function<void(const nlohmann::json&)>& on_record_;
 };
 
 void Run::setup(bool resume) {
@@ -308,6 +312,7 @@ const Batch& Run::my_rows(const Batch& all) {
 void Run::log(const nlohmann::json& record) {
   metrics_ << record.dump() << "\n";
   metrics_.flush();
+  if (on_record_) on_record_(record);
 }
 
 // Mean loss over the source's validation batches (the same batches every time); data
@@ -513,9 +518,10 @@ TrainResult Run::loop() {
 
 }  // namespace
 
-TrainResult train(TrainConfig config, bool resume, BatchSource* source) {
+TrainResult train(TrainConfig config, bool resume, BatchSource* source,
+                  const std::function<void(const nlohmann::json&)>& on_record) {
   set_threads(config.threads);
-  Run run(std::move(config), resume, source);
+  Run run(std::move(config), resume, source, on_record);
   return run.loop();
 }
 

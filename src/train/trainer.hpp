@@ -4,6 +4,9 @@
 // Not the CLI (cli/cmd_train.cpp) and not the model (models/).
 #pragma once
 #include <cstdint>
+#include <functional>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "train/batch_sampler.hpp"
 #include "train/train_config.hpp"
@@ -23,6 +26,10 @@ struct TrainResult {
 // checkpoints is an Error (nothing is overwritten).
 // source: where batches come from (train/batch_sampler.hpp); null: windows of the token shards
 // in config.data_dir.
-TrainResult train(TrainConfig config, bool resume, BatchSource* source = nullptr);
+// on_record: sees every record of metrics.jsonl as it is written (a step's loss every
+// log_interval steps, each validation loss; rank 0), e.g. the Python module's progress callback.
+// What it throws ends the run (no checkpoint) and leaves train().
+TrainResult train(TrainConfig config, bool resume, BatchSource* source = nullptr,
+                  const std::function<void(const nlohmann::json&)>& on_record = {});
 
 }  // namespace mosaic
