@@ -37,13 +37,19 @@ GenerationStats generate_streaming(TokenStream& stream, std::span<const int32_t>
                                    Sampler& sampler, Rng& rng, const std::function<void(int32_t)>& on_token,
                                    int32_t stop_token) {
   MOSAIC_CHECK(!prompt.empty(), "empty prompt", "give at least one token (e.g. an empty -p starts from <|endoftext|>)");
+  stream.reset();
+  return continue_streaming(stream, prompt, n, vocab_limit, sampler, rng, on_token, stop_token);
+}
+
+GenerationStats continue_streaming(TokenStream& stream, std::span<const int32_t> prompt, int n, int vocab_limit,
+                                   Sampler& sampler, Rng& rng, const std::function<void(int32_t)>& on_token,
+                                   int32_t stop_token, bool feed_last) {
   using clock = std::chrono::steady_clock;
   const int limit = std::min(vocab_limit, stream.vocab_size());
   GenerationStats stats;
   stats.prompt_tokens = static_cast<int64_t>(prompt.size());
   const auto t0 = clock::now();
-  stream.reset();
-  const float* logits = stream.push_many(prompt.data(), static_cast<int>(prompt.size()));
+  const float* logits = prompt.empty() ? stream.last_logits() : stream.push_many(prompt.data(), static_cast<int>(prompt.size()));
   const auto t1 = clock::now();
   std::vector<int32_t> history(prompt.begin(), prompt.end());  // what the repeat penalty reads
   history.reserve(prompt.size() + static_cast<size_t>(n));
@@ -51,10 +57,13 @@ GenerationStats generate_streaming(TokenStream& stream, std::span<const int32_t>
   while (i < n) {
     const int32_t next = sampler.sample(logits, limit, rng, history);
     ++i;
-    if (next == stop_token) break;
-    if (on_token) on_token(next);
-    history.push_back(next);
-    if (i < n) logits = stream.push(next);
+    const bool stop = next == stop_token;
+    if (!stop) {
+      if (on_token) on_token(next);
+      history.push_back(next);
+    }
+    if ((i < n && !stop) || feed_last) logits = stream.push(next);
+    if (stop) break;
   }
   stats.generated = i;
   stats.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();

@@ -38,6 +38,14 @@ GenerationStats generate_streaming(TokenStream& stream, std::span<const int32_t>
                                    Sampler& sampler, Rng& rng, const std::function<void(int32_t)>& on_token = nullptr,
                                    int32_t stop_token = -1);
 
+// Goes on from the stream's state (a loaded memory file, or tokens fed before): feeds the prompt,
+// which may be empty (then the first token is sampled from the last logits), and samples as
+// generate_streaming does. feed_last: the last token sampled is fed too, so that the stream holds
+// the whole text (to save it).
+GenerationStats continue_streaming(TokenStream& stream, std::span<const int32_t> prompt, int n, int vocab_limit,
+                                   Sampler& sampler, Rng& rng, const std::function<void(int32_t)>& on_token = nullptr,
+                                   int32_t stop_token = -1, bool feed_last = false);
+
 // Feeds tokens[i] to streams[i] for every i and copies each stream's features (C floats) to
 // row i of features: the streams in parallel over the threads (their states are their own; one
 // stream's step is single-threaded apart from the head, which is not run here).

@@ -12,6 +12,7 @@
 #include "core/activations.hpp"
 #include "core/param_table.hpp"
 #include "core/step_profile.hpp"
+#include "core/stream_state.hpp"
 #include "kernels/attention.hpp"
 #include "layers/stream_settings.hpp"
 #include "models/config.hpp"
@@ -31,6 +32,17 @@ class ModelStream {
   virtual void reset() = 0;                    // back to the empty context
   virtual int64_t position() const = 0;        // tokens fed since the last reset
   virtual std::string describe() const = 0;    // one line for logs
+  // The last token's features (C), as advance returned them (after load: the saved ones).
+  virtual const F* features() const = 0;
+
+  // Memory files: the whole state as named tensors (every layer's under its parameters' names),
+  // and back. A GPT's stream is not saved (Error with a hint). load checks every shape against
+  // this model's; on an Error the stream is left empty (reset), never half loaded.
+  virtual void save(StreamState& out) const = 0;
+  virtual void load(const StreamState& in) = 0;
+  // Every contextual-memory store, layer by layer, level by level, head by head (none for a
+  // GPT): for the retrieval audit and the benchmarks' prefilled memories.
+  virtual std::vector<MemoryStore<F>*> memory_stores() = 0;
 };
 
 template <class F>
