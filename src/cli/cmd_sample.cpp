@@ -5,6 +5,8 @@
 // tokens are held until complete) and a sample ends at <|endoftext|> unless --ignore-eos.
 // --num-samples N streams N samples together (one vocabulary product per step for all); sample
 // i draws from its own generator, seeded seed + i, so it is the same alone or among others.
+// --load-memory starts from a saved stream (a document read once) and --save-memory writes the
+// stream after the prompt and the sample (io/memory_file.hpp; docs/long_memory.md).
 #include <CLI/CLI.hpp>
 
 #include <omp.h>
@@ -24,8 +26,10 @@
 #include <string>
 
 #include "cli/commands.hpp"
+#include "cli/memory_flags.hpp"
 #include "core/error.hpp"
 #include "infer/generate.hpp"
+#include "io/memory_file.hpp"
 #include "io/model_io.hpp"
 #include "kernels/threads.hpp"
 #include "text/gpt2_tokenizer.hpp"
@@ -36,12 +40,14 @@ namespace mosaic {
 namespace {
 
 struct SampleOptions {
-  std::string model, prompt, prompt_file, tokenizer_dir, evict = "oldest", head = "fp32";
+  std::string model, prompt, prompt_file, tokenizer_dir, evict = "oldest", head = "fp32", save_memory, load_memory;
   bool prompt_given = false, recompute = false, ignore_eos = false;
   int n = 200, threads = 0, num_samples = 1;
   int64_t seed = 42;
   SamplerConfig sampler{0.8, 0, 1.0, 0.0, 1.0, 64};
   StreamOptions stream;
+  MemoryFlags memory;
+  bool memory_files() const { return !save_memory.empty() || !load_memory.empty(); }
 };
 
 // -p, else -f, else stdin when it is not a terminal, else "" (a new story after <|endoftext|>).
@@ -154,6 +160,12 @@ void add_sample_flags(CLI::App* cmd, SampleOptions* o) {
   cmd->add_option("--lru-threshold", o->stream.memory.lru_threshold,
                   "with --evict lru: a pair counts as used when its attention weight exceeds this")
       ->check(CLI::Range(0.0, 1.0));
+  add_memory_flags(cmd, &o->memory);
+  cmd->add_option("--save-memory", o->save_memory,
+                  "mosaic: write the stream's memories (every pair, the indexes) to FILE after the prompt and the sample");
+  cmd->add_option("--load-memory", o->load_memory,
+                  "mosaic: start from memories written by --save-memory (the prompt continues them, without a new "
+                  "<|endoftext|>; an empty prompt goes on where they stopped)");
   cmd->add_option("--gpt-keep", o->stream.gpt_keep,
                   "GPT: tokens re-encoded when the window slides past block_size (0 = block_size / 2)")
       ->check(CLI::NonNegativeNumber);
@@ -173,19 +185,24 @@ void check_sample_flags(SampleOptions* o) {
   MOSAIC_CHECK(o->n >= 0 || !o->ignore_eos, "-n -1 runs until <|endoftext|>, which --ignore-eos turns off",
                "give -n a number of tokens");
   o->stream.memory.policy = parse_eviction(o->evict);
+  o->stream.retrieval = memory_options(o->memory);
+  MOSAIC_CHECK(!o->memory_files() || (!o->recompute && o->num_samples == 1),
+               "--save-memory and --load-memory keep one stream's memories", "drop --recompute and --num-samples");
   o->stream.head = parse_head_precision(o->head);
   set_threads(o->threads);
   o->stream.threads = o->threads;
 }
 
-// <|endoftext|> and the prompt's tokens, checked against the model's vocabulary and, for a GPT,
-// its window.
-std::vector<int32_t> encode_prompt(const ModelConfig& config, const Gpt2Tokenizer& tokenizer, const std::string& prompt) {
+// <|endoftext|> (unless the prompt continues loaded memories) and the prompt's tokens, checked
+// against the model's vocabulary and, for a GPT, its window.
+std::vector<int32_t> encode_prompt(const ModelConfig& config, const Gpt2Tokenizer& tokenizer, const std::string& prompt,
+                                   bool continues) {
   MOSAIC_CHECK(config.vocab_size >= tokenizer.vocab_size(),
                "the model's vocabulary (" + std::to_string(config.vocab_size) + ") is smaller than the tokenizer's (" +
                    std::to_string(tokenizer.vocab_size()) + ")",
                "this checkpoint was trained with another tokenizer");
-  std::vector<int32_t> prompt_ids{tokenizer.eot()};  // documents start after <|endoftext|>
+  std::vector<int32_t> prompt_ids;
+  if (!continues) prompt_ids.push_back(tokenizer.eot());  // documents start after <|endoftext|>
   for (int id : tokenizer.encode(prompt)) prompt_ids.push_back(id);
   MOSAIC_CHECK(config.arch != "gpt" || static_cast<int>(prompt_ids.size()) <= config.block_size,
                "the prompt is " + std::to_string(prompt_ids.size()) + " tokens (with <|endoftext|>), the GPT's window is " +
@@ -200,6 +217,31 @@ uint64_t sampling_seed(int64_t flag) {
   const uint64_t seed = ((static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}()) >> 1;  // fits -s
   std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(seed));
   return seed;
+}
+
+// One sample from the stream's memories: loaded from --load-memory (else the stream is new),
+// and written to --save-memory afterwards with every token of the text fed.
+GenerationStats sample_with_memory_files(const SampleOptions* o, const LanguageModel<float>& model, TokenStream& stream,
+                                         const std::string& prompt, const std::vector<int32_t>& prompt_ids,
+                                         const Gpt2Tokenizer& tokenizer, uint64_t seed) {
+  if (!o->load_memory.empty()) {
+    load_memory_file(o->load_memory, model, stream.state(), o->stream.memory);
+    std::fprintf(stderr, "memory:     loaded %s (%lld positions)\n", o->load_memory.c_str(), static_cast<long long>(stream.position()));
+  }
+  Sampler sampler(o->sampler);
+  Rng rng(seed);
+  Utf8Stream text;
+  write_out(text.feed(prompt));
+  auto print_token = [&](int32_t id) { write_out(text.feed(tokenizer.token_bytes(id))); };
+  const GenerationStats stats =
+      continue_streaming(stream, prompt_ids, o->n < 0 ? kUntilEndCap : o->n, tokenizer.vocab_size(), sampler, rng, print_token,
+                         o->ignore_eos ? -1 : tokenizer.eot(), !o->save_memory.empty());
+  write_out(text.flush() + "\n");
+  if (!o->save_memory.empty()) {
+    save_memory_file(o->save_memory, model, stream.state(), o->stream.memory);
+    std::fprintf(stderr, "memory:     saved %s (%lld positions)\n", o->save_memory.c_str(), static_cast<long long>(stream.position()));
+  }
+  return stats;
 }
 
 // Every sample, printed to stdout (separated by ----): streamed together when there are several
@@ -247,12 +289,16 @@ void add_sample_command(CLI::App& app) {
     auto model = load_model(path);
     const std::string tokenizer_dir = o->tokenizer_dir.empty() ? Gpt2Tokenizer::default_dir() : o->tokenizer_dir;
     const auto tokenizer = Gpt2Tokenizer::load(tokenizer_dir);
-    const std::vector<int32_t> prompt_ids = encode_prompt(model->config(), tokenizer, prompt);
+    const std::vector<int32_t> prompt_ids = encode_prompt(model->config(), tokenizer, prompt, !o->load_memory.empty());
+    MOSAIC_CHECK(!o->memory_files() || model->config().arch == "mosaic", "memory files hold Memory Mosaic streams",
+                 "use --save-memory and --load-memory with a Memory Mosaic model");
     auto stream = o->recompute ? nullptr : make_stream(*model, o->stream);
     const uint64_t seed = sampling_seed(o->seed);
     std::string described = stream ? stream->describe() : "full recompute";
     if (stream && o->num_samples > 1) described += ", " + std::to_string(o->num_samples) + " streams together";
-    const GenerationStats total = generate_samples(o.get(), *model, stream.get(), prompt, prompt_ids, tokenizer, seed);
+    const GenerationStats total = o->memory_files()
+                                      ? sample_with_memory_files(o.get(), *model, *stream, prompt, prompt_ids, tokenizer, seed)
+                                      : generate_samples(o.get(), *model, stream.get(), prompt, prompt_ids, tokenizer, seed);
     std::fflush(stdout);
     print_stats(total, o->num_samples, path + ": " + described);
     std::fprintf(stderr, "tokenizer:  %s\n", tokenizer_dir.c_str());
