@@ -32,9 +32,12 @@ def quality_table(name, r):
             lines.append(f"| exact | {run['loss']:.4f} | | | | | | | | |")
             continue
         rel = 100 * run["difference"] / run["loss_exact_there"] if run["loss_exact_there"] else 0
-        lines.append(f"| K {run['top_k']}, W {run['recent']} | {run['loss']:.4f} | {run['positions']} | {run['loss_approximate']:.4f} | "
-                     f"{run['loss_exact_there']:.4f} | {run['difference']:+.4f} ({run['difference_se']:.4f}) | {rel:+.2f}% | "
-                     f"{run['recall']:.3f} | {run['tvd']:.3f} | {' '.join(f'{t:.2f}' for t in run.get('tvd_by_layer', []))} |")
+        audited = run["queries"] > 0
+        label = f"K {run['top_k']}, W {run['recent']}" if audited else run["name"]
+        audit = (f"{run['recall']:.3f} | {run['tvd']:.3f} | {' '.join(f'{t:.2f}' for t in run.get('tvd_by_layer', []))}"
+                 if audited else " | | ")
+        lines.append(f"| {label} | {run['loss']:.4f} | {run['positions']} | {run['loss_approximate']:.4f} | "
+                     f"{run['loss_exact_there']:.4f} | {run['difference']:+.4f} ({run['difference_se']:.4f}) | {rel:+.2f}% | {audit} |")
     return "\n".join(lines)
 
 
@@ -63,7 +66,7 @@ def speed_table(out):
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "results/long_memory"
     parts = []
-    for name in ["quality_v1", "quality_v1_w0", "quality_v1_w128", "quality_v2"]:
+    for name in ["quality_v1", "quality_v1_k256", "quality_v1_w0", "quality_v1_w128", "quality_v2"]:
         path = os.path.join(out, name + ".json")
         if os.path.exists(path):
             parts.append(quality_table(name, load(path)))

@@ -93,12 +93,13 @@ LongMemorySpeedCell time_prefilled(const LanguageModel<float>& model, const Retr
 
 // One stream over the tokens: the loss of every next token (losses[t]: predicting tokens[t + 1]),
 // whether an approximate query answered at t, and the audit of every store.
-RetrievalQualityRun stream_losses(const LanguageModel<float>& model, std::span<const int32_t> tokens,
+RetrievalQualityRun stream_losses(const LanguageModel<float>& model, std::span<const int32_t> tokens, const MemoryLimit& limit,
                                   const RetrievalOptions& retrieval, int threads, std::vector<float>& losses,
                                   std::vector<char>& approximate) {
   RetrievalQualityRun run;
   run.retrieval = retrieval;
   StreamOptions options;
+  options.memory = limit;
   options.retrieval = retrieval;
   options.retrieval.audit = retrieval.backend == MemoryBackend::Approximate;
   options.threads = threads;
@@ -139,6 +140,28 @@ RetrievalQualityRun stream_losses(const LanguageModel<float>& model, std::span<c
   return run;
 }
 
+// The run's loss on the compared positions, exact retrieval's there, and their paired difference.
+void pair_with_exact(RetrievalQualityRun& run, const std::vector<float>& losses, const std::vector<float>& exact_losses,
+                     const std::vector<char>& compared) {
+  double sum = 0, sum_exact = 0, sum_sq = 0;
+  int64_t count = 0;
+  for (size_t t = 0; t < losses.size(); ++t) {
+    if (!compared[t]) continue;
+    const double d = static_cast<double>(losses[t]) - exact_losses[t];
+    sum += losses[t];
+    sum_exact += exact_losses[t];
+    sum_sq += d * d;
+    ++count;
+  }
+  if (count == 0) return;
+  run.positions = count;
+  run.loss_approximate = sum / count;
+  run.loss_exact_there = sum_exact / count;
+  run.difference = (sum - sum_exact) / count;
+  const double variance = std::max(0.0, sum_sq / count - run.difference * run.difference);
+  run.difference_se = std::sqrt(variance / std::max<int64_t>(count - 1, 1));
+}
+
 }  // namespace
 
 std::vector<LongMemorySpeedRow> measure_long_memory_speed(const LongMemorySpeedConfig& config,
@@ -156,46 +179,40 @@ std::vector<LongMemorySpeedRow> measure_long_memory_speed(const LongMemorySpeedC
 }
 
 std::vector<RetrievalQualityRun> measure_retrieval_quality(const LanguageModel<float>& model, std::span<const int32_t> tokens,
-                                                           const std::vector<RetrievalOptions>& approximate, int threads,
+                                                           const std::vector<RetrievalOptions>& approximate, int window,
+                                                           int threads,
                                                            const std::function<void(const RetrievalQualityRun&)>& on_run) {
   std::vector<RetrievalQualityRun> runs;
   std::vector<float> exact_losses, losses;
-  std::vector<char> unused, approximated;
+  std::vector<char> unused, compared;
   auto mean = [](const std::vector<float>& v) {
     double s = 0;
     for (float x : v) s += x;
     return v.empty() ? 0.0 : s / static_cast<double>(v.size());
   };
-  RetrievalQualityRun exact = stream_losses(model, tokens, RetrievalOptions{}, threads, exact_losses, unused);
+  auto finish = [&](RetrievalQualityRun run) {
+    run.loss = mean(losses);
+    pair_with_exact(run, losses, exact_losses, compared);
+    runs.push_back(run);
+    if (on_run) on_run(runs.back());
+  };
+  RetrievalQualityRun exact = stream_losses(model, tokens, {}, RetrievalOptions{}, threads, exact_losses, unused);
   exact.name = "exact";
   exact.loss = mean(exact_losses);
   runs.push_back(exact);
   if (on_run) on_run(runs.back());
   for (const RetrievalOptions& r : approximate) {
-    RetrievalQualityRun run = stream_losses(model, tokens, r, threads, losses, approximated);
+    RetrievalQualityRun run = stream_losses(model, tokens, {}, r, threads, losses, compared);
     run.name = "approx K " + std::to_string(r.top_k) + " W " + std::to_string(r.recent);
-    run.loss = mean(losses);
-    // Paired over the positions an approximate query answered: its loss and the difference.
-    double sum = 0, sum_exact = 0, sum_sq = 0;
-    int64_t count = 0;
-    for (size_t t = 0; t < losses.size(); ++t) {
-      if (!approximated[t]) continue;
-      const double d = static_cast<double>(losses[t]) - exact_losses[t];
-      sum += losses[t];
-      sum_exact += exact_losses[t];
-      sum_sq += d * d;
-      ++count;
-    }
-    if (count > 0) {
-      run.positions = count;
-      run.loss_approximate = sum / count;
-      run.loss_exact_there = sum_exact / count;
-      run.difference = (sum - sum_exact) / count;
-      const double variance = std::max(0.0, sum_sq / count - run.difference * run.difference);
-      run.difference_se = std::sqrt(variance / std::max<int64_t>(count - 1, 1));
-    }
-    runs.push_back(run);
-    if (on_run) on_run(runs.back());
+    finish(run);
+  }
+  if (window > 0) {  // compared on the last approximate run's positions (or past the window)
+    if (approximate.empty())
+      for (size_t t = 0; t < compared.size(); ++t) compared[t] = t >= static_cast<size_t>(window);
+    RetrievalQualityRun run = stream_losses(model, tokens, {window, Eviction::Oldest, 0.01f}, {}, threads, losses, unused);
+    run.name = "exact, newest " + std::to_string(window);
+    run.limit = window;
+    finish(run);
   }
   return runs;
 }

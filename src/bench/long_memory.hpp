@@ -49,10 +49,12 @@ std::vector<LongMemorySpeedRow> measure_long_memory_speed(const LongMemorySpeedC
 struct RetrievalQualityRun {
   std::string name;
   RetrievalOptions retrieval;
+  int limit = 0;                     // > 0: exact retrieval over the newest `limit` pairs only
   double loss = 0;                   // mean next-token loss over the stream
-  // Over the positions where an approximate query answered (past min_pairs): this run's mean loss,
-  // exact retrieval's on the same positions, the mean paired difference and its standard error
-  // (positions treated as independent, which they are not: a lower bound).
+  // Over the positions where an approximate query answered (past min_pairs; for a bounded run,
+  // the last approximate run's): this run's mean loss, exact retrieval's on the same positions,
+  // the mean paired difference and its standard error (positions treated as independent, which
+  // they are not: a lower bound).
   double loss_approximate = 0, loss_exact_there = 0;
   double difference = 0, difference_se = 0;
   int64_t positions = 0;
@@ -63,9 +65,11 @@ struct RetrievalQualityRun {
 };
 
 // The model streamed over tokens exactly, then once per entry of `approximate` (each audited),
-// every position's next-token loss kept. on_run sees each run as it completes.
+// then, with window > 0, exactly over the newest `window` pairs only (what less context alone
+// does), every position's next-token loss kept. on_run sees each run as it completes.
 std::vector<RetrievalQualityRun> measure_retrieval_quality(const LanguageModel<float>& model, std::span<const int32_t> tokens,
-                                                           const std::vector<RetrievalOptions>& approximate, int threads,
+                                                           const std::vector<RetrievalOptions>& approximate, int window,
+                                                           int threads,
                                                            const std::function<void(const RetrievalQualityRun&)>& on_run = {});
 
 }  // namespace mosaic

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
 #include <nlohmann/json.hpp>
@@ -37,8 +38,11 @@ std::string model_config_text(const LanguageModel<float>& model) {
   return j.dump();
 }
 
+// The bound as the memory's stores depend on it (not the LRU threshold, which only steers what
+// comes next).
 std::string limit_text(const MemoryLimit& limit) {
-  return std::to_string(limit.max_pairs) + " " + eviction_name(limit.policy);
+  if (limit.max_pairs == 0) return "unbounded";
+  return std::to_string(limit.max_pairs) + " pairs per head, evict " + eviction_name(limit.policy);
 }
 
 // How many elements of a float tensor are NaN or Inf (read element by element: a view into a
@@ -108,11 +112,14 @@ void save_memory_file(const std::string& path, const LanguageModel<float>& model
 
 void load_memory_file(const std::string& path, const LanguageModel<float>& model, ModelStream<float>& stream,
                       const MemoryLimit& limit) {
+  std::error_code ec;
+  MOSAIC_CHECK(std::filesystem::is_regular_file(path, ec), "no memory file " + path,
+               "check the path given to --load-memory; mosaic sample --save-memory writes one");
   std::shared_ptr<safetensors::Reader> file;
   try {
     file = std::make_shared<safetensors::Reader>(safetensors::Reader::open(path));
   } catch (const Error& e) {
-    throw Error(std::string(e.what()), std::string("is it a memory file? ") + kWriteAgain);
+    throw Error(std::string(e.what()), std::string("the file is damaged or not a memory file; ") + kWriteAgain);
   }
   const std::string format = file->metadata_or("format", "");
   MOSAIC_CHECK(format == kMemoryFileFormat, path + " is not a memory file (format '" + format + "')",
@@ -126,7 +133,7 @@ void load_memory_file(const std::string& path, const LanguageModel<float>& model
                "load it with the checkpoint it was written with (-m)");
   const std::string saved_limit = file->metadata_or("limit", "");
   MOSAIC_CHECK(saved_limit == limit_text(limit),
-               path + " was written under the memory bound '" + saved_limit + "', this stream's is '" + limit_text(limit) + "'",
+               path + " was written for a memory bound of '" + saved_limit + "', this stream's is '" + limit_text(limit) + "'",
                "pass the --mem-limit and --evict it was written with");
   StreamState state;
   for (const std::string& name : file->names()) {

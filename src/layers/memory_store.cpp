@@ -3,10 +3,12 @@
 // (oldest) or by a linear scan for the least recently used pair (O(max_pairs), below the cost of
 // the query that follows it). Approximate retrieval gathers the selected pairs and runs the same
 // kernel on them, so a union that is every pair gives exact retrieval's bits. The HNSW graph is
-// hnswlib's (this is the one file that includes it: its header defines functions); saving and
-// restoring the graph reads hnswlib 0.6's public members, checked on the way in.
+// hnswlib's, built without its SSE/AVX code (whose prefetches read one link past the end of a
+// list: AddressSanitizer stops it) and with our dot kernel as its distance; saving and restoring
+// the graph reads hnswlib 0.6's public members, checked on the way in.
 #include "layers/memory_store.hpp"
 
+#define NO_MANUAL_VECTORIZATION
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
@@ -14,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <sstream>
@@ -21,6 +24,7 @@
 
 #include "core/error.hpp"
 #include "kernels/attention.hpp"
+#include "kernels/matvec.hpp"
 
 namespace mosaic {
 
@@ -68,6 +72,21 @@ void check_retrieval(const RetrievalOptions& r) {
 }
 
 // ---- the HNSW graph over one head's keys ----
+
+// hnswlib's inner-product space on our dot kernel: distance 1 - a . b (smaller is nearer).
+class InnerProductSpace : public hnswlib::SpaceInterface<float> {
+ public:
+  explicit InnerProductSpace(size_t dim) : dim_(dim) {}
+  size_t get_data_size() override { return dim_ * sizeof(float); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return distance; }
+  void* get_dist_func_param() override { return &dim_; }
+
+ private:
+  static float distance(const void* a, const void* b, const void* dim) {
+    return 1.0f - dot(static_cast<const float*>(a), static_cast<const float*>(b), static_cast<int>(*static_cast<const size_t*>(dim)));
+  }
+  size_t dim_;
+};
 
 // A graph node per slot, labelled by its slot; a slot that takes a new pair moves its node to
 // the new key (hnswlib's updatePoint). Keys go in L2-normalised: the ranking by inner product is
@@ -236,7 +255,7 @@ class KeyIndex {
   }
 
   int dim_, m_, ef_construction_, ef_search_;
-  hnswlib::InnerProductSpace space_;
+  InnerProductSpace space_;
   std::unique_ptr<Graph> graph_;
   mutable std::vector<float> unit_;  // the normalised key or query
 };
@@ -418,6 +437,8 @@ void MemoryStore<F>::load(const StreamState& in, const std::string& p) {
   const auto keys = in.take<F>(p + "keys", {-1, hs_});
   const int64_t n = in.shape(p + "keys")[0];
   const std::string hint = "load it with the --mem-limit and --evict it was saved with";
+  MOSAIC_CHECK(n < std::numeric_limits<int>::max(), "memory " + p + " holds " + std::to_string(n) + " pairs, more than a store takes",
+               "the memory file is damaged; write it again with --save-memory");
   MOSAIC_CHECK(limit_.max_pairs == 0 || n <= limit_.max_pairs,
                "memory " + p + " holds " + std::to_string(n) + " pairs, over the limit of " + std::to_string(limit_.max_pairs), hint);
   auto values = in.take<F>(p + "values", {n, hs_});
