@@ -94,14 +94,15 @@ struct BenchModels {
   std::unique_ptr<LanguageModel<float>> mosaic, gpt;
 };
 
-// The checkpoints named on the command line, else a random mosaic and GPT of the named size.
+// The checkpoints named on the command line, else a random mosaic and GPT of the named size (the
+// mosaic alone for --pairs, which times memories).
 BenchModels bench_models(const GenerateBenchOptions& o) {
   BenchModels m;
   if (o.mosaic_model.empty() && o.gpt_model.empty()) {
     const auto& contexts = o.bench.contexts;
     const int longest = *std::max_element(contexts.begin(), contexts.end()) + o.bench.tokens + 1;
     m.mosaic = random_model(o.config, o.seed, 0);
-    m.gpt = random_model(o.config + "-gpt", o.seed, longest);
+    if (o.pairs.empty()) m.gpt = random_model(o.config + "-gpt", o.seed, longest);
     return m;
   }
   if (!o.mosaic_model.empty()) m.mosaic = load_model(resolve_model_path(o.mosaic_model));
