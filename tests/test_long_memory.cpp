@@ -4,7 +4,6 @@
 // identically (v1 and v2, exact and approximate, bounded and not), and bad memory files through
 // the binary. Shapes: keys, values (n, hs); logits (V).
 #include <gtest/gtest.h>
-#include <omp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -315,28 +314,6 @@ TEST(MemoryFiles, ADamagedFileIsAnErrorAndLeavesTheStreamEmpty) {
     }
     EXPECT_EQ(b->position(), bad == "links" ? 0 : 10) << bad << ": a file refused before loading leaves the stream as it was";
   }
-}
-
-// Past kParallelHeadPairs pairs a layer's heads run on the threads together: the same logits,
-// bit for bit, as on one thread (each store sees its own operations in order).
-TEST(LargeMemories, HeadsOnSeveralThreadsGiveTheSameLogits) {
-  auto model = testing::tiny_model(tiny_v1(), 13);
-  const auto tokens = random_tokens(24, 14);
-  std::vector<std::vector<float>> logits;
-  const int threads_before = omp_get_max_threads();
-  for (int threads : {1, 2}) {
-    omp_set_num_threads(threads);
-    auto s = open_stream(*model, {"exact", {}, {}});
-    Rng rng(15);
-    for (MemoryStore<float>* store : s->state().memory_stores()) {
-      store->reserve(9000);
-      for (int i = 0; i < 9000; ++i) store->add(random_vector(rng, 8, 0.5).data(), random_vector(rng, 8).data(), i - 9000);
-    }
-    const float* z = s->push_many(tokens.data(), 24);
-    logits.emplace_back(z, z + 97);
-  }
-  omp_set_num_threads(threads_before);
-  EXPECT_EQ(std::memcmp(logits[0].data(), logits[1].data(), 97 * sizeof(float)), 0);
 }
 
 // ---- through the binary ----

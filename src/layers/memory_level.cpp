@@ -4,7 +4,6 @@
 #include "layers/memory_level.hpp"
 
 #include <algorithm>
-#include <exception>
 
 #include "core/error.hpp"
 
@@ -146,15 +145,9 @@ typename MemoryLevel<F>::Stream MemoryLevel<F>::start_stream(const StreamSetting
   return s;
 }
 
-// Heads run on the threads together once a head holds this many pairs: its query (and, when
-// approximate, its index's insertion and search) then outweighs starting a thread team.
-constexpr int kParallelHeadPairs = 8192;
-
 // Row by row in order, so a chunk of rows gives what one step per row gives, eviction included.
 // Position t completes the pair of t - 1, which waits until it is min_lag old (pairs complete
-// one per position, so the ring's oldest pair is `delayed` positions back, and at most one
-// leaves it per position), then queries. Each head's store sees its own operations in order, so
-// running heads on several threads changes nothing in the result.
+// one per position, so the ring's oldest pair is `delayed` positions back), then queries.
 template <class F>
 void MemoryLevel<F>::step(F* out, int ldo, const F* x, int rows, Stream& s) const {
   const int hs = C / H, ring = s.visible.min_lag;
@@ -169,25 +162,15 @@ void MemoryLevel<F>::step(F* out, int ldo, const F* x, int rows, Stream& s) cons
       std::copy_n(key, C, s.delayed_k.data() + static_cast<int64_t>(slot) * C);
       std::copy_n(s.v.data() + static_cast<int64_t>(r) * C, C, s.delayed_v.data() + static_cast<int64_t>(slot) * C);
     }
-    const bool old_enough = s.delayed >= ring;
-    const int64_t at = static_cast<int64_t>(s.delayed_head) * C, stored_for = t - s.delayed;
-    F* y = out + static_cast<int64_t>(r) * ldo;
-    std::exception_ptr failed;  // an exception may not leave the parallel loop
-#pragma omp parallel for schedule(static) if (s.stores.front().size() >= kParallelHeadPairs)
-    for (int h = 0; h < H; ++h) {
-      try {
-        MemoryStore<F>& store = s.stores[h];
-        if (old_enough) store.add(s.delayed_k.data() + at + h * hs, s.delayed_v.data() + at + h * hs, stored_for);
-        store.query(k_t + h * hs, y + h * hs, t, options.bandwidth ? bandwidth.beta(h, store.size()) : F(1));
-      } catch (...) {
-#pragma omp critical(memory_level_step)
-        failed = std::current_exception();
-      }
+    for (; s.delayed >= ring; --s.delayed, s.delayed_head = (s.delayed_head + 1) % ring) {  // old enough
+      const int64_t at = static_cast<int64_t>(s.delayed_head) * C;
+      for (int h = 0; h < H; ++h)
+        s.stores[h].add(s.delayed_k.data() + at + h * hs, s.delayed_v.data() + at + h * hs, t - s.delayed);
     }
-    if (failed) std::rethrow_exception(failed);
-    if (old_enough) {
-      --s.delayed;
-      s.delayed_head = (s.delayed_head + 1) % ring;
+    F* y = out + static_cast<int64_t>(r) * ldo;
+    for (int h = 0; h < H; ++h) {
+      const F beta = options.bandwidth ? bandwidth.beta(h, s.stores[h].size()) : F(1);
+      s.stores[h].query(k_t + h * hs, y + h * hs, t, beta);
     }
   }
   std::copy_n(s.k.data() + static_cast<int64_t>(rows - 1) * C, C, s.pending_key.data());
