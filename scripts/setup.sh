@@ -7,6 +7,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev          # command line, JSON (safetensors headers, configs)
   libpcre2-dev                             # GPT-2 pre-tokenizer
   libgtest-dev libbenchmark-dev            # tests, microbenchmarks
+  libhnswlib-dev                           # approximate memories (HNSW graphs)
   clang libclang-rt-14-dev                 # libFuzzer harnesses (fuzz/, make fuzz)
   python3 python3-matplotlib python3-numpy # figures
   python3-dev pybind11-dev python3-pytest  # the Python module (python/) and its tests

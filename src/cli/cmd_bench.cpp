@@ -1,6 +1,8 @@
 // `mosaic bench <what>`: performance measurements, printed as a table (and JSON with --json).
 // Benchmarks, not tests: nothing asserts on time. One add_*_bench function per subcommand
-// below; `generate` is tokens/s against context length (bench/generation.hpp). gemm and train
+// below; `generate` is tokens/s against context length (bench/generation.hpp), or with --pairs
+// against prefilled memories of N pairs per head, exact and approximate (bench/long_memory.hpp);
+// `retrieval` compares approximate retrieval with exact on real text. gemm and train
 // (bench/throughput.hpp) go next to it as add_gemm_bench / add_train_bench. The JSON records
 // are built in bench/report.hpp.
 #include <CLI/CLI.hpp>
@@ -16,11 +18,15 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/generation.hpp"
+#include "bench/long_memory.hpp"
 #include "bench/reference.hpp"
 #include "bench/report.hpp"
 #include "bench/throughput.hpp"
 #include "kernels/threads.hpp"
 #include "cli/commands.hpp"
+#include "cli/memory_flags.hpp"
+#include "eval/lm_eval.hpp"
+#include "text/gpt2_tokenizer.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "io/atomic_file.hpp"
@@ -44,6 +50,9 @@ struct GenerateBenchOptions {
   std::string config = "d128", mosaic_model, gpt_model, json, evict = "oldest";
   GenerateBenchConfig bench;
   uint64_t seed = 7;
+  std::vector<int64_t> pairs;                           // --pairs: the long-memory path
+  std::vector<std::string> backends{"exact", "approx"};  // its columns
+  RetrievalOptions approx;
 };
 
 // A random model of the named bench config; the GPT's window covers the longest measurement
@@ -85,14 +94,15 @@ struct BenchModels {
   std::unique_ptr<LanguageModel<float>> mosaic, gpt;
 };
 
-// The checkpoints named on the command line, else a random mosaic and GPT of the named size.
+// The checkpoints named on the command line, else a random mosaic and GPT of the named size (the
+// mosaic alone for --pairs, which times memories).
 BenchModels bench_models(const GenerateBenchOptions& o) {
   BenchModels m;
   if (o.mosaic_model.empty() && o.gpt_model.empty()) {
     const auto& contexts = o.bench.contexts;
     const int longest = *std::max_element(contexts.begin(), contexts.end()) + o.bench.tokens + 1;
     m.mosaic = random_model(o.config, o.seed, 0);
-    m.gpt = random_model(o.config + "-gpt", o.seed, longest);
+    if (o.pairs.empty()) m.gpt = random_model(o.config + "-gpt", o.seed, longest);
     return m;
   }
   if (!o.mosaic_model.empty()) m.mosaic = load_model(resolve_model_path(o.mosaic_model));
@@ -106,6 +116,47 @@ void write_json_file(const std::string& path, const nlohmann::json& j) {
   const std::string text = j.dump(2) + "\n";
   write_file_atomically(path, std::string_view(text));
   std::printf("wrote %s\n", path.c_str());
+}
+
+// `bench generate --pairs`: tokens/s and resident bytes per pair with prefilled memories.
+void run_long_memory_speed(const GenerateBenchOptions& o, const LanguageModel<float>& mosaic, const std::string& models) {
+  LongMemorySpeedConfig config;
+  config.pairs = o.pairs;
+  config.tokens = o.bench.tokens;
+  config.threads = o.bench.threads;
+  for (const auto& name : o.backends) {
+    RetrievalOptions r = o.approx;
+    r.backend = parse_memory_backend(name);
+    config.backends.push_back(r);
+  }
+  std::printf("%sthreads %d, every unbounded memory head prefilled with `pairs` random pairs, then a random prompt of 64 "
+              "tokens and %d greedy tokens timed\n",
+              models.c_str(), o.bench.threads > 0 ? o.bench.threads : omp_get_max_threads(), o.bench.tokens);
+  for (const auto& r : config.backends) std::printf("  %s\n", describe_retrieval(r).c_str());
+  std::printf("%10s", "pairs");
+  for (const auto& name : o.backends) std::printf("  %12s %14s %10s", (name + " tok/s").c_str(), "MB/M pairs", "prefill s");
+  std::printf("\n");
+  nlohmann::json rows = nlohmann::json::array();
+  measure_long_memory_speed(config, mosaic, [&](const LongMemorySpeedRow& row) {
+    std::printf("%10lld", static_cast<long long>(row.pairs));
+    nlohmann::json cells = nlohmann::json::array();
+    for (size_t i = 0; i < row.cells.size(); ++i) {
+      const auto& c = row.cells[i];
+      std::printf("  %12.1f %14.0f %10.1f", c.tokens_per_s, c.bytes_per_pair, c.prefill_s);
+      cells.push_back({{"backend", o.backends[i]}, {"tokens_per_s", c.tokens_per_s}, {"bytes_per_pair", c.bytes_per_pair},
+                       {"prefill_s", c.prefill_s}});
+    }
+    std::printf("\n");
+    std::fflush(stdout);
+    rows.push_back({{"pairs", row.pairs}, {"cells", cells}});
+  });
+  if (o.json.empty()) return;
+  nlohmann::json j = machine_facts();
+  nlohmann::json backends = nlohmann::json::array();
+  for (const auto& r : config.backends) backends.push_back(describe_retrieval(r));
+  j.update({{"bench", "generate --pairs"}, {"models", models}, {"tokens_per_measurement", o.bench.tokens},
+            {"backends", backends}, {"rows", rows}});
+  write_json_file(o.json, j);
 }
 
 void add_generate_bench(CLI::App& bench) {
@@ -130,12 +181,22 @@ void add_generate_bench(CLI::App& bench) {
   cmd->add_option("-t,--threads", o->bench.threads, "threads (default: all cores)");
   cmd->add_option("--json", o->json, "also write the results to this JSON file");
   cmd->add_option("-s,--seed", o->seed, "seed of the random models");
+  cmd->add_option("--pairs", o->pairs,
+                  "instead of --contexts: memories prefilled with N random pairs per head, comma-separated "
+                  "(tokens/s and resident bytes per pair; docs/long_memory.md)")
+      ->delimiter(',');
+  cmd->add_option("--memory", o->backends, "with --pairs: the retrieval backends timed, exact and/or approx")->delimiter(',');
+  add_approx_flags(cmd, &o->approx);
   cmd->callback([o] {
     MOSAIC_CHECK(!o->bench.contexts.empty(), "no context lengths", "e.g. --contexts 64,256,1024");
     for (int c : o->bench.contexts) MOSAIC_CHECK(c > 0, "context lengths must be positive", "e.g. --contexts 64,256,1024");
     o->bench.limit.policy = parse_eviction(o->evict);
     set_threads(o->bench.threads);
     print_machine_line();
+    for (int64_t n : o->pairs)
+      MOSAIC_CHECK(n > 0 && n < (int64_t{1} << 31), "--pairs must be positive and below 2^31", "e.g. --pairs 16384,131072,1048576");
+    check_retrieval(o->approx);
+    for (const auto& name : o->backends) parse_memory_backend(name);
     const BenchModels m = bench_models(*o);
     const LanguageModel<float>* mosaic = m.mosaic.get();
     LanguageModel<float>* gpt = m.gpt.get();
@@ -143,6 +204,11 @@ void add_generate_bench(CLI::App& bench) {
     const std::string source = files ? "checkpoint" : "random " + o->config;
     const std::string models = model_line("mosaic", mosaic, files ? o->mosaic_model : source) +
                                model_line("gpt   ", gpt, files ? o->gpt_model : source);
+    if (!o->pairs.empty()) {
+      MOSAIC_CHECK(mosaic, "--pairs times a Memory Mosaic's memories", "give --mosaic-model, or no model for a random one");
+      run_long_memory_speed(*o, *mosaic, models);
+      return;
+    }
     std::printf("%sthreads %d, greedy, %d tokens per streaming measurement after a random prompt of `context` tokens\n",
                 models.c_str(), o->bench.threads > 0 ? o->bench.threads : omp_get_max_threads(), o->bench.tokens);
     const auto result = measure_generation(o->bench, mosaic, gpt, [](const GenerateBenchResult& r, size_t i) {
@@ -153,6 +219,98 @@ void add_generate_bench(CLI::App& bench) {
       print_row(result, i, &GeneratePath::prompt_tokens_per_s, "prompt tokens/s, wall clock");
     for (const auto& p : result.paths) std::printf("  %-24s %s\n", p.name.c_str(), p.note.c_str());
     if (!o->json.empty()) write_json_file(o->json, generation_report(result, o->bench, models));
+  });
+}
+
+struct RetrievalBenchOptions {
+  std::string model, json, tokenizer_dir;
+  std::vector<std::string> texts;
+  int64_t tokens = 32768;
+  std::vector<int> top_k{8, 16, 32, 64};
+  RetrievalOptions approx;
+  int window = 0;
+  int threads = 0;
+};
+
+// The first tokens / files tokens of each text file (documents after <|endoftext|>), in a row.
+std::vector<int32_t> stream_of_texts(const RetrievalBenchOptions& o, const Gpt2Tokenizer& tokenizer) {
+  std::vector<int32_t> out;
+  for (const auto& path : o.texts) {
+    const std::vector<uint16_t> part = read_eval_tokens(path, tokenizer);
+    const size_t take = std::min<size_t>(part.size(), static_cast<size_t>(o.tokens / static_cast<int64_t>(o.texts.size())));
+    out.insert(out.end(), part.begin(), part.begin() + take);
+  }
+  MOSAIC_CHECK(out.size() >= 2, "the texts give " + std::to_string(out.size()) + " tokens", "pass text files with --text");
+  return out;
+}
+
+void print_quality_run(const RetrievalQualityRun& r) {
+  if (r.name == "exact") {
+    std::printf("%-22s %8s %8s %9s %9s %19s %8s %8s %8s\n", "run", "loss", "queries", "loss@apx", "exact@apx",
+                "diff (se)", "rel %", "recall", "TVD");
+    std::printf("%-22s %8.4f %8s %9s %9s %19s %8s %8s %8s   %.0f s\n", r.name.c_str(), r.loss, "-", "-", "-", "-", "-", "-", "-",
+                r.seconds);
+  } else {
+    char diff[40];
+    std::snprintf(diff, sizeof diff, "%+.5f (%.5f)", r.difference, r.difference_se);
+    char audit[40] = "       -        -";  // a bounded exact run has no approximate query to audit
+    if (r.queries) std::snprintf(audit, sizeof audit, "%8.4f %8.4f", r.recall, r.tvd);
+    std::printf("%-22s %8.4f %8lld %9.4f %9.4f %19s %+8.3f %s   %.0f s\n", r.name.c_str(), r.loss,
+                static_cast<long long>(r.queries), r.loss_approximate, r.loss_exact_there, diff,
+                r.loss_exact_there > 0 ? 100 * r.difference / r.loss_exact_there : 0.0, audit, r.seconds);
+  }
+  std::fflush(stdout);
+}
+
+void add_retrieval_bench(CLI::App& bench) {
+  auto o = std::make_shared<RetrievalBenchOptions>();
+  auto* cmd = bench.add_subcommand(
+      "retrieval", "approximate retrieval against exact on real text: loss, recall@K of the index, TVD of the weights");
+  cmd->add_option("-m,--model", o->model, "a Memory Mosaic checkpoint or run folder")->required();
+  cmd->add_option("--text", o->texts, "text files, their first tokens / files tokens each, in a row")->required()->delimiter(',');
+  cmd->add_option("--tokens", o->tokens, "tokens streamed")->check(CLI::Range(int64_t{2}, int64_t{1} << 30));
+  cmd->add_option("--approx-k", o->top_k, "K of each approximate run, comma-separated")->delimiter(',');
+  add_approx_flags(cmd, &o->approx, false);
+  cmd->add_option("--window", o->window,
+                  "also exact retrieval over the newest N pairs only (--mem-limit N --evict oldest), on the same positions")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("-t,--threads", o->threads, "threads (default: all cores)");
+  cmd->add_option("--json", o->json, "also write the results as JSON");
+  cmd->add_option("--tokenizer", o->tokenizer_dir, "folder with encoder.json and vocab.bpe (default: the installed copy)");
+  cmd->callback([o] {
+    std::vector<RetrievalOptions> runs;
+    for (int k : o->top_k) {
+      RetrievalOptions r = o->approx;
+      r.backend = MemoryBackend::Approximate;
+      r.top_k = k;
+      check_retrieval(r);
+      runs.push_back(r);
+    }
+    set_threads(o->threads);
+    print_machine_line();
+    const std::string path = resolve_model_path(o->model);
+    auto model = load_model(path);
+    MOSAIC_CHECK(model->config().arch == "mosaic", path + " is not a Memory Mosaic", "retrieval is a Memory Mosaic's");
+    const auto tokenizer = Gpt2Tokenizer::load(o->tokenizer_dir.empty() ? Gpt2Tokenizer::default_dir() : o->tokenizer_dir);
+    const std::vector<int32_t> tokens = stream_of_texts(*o, tokenizer);
+    std::printf("model %s; %zu tokens from %zu file%s in a row; %s\n", path.c_str(), tokens.size(), o->texts.size(),
+                o->texts.size() == 1 ? "" : "s", describe_retrieval(runs.empty() ? o->approx : runs.front()).c_str());
+    std::printf("loss: mean next-token loss; @apx: over the positions an approximate query answered (exact's on the same "
+                "positions beside it); diff: paired mean, approx - exact\n");
+    nlohmann::json out = nlohmann::json::array();
+    measure_retrieval_quality(*model, tokens, runs, o->window, o->threads, [&](const RetrievalQualityRun& r) {
+      print_quality_run(r);
+      out.push_back({{"name", r.name}, {"retrieval", describe_retrieval(r.retrieval)}, {"top_k", r.retrieval.top_k},
+                     {"recent", r.retrieval.recent}, {"limit", r.limit}, {"loss", r.loss}, {"positions", r.positions},
+                     {"loss_approximate", r.loss_approximate}, {"loss_exact_there", r.loss_exact_there},
+                     {"difference", r.difference}, {"difference_se", r.difference_se}, {"recall", r.recall},
+                     {"tvd", r.tvd}, {"recall_by_layer", r.recall_by_layer}, {"tvd_by_layer", r.tvd_by_layer},
+                     {"queries", r.queries}, {"seconds", r.seconds}});
+    });
+    if (o->json.empty()) return;
+    nlohmann::json j = machine_facts();
+    j.update({{"bench", "retrieval"}, {"model", path}, {"texts", o->texts}, {"tokens", tokens.size()}, {"runs", out}});
+    write_json_file(o->json, j);
   });
 }
 
@@ -310,6 +468,7 @@ void add_bench_command(CLI::App& app) {
   add_gemm_bench(*bench);
   add_train_bench(*bench);
   add_generate_bench(*bench);
+  add_retrieval_bench(*bench);
 }
 
 }  // namespace mosaic

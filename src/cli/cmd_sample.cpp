@@ -7,6 +7,8 @@
 // i draws from its own generator, seeded seed + i, so it is the same alone or among others.
 // A prompt is at most --max-prompt-bytes of text; a long one shows its progress on stderr, and a
 // Memory Mosaic's memory growing past what runs fast gets a hint about --mem-limit.
+// --load-memory starts from a saved stream (a document read once) and --save-memory writes the
+// stream after the prompt and the sample (io/memory_file.hpp; docs/long_memory.md).
 #include <CLI/CLI.hpp>
 
 #include <omp.h>
@@ -27,9 +29,11 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/memory_flags.hpp"
 #include "core/error.hpp"
 #include "core/progress_line.hpp"
 #include "infer/generate.hpp"
+#include "io/memory_file.hpp"
 #include "io/model_io.hpp"
 #include "kernels/threads.hpp"
 #include "text/gpt2_tokenizer.hpp"
@@ -44,12 +48,14 @@ namespace {
 constexpr int64_t kMaxPromptBytes = int64_t{1} << 20;
 
 struct SampleOptions {
-  std::string model, prompt, prompt_file, tokenizer_dir, evict = "oldest", head = "fp32";
+  std::string model, prompt, prompt_file, tokenizer_dir, evict = "oldest", head = "fp32", save_memory, load_memory;
   bool prompt_given = false, recompute = false, ignore_eos = false;
   int n = kSampleTokens, threads = 0, num_samples = 1;
   int64_t seed = static_cast<int64_t>(kSampleSeed), max_prompt_bytes = kMaxPromptBytes;
   SamplerConfig sampler = kSampleDefaults;
   StreamOptions stream;
+  MemoryFlags memory;
+  bool memory_files() const { return !save_memory.empty() || !load_memory.empty(); }
 };
 
 Error prompt_too_long(const std::string& source, int64_t max_bytes) {
@@ -221,6 +227,12 @@ void add_sample_flags(CLI::App* cmd, SampleOptions* o) {
   cmd->add_option("--lru-threshold", o->stream.memory.lru_threshold,
                   "with --evict lru: a pair counts as used when its attention weight exceeds this")
       ->check(CLI::Range(0.0, 1.0));
+  add_memory_flags(cmd, &o->memory);
+  cmd->add_option("--save-memory", o->save_memory,
+                  "mosaic: write the stream's memories (every pair, the indexes) to FILE after the prompt and the sample");
+  cmd->add_option("--load-memory", o->load_memory,
+                  "mosaic: start from memories written by --save-memory (the prompt continues them, without a new "
+                  "<|endoftext|>; an empty prompt goes on where they stopped)");
   cmd->add_option("--gpt-keep", o->stream.gpt_keep,
                   "GPT: tokens re-encoded when the window slides past block_size (0 = block_size / 2)")
       ->check(CLI::NonNegativeNumber);
@@ -242,6 +254,9 @@ void check_sample_flags(SampleOptions* o) {
   MOSAIC_CHECK(o->n >= 0 || !o->ignore_eos, "-n -1 runs until <|endoftext|>, which --ignore-eos turns off",
                "give -n a number of tokens");
   o->stream.memory.policy = parse_eviction(o->evict);
+  o->stream.retrieval = memory_options(o->memory);
+  MOSAIC_CHECK(!o->memory_files() || (!o->recompute && o->num_samples == 1),
+               "--save-memory and --load-memory keep one stream's memories", "drop --recompute and --num-samples");
   o->stream.head = parse_head_precision(o->head);
   set_threads(o->threads);
   o->stream.threads = o->threads;
@@ -290,9 +305,13 @@ GenerationStats generate_samples(const SampleOptions* o, LanguageModel<float>& m
   for (int s = 0; s < o->num_samples; ++s) {
     Rng rng(seed + static_cast<uint64_t>(s));
     if (!stream) write_out(text.feed(prompt));
-    total += stream ? generate_streaming(*stream, prompt_ids, n, tokenizer.vocab_size(), sampler, rng, print_token, stop,
-                                         prompt_read)
-                    : generate_recompute(model, prompt_ids, n, tokenizer.vocab_size(), sampler, rng, print_token, stop);
+    if (stream && o->memory_files())  // one sample, going on from --load-memory's stream, kept whole for --save-memory
+      total += continue_streaming(*stream, prompt_ids, n, tokenizer.vocab_size(), sampler, rng, print_token, stop,
+                                  !o->save_memory.empty(), prompt_read);
+    else
+      total += stream ? generate_streaming(*stream, prompt_ids, n, tokenizer.vocab_size(), sampler, rng, print_token, stop,
+                                           prompt_read)
+                      : generate_recompute(model, prompt_ids, n, tokenizer.vocab_size(), sampler, rng, print_token, stop);
     write_out(text.flush());
     end_sample(s);
   }
@@ -313,13 +332,26 @@ void add_sample_command(CLI::App& app) {
     auto model = load_model(path);
     const std::string tokenizer_dir = o->tokenizer_dir.empty() ? Gpt2Tokenizer::default_dir() : o->tokenizer_dir;
     const auto tokenizer = Gpt2Tokenizer::load(tokenizer_dir);
+    const bool continues = !o->load_memory.empty();
     const std::vector<int32_t> prompt_ids =
-        document_prompt(model->config(), tokenizer.eot(), tokenizer.vocab_size(), tokenizer.encode(prompt));
+        document_prompt(model->config(), tokenizer.eot(), tokenizer.vocab_size(), tokenizer.encode(prompt), continues);
+    MOSAIC_CHECK(!o->memory_files() || model->config().arch == "mosaic", "memory files hold Memory Mosaic streams",
+                 "use --save-memory and --load-memory with a Memory Mosaic model");
     auto stream = o->recompute ? nullptr : make_stream(*model, o->stream);
     const uint64_t seed = sampling_seed(o->seed);
     std::string described = stream ? stream->describe() : "full recompute";
     if (stream && o->num_samples > 1) described += ", " + std::to_string(o->num_samples) + " streams together";
+    if (continues) {
+      load_memory_file(o->load_memory, *model, stream->state(), o->stream.memory);
+      std::fprintf(stderr, "memory:     loaded %s (%lld positions)\n", o->load_memory.c_str(),
+                   static_cast<long long>(stream->position()));
+    }
     const GenerationStats total = generate_samples(o.get(), *model, stream.get(), prompt, prompt_ids, tokenizer, seed);
+    if (!o->save_memory.empty()) {
+      save_memory_file(o->save_memory, *model, stream->state(), o->stream.memory);
+      std::fprintf(stderr, "memory:     saved %s (%lld positions)\n", o->save_memory.c_str(),
+                   static_cast<long long>(stream->position()));
+    }
     std::fflush(stdout);
     print_stats(total, o->num_samples, path + ": " + described);
     std::fprintf(stderr, "tokenizer:  %s\n", tokenizer_dir.c_str());

@@ -51,12 +51,13 @@ const float* advance_prompt(TokenStream& stream, std::span<const int32_t> prompt
 }  // namespace
 
 std::vector<int32_t> document_prompt(const ModelConfig& config, int eot, int tokenizer_vocab,
-                                     std::span<const int> prompt_ids) {
+                                     std::span<const int> prompt_ids, bool continues) {
   MOSAIC_CHECK(config.vocab_size >= tokenizer_vocab,
                "the model's vocabulary (" + std::to_string(config.vocab_size) + ") is smaller than the tokenizer's (" +
                    std::to_string(tokenizer_vocab) + ")",
                "this checkpoint was trained with another tokenizer");
-  std::vector<int32_t> ids{eot};
+  std::vector<int32_t> ids;
+  if (!continues) ids.push_back(eot);
   ids.insert(ids.end(), prompt_ids.begin(), prompt_ids.end());
   MOSAIC_CHECK(config.arch != "gpt" || static_cast<int>(ids.size()) <= config.block_size,
                "the prompt is " + std::to_string(ids.size()) + " tokens (with <|endoftext|>), the GPT's window is " +
@@ -73,17 +74,28 @@ void Continuation::feed(std::span<const int32_t> tokens, const PromptProgress& p
   history_.insert(history_.end(), tokens.begin(), tokens.end());
 }
 
+void Continuation::resume() {
+  MOSAIC_CHECK(stream_.position() > 0, "nothing to continue", "feed a prompt, or load a memory file that holds one");
+  logits_ = stream_.last_logits();
+}
+
 int32_t Continuation::draw(Sampler& sampler) {
   MOSAIC_CHECK(logits_, "nothing to continue", "feed at least one token (a prompt) before drawing");
   return sampler.sample(logits_, limit_, rng_, history_);
 }
 
 StreamingSample::StreamingSample(TokenStream& stream, std::span<const int32_t> prompt, int n, int vocab_limit,
-                                 Sampler& sampler, Rng& rng, int32_t stop_token, const PromptProgress& progress)
-    : continuation_(stream, rng, vocab_limit), sampler_(sampler), n_(n), stop_token_(stop_token) {
-  MOSAIC_CHECK(!prompt.empty(), "empty prompt", "give at least one token (e.g. an empty -p starts from <|endoftext|>)");
-  stream.reset();
-  continuation_.feed(prompt, progress);
+                                 Sampler& sampler, Rng& rng, int32_t stop_token, const PromptProgress& progress,
+                                 Start start, bool feed_last)
+    : continuation_(stream, rng, vocab_limit), sampler_(sampler), n_(n), stop_token_(stop_token), feed_last_(feed_last) {
+  if (start == kFresh) {
+    MOSAIC_CHECK(!prompt.empty(), "empty prompt", "give at least one token (e.g. an empty -p starts from <|endoftext|>)");
+    stream.reset();
+  }
+  if (prompt.empty())
+    continuation_.resume();
+  else
+    continuation_.feed(prompt, progress);
 }
 
 int32_t StreamingSample::next() {
@@ -91,19 +103,28 @@ int32_t StreamingSample::next() {
   const int32_t token = continuation_.draw(sampler_);
   ++drawn_;
   ended_ = token == stop_token_;
-  if (ended_) return -1;
-  if (drawn_ < n_) continuation_.feed({&token, 1});  // the last token's logits are never read
-  return token;
+  // The last token's logits are never read: it is fed only for a stream that is kept (saved).
+  if ((!ended_ && drawn_ < n_) || feed_last_) continuation_.feed({&token, 1});
+  return ended_ ? -1 : token;
 }
 
 GenerationStats generate_streaming(TokenStream& stream, std::span<const int32_t> prompt, int n, int vocab_limit,
                                    Sampler& sampler, Rng& rng, const std::function<void(int32_t)>& on_token,
                                    int32_t stop_token, const PromptProgress& progress) {
+  MOSAIC_CHECK(!prompt.empty(), "empty prompt", "give at least one token (e.g. an empty -p starts from <|endoftext|>)");
+  stream.reset();
+  return continue_streaming(stream, prompt, n, vocab_limit, sampler, rng, on_token, stop_token, false, progress);
+}
+
+GenerationStats continue_streaming(TokenStream& stream, std::span<const int32_t> prompt, int n, int vocab_limit,
+                                   Sampler& sampler, Rng& rng, const std::function<void(int32_t)>& on_token,
+                                   int32_t stop_token, bool feed_last, const PromptProgress& progress) {
   using clock = std::chrono::steady_clock;
   GenerationStats stats;
   stats.prompt_tokens = static_cast<int64_t>(prompt.size());
   const auto t0 = clock::now();
-  StreamingSample sample(stream, prompt, n, vocab_limit, sampler, rng, stop_token, progress);
+  StreamingSample sample(stream, prompt, n, vocab_limit, sampler, rng, stop_token, progress, StreamingSample::kContinue,
+                         feed_last);
   const auto t1 = clock::now();
   for (int32_t token; (token = sample.next()) >= 0;)
     if (on_token) on_token(token);

@@ -29,11 +29,11 @@ int generate(LanguageModel<float>& model, std::vector<int32_t>& context, int n, 
 inline constexpr int kSampleTokens = 200;
 inline constexpr uint64_t kSampleSeed = 42;
 
-// The ids a sample of text starts from: <|endoftext|> (documents start after it), then the
-// prompt's. Error with a hint when the model's vocabulary is smaller than the tokenizer's, or
+// The ids a sample of text starts from: <|endoftext|> (documents start after it; not when the
+// text continues a loaded memory file), then the prompt's. Error with a hint when the model's vocabulary is smaller than the tokenizer's, or
 // when they do not fit a GPT's window.
 std::vector<int32_t> document_prompt(const ModelConfig& config, int eot, int tokenizer_vocab,
-                                     std::span<const int> prompt_ids);
+                                     std::span<const int> prompt_ids, bool continues = false);
 
 // progress(tokens fed, tokens of every prompt) while prompts go in, after each chunk of
 // kPromptChunk tokens: a long prompt into an unbounded Memory Mosaic takes minutes.
@@ -50,6 +50,8 @@ class Continuation {
   // Feeds n >= 1 tokens in chunks of kPromptChunk (the state one batch leaves), progress(fed,
   // n) after each; they join the history.
   void feed(std::span<const int32_t> tokens, const PromptProgress& progress = nullptr);
+  // Goes on from the stream as it is (a loaded memory file): the next draw reads its last logits.
+  void resume();
   // The next token by `sampler` from the last token's logits; not fed (Error before any feed).
   int32_t draw(Sampler& sampler);
   // The logits (V) the next draw reads; null before any feed.
@@ -68,9 +70,14 @@ class Continuation {
 // References the stream, sampler and Rng.
 class StreamingSample {
  public:
-  // Up to n tokens; drawing stop_token (-1: none) ends the sample.
+  // kFresh resets the stream and needs a prompt; kContinue goes on from its state (a loaded memory
+  // file, tokens fed before), and the prompt may be empty.
+  enum Start { kFresh, kContinue };
+  // Up to n tokens; drawing stop_token (-1: none) ends the sample. feed_last: the last token
+  // drawn is fed too, so that the stream holds the whole text (to save it).
   StreamingSample(TokenStream& stream, std::span<const int32_t> prompt, int n, int vocab_limit, Sampler& sampler,
-                  Rng& rng, int32_t stop_token = -1, const PromptProgress& progress = nullptr);
+                  Rng& rng, int32_t stop_token = -1, const PromptProgress& progress = nullptr, Start start = kFresh,
+                  bool feed_last = false);
   // The next token, or -1 once the sample has ended (stop_token is not returned).
   int32_t next();
   int drawn() const { return drawn_; }  // tokens drawn so far, stop_token included
@@ -80,7 +87,7 @@ class StreamingSample {
   Sampler& sampler_;
   int n_, drawn_ = 0;
   int32_t stop_token_;
-  bool ended_ = false;
+  bool feed_last_, ended_ = false;
 };
 
 struct GenerationStats {
@@ -98,6 +105,15 @@ struct GenerationStats {
 GenerationStats generate_streaming(TokenStream& stream, std::span<const int32_t> prompt, int n, int vocab_limit,
                                    Sampler& sampler, Rng& rng, const std::function<void(int32_t)>& on_token = nullptr,
                                    int32_t stop_token = -1, const PromptProgress& progress = nullptr);
+
+// Goes on from the stream's state (a loaded memory file, or tokens fed before): feeds the prompt,
+// which may be empty (then the first token is sampled from the last logits), and samples as
+// generate_streaming does. feed_last: the last token sampled is fed too, so that the stream holds
+// the whole text (to save it).
+GenerationStats continue_streaming(TokenStream& stream, std::span<const int32_t> prompt, int n, int vocab_limit,
+                                   Sampler& sampler, Rng& rng, const std::function<void(int32_t)>& on_token = nullptr,
+                                   int32_t stop_token = -1, bool feed_last = false,
+                                   const PromptProgress& progress = nullptr);
 
 // Feeds tokens[i] to streams[i] for every i and copies each stream's features (C floats) to
 // row i of features: the streams in parallel over the threads (their states are their own; one

@@ -10,6 +10,7 @@ namespace {
 StreamSettings settings_of(const StreamOptions& options) {
   StreamSettings s;
   s.memory = options.memory;
+  s.retrieval = options.retrieval;
   s.keep = options.gpt_keep;
   return s;
 }

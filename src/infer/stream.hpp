@@ -15,6 +15,7 @@ namespace mosaic {
 
 struct StreamOptions {
   MemoryLimit memory;  // Memory Mosaic: pairs kept per contextual-memory head, eviction policy
+  RetrievalOptions retrieval; // Memory Mosaic: exact, or approximate (HNSW) for the unbounded memories
   int gpt_keep = 0;    // GPT: tokens kept when the window slides (0: block_size / 2)
   int threads = 0;     // threads for the vocabulary projection (0: OpenMP's default)
   HeadPrecision head = HeadPrecision::Fp32;  // bf16: half the bytes per token, same argmax
@@ -40,14 +41,21 @@ class TokenStream {
     head_.project(features, logits_.data());
     return logits_.data();
   }
+  // The logits (V) of the token after the last one fed, from the stream's features: where no
+  // token was pushed since a memory file was loaded.
+  const float* last_logits() {
+    head_.project(state_->features(), logits_.data());
+    return logits_.data();
+  }
   // Back to the empty context (weights stay).
   void reset() { state_->reset(); }
   // Tokens fed since the last reset.
   int64_t position() const { return state_->position(); }
   int vocab_size() const { return head_.vocab_size(); }
   VocabHead& head() { return head_; }
-  // The model's stream, for inspection (its layers' states: memory stores, KV caches).
+  // The model's stream: its layers' states (memory stores, KV caches), saved and loaded whole.
   const ModelStream<float>& state() const { return *state_; }
+  ModelStream<float>& state() { return *state_; }
   // One line for logs, e.g. "mosaic streaming, unbounded memory".
   std::string describe() const;
 

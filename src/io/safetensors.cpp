@@ -373,6 +373,20 @@ bool Writer::has(const std::string& name) const { return names_.count(name) != 0
 
 void Writer::add(const std::string& name, DType dtype, std::vector<int64_t> shape,
                  std::span<const std::byte> bytes) {
+  check_entry(name, dtype, shape, bytes.size());
+  names_.insert(name);
+  Entry& e = entries_.emplace_back(Entry{name, dtype, std::move(shape), {bytes.begin(), bytes.end()}, {}});
+  e.bytes = e.owned;
+}
+
+void Writer::add_view(const std::string& name, DType dtype, std::vector<int64_t> shape,
+                      std::span<const std::byte> bytes) {
+  check_entry(name, dtype, shape, bytes.size());
+  names_.insert(name);
+  entries_.push_back({name, dtype, std::move(shape), {}, bytes});
+}
+
+void Writer::check_entry(const std::string& name, DType dtype, const std::vector<int64_t>& shape, size_t nbytes) const {
   const std::string where = one_line("safetensors writer: tensor " + name + ": ");
   MOSAIC_CHECK(!name.empty() && name != "__metadata__", where + "invalid tensor name",
                "use a non-empty name other than __metadata__");
@@ -381,13 +395,11 @@ void Writer::add(const std::string& name, DType dtype, std::vector<int64_t> shap
   MOSAIC_CHECK(checked_nbytes(shape, dtype, &expected),
                where + "shape " + shape_string(shape) + " has a negative or overflowing size",
                "check the tensor's shape");
-  MOSAIC_CHECK(expected == bytes.size(),
+  MOSAIC_CHECK(expected == nbytes,
                where + "shape " + shape_string(shape) + " of " + dtype_name(dtype) + " needs " +
-                   std::to_string(expected) + " bytes but " + std::to_string(bytes.size()) +
+                   std::to_string(expected) + " bytes but " + std::to_string(nbytes) +
                    " were given",
                "pass numel(shape) * dtype_size(dtype) bytes");
-  names_.insert(name);
-  entries_.push_back({name, dtype, std::move(shape), {bytes.begin(), bytes.end()}});
 }
 
 namespace {

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -79,6 +80,10 @@ class Writer {
   // bytes.size() must equal numel(shape) * dtype_size(dtype); duplicate names are an Error.
   void add(const std::string& name, DType dtype, std::vector<int64_t> shape,
            std::span<const std::byte> bytes);
+  // As add, without the copy: the bytes must stay alive and unchanged until write() returns
+  // (a large state written once, e.g. a memory file).
+  void add_view(const std::string& name, DType dtype, std::vector<int64_t> shape,
+                std::span<const std::byte> bytes);
   // data holds numel(shape) elements (may be null when that is 0).
   void add_f32(const std::string& name, std::vector<int64_t> shape, const float* data);
   void add_i32(const std::string& name, std::vector<int64_t> shape, const int32_t* data);
@@ -93,12 +98,14 @@ class Writer {
     std::string name;
     DType dtype;
     std::vector<int64_t> shape;
-    std::vector<std::byte> bytes;
+    std::vector<std::byte> owned;      // add's copy (empty for a view)
+    std::span<const std::byte> bytes;  // into owned, or the caller's bytes
   };
+  void check_entry(const std::string& name, DType dtype, const std::vector<int64_t>& shape, size_t nbytes) const;
   std::string header_with_padding() const;
 
   std::map<std::string, std::string> metadata_;
-  std::vector<Entry> entries_;  // insertion order = file order
+  std::deque<Entry> entries_;  // insertion order = file order (a deque: an entry never moves, so views into its copy stay valid)
   std::set<std::string> names_;
 };
 

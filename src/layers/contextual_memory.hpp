@@ -60,7 +60,10 @@ struct ContextualMemory {
       for (const auto& l : levels) n += l.stores.at(head).size();
       return n;
     }
-    std::string describe() const { return describe_limit(levels.back().stores.front().limit()); }
+    std::string describe() const {
+      const auto& store = levels.back().stores.front();
+      return describe_limit(store.limit()) + ", " + describe_retrieval(store.retrieval());
+    }
   };
 
   ContextualMemory() = default;
@@ -81,6 +84,13 @@ struct ContextualMemory {
   Stream start_stream(const StreamSettings& settings) const;
   // y (rows, C): the layer's output for the stream's next `rows` positions x (rows, C).
   void step(F* y, const F* x, int rows, Stream& s) const;
+  // The stream's state under `prefix` (memory files): each level's, under its parameters' names.
+  void save_stream(const Stream& s, StreamState& out, const std::string& prefix) const {
+    for (size_t l = 0; l < levels.size(); ++l) levels[l].save_stream(s.levels[l], out, level_prefix(prefix, l));
+  }
+  void load_stream(Stream& s, const StreamState& in, const std::string& prefix) const {
+    for (size_t l = 0; l < levels.size(); ++l) levels[l].load_stream(s.levels[l], in, level_prefix(prefix, l));
+  }
 
  private:
   int width() const { return static_cast<int>(levels.size()) * C; }  // the concatenated levels

@@ -17,6 +17,7 @@
 
 #include "core/activations.hpp"
 #include "core/param_table.hpp"
+#include "core/stream_state.hpp"
 #include "layers/linear.hpp"
 
 namespace mosaic {
@@ -76,6 +77,9 @@ struct KeyExtractor {
   Stream start_stream(int max_rows) const;
   // The keys k (rows, C) of the stream's next `rows` positions x (rows, C).
   void step(F* k_out, const F* x, int rows, Stream& s) const;
+  // The stream's state (the last kbar) under `prefix`, for memory files.
+  void save_stream(const Stream& s, StreamState& out, const std::string& prefix) const { out.put(prefix + "last", {C}, s.last.data()); }
+  void load_stream(Stream& s, const StreamState& in, const std::string& prefix) const { s.last = in.take<F>(prefix + "last", {C}); }
 };
 
 }  // namespace mosaic

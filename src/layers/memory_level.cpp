@@ -133,11 +133,13 @@ typename MemoryLevel<F>::Stream MemoryLevel<F>::start_stream(const StreamSetting
   s.delayed_k.resize(static_cast<size_t>(lags.min_lag) * C);
   s.delayed_v.resize(s.delayed_k.size());
   MemoryLimit limit = settings.memory;
+  RetrievalOptions retrieval = settings.retrieval;
   if (lags.max_lag != Visible::kUnbounded) {  // a window: the newest max_lag - min_lag + 1 pairs
     const int window = lags.max_lag - lags.min_lag + 1;
     if (limit.max_pairs == 0 || limit.max_pairs >= window) limit = {window, Eviction::Oldest, limit.lru_threshold};
+    retrieval.backend = MemoryBackend::Exact;
   }
-  s.stores.assign(H, MemoryStore<F>(C / H, limit));
+  for (int h = 0; h < H; ++h) s.stores.emplace_back(C / H, limit, retrieval);
   s.k.resize(static_cast<size_t>(settings.max_rows) * C);
   s.v.resize(s.k.size());
   return s;
@@ -173,6 +175,45 @@ void MemoryLevel<F>::step(F* out, int ldo, const F* x, int rows, Stream& s) cons
   }
   std::copy_n(s.k.data() + static_cast<int64_t>(rows - 1) * C, C, s.pending_key.data());
   s.position += rows;
+}
+
+template <class F>
+void MemoryLevel<F>::save_stream(const Stream& s, StreamState& out, const std::string& prefix) const {
+  k_featurizer.save_stream(s.keys, out, prefix + "k_featurizer.");
+  v_featurizer.save_stream(s.values, out, prefix + "v_featurizer.");
+  out.put(prefix + "pending_key", {C}, s.pending_key.data());
+  const int ring = s.visible.min_lag;
+  std::vector<F> k(static_cast<size_t>(s.delayed) * C), v(k.size());
+  for (int i = 0; i < s.delayed; ++i) {
+    const int64_t at = static_cast<int64_t>((s.delayed_head + i) % ring) * C;
+    std::copy_n(s.delayed_k.data() + at, C, k.data() + static_cast<int64_t>(i) * C);
+    std::copy_n(s.delayed_v.data() + at, C, v.data() + static_cast<int64_t>(i) * C);
+  }
+  out.put(prefix + "delayed_keys", {s.delayed, C}, k.data());
+  out.put(prefix + "delayed_values", {s.delayed, C}, v.data());
+  out.put_scalar(prefix + "position", s.position);
+  for (int h = 0; h < H; ++h) s.stores[h].save(out, prefix + "store." + std::to_string(h) + ".");
+}
+
+template <class F>
+void MemoryLevel<F>::load_stream(Stream& s, const StreamState& in, const std::string& prefix) const {
+  k_featurizer.load_stream(s.keys, in, prefix + "k_featurizer.");
+  v_featurizer.load_stream(s.values, in, prefix + "v_featurizer.");
+  s.pending_key = in.take<F>(prefix + "pending_key", {C});
+  const auto k = in.take<F>(prefix + "delayed_keys", {-1, C});
+  const int64_t delayed = in.shape(prefix + "delayed_keys")[0];
+  MOSAIC_CHECK(delayed < s.visible.min_lag,
+               "memory " + prefix + "delayed_keys holds " + std::to_string(delayed) + " pairs; the model's delay ring holds " +
+                   std::to_string(s.visible.min_lag - 1),
+               "the memory file was written for a model with another long-term delay");
+  const auto v = in.take<F>(prefix + "delayed_values", {delayed, C});
+  std::copy(k.begin(), k.end(), s.delayed_k.begin());
+  std::copy(v.begin(), v.end(), s.delayed_v.begin());
+  s.delayed = static_cast<int>(delayed);
+  s.delayed_head = 0;
+  s.position = in.scalar<int64_t>(prefix + "position");
+  MOSAIC_CHECK(s.position >= 0, "memory " + prefix + "position is negative", "the memory file is damaged; write it again with --save-memory");
+  for (int h = 0; h < H; ++h) s.stores[h].load(in, prefix + "store." + std::to_string(h) + ".");
 }
 
 template struct MemoryLevel<float>;

@@ -80,10 +80,15 @@ struct MemoryLevel {
   // Accumulates into dx and the parameter grads; dout (B, T, C) with row stride ldo.
   void backward(const F* dout, int ldo, F* dx, const Dropout& drop, uint64_t slice0);
 
-  // A stream of the inference lags; the memory bound applies within the level's window.
+  // A stream of the inference lags; the memory bound applies within the level's window, and
+  // approximate retrieval to a level without one (a window's few pairs are read exactly).
   Stream start_stream(const StreamSettings& settings) const;
   // out (rows, C), row stride ldo: the retrieval of the stream's next `rows` positions x.
   void step(F* out, int ldo, const F* x, int rows, Stream& s) const;
+  // The stream's state under `prefix` (memory files): the extractors' states, the pending key,
+  // the pairs waiting in the delay ring (oldest first), the position, each head's store.
+  void save_stream(const Stream& s, StreamState& out, const std::string& prefix) const;
+  void load_stream(Stream& s, const StreamState& in, const std::string& prefix) const;
 };
 
 }  // namespace mosaic

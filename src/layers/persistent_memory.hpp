@@ -62,6 +62,13 @@ struct PersistentMemory {
   Stream start_stream(int max_rows) const;
   // y (rows, C): the layer's output for the stream's next `rows` positions x (rows, C).
   void step(F* y, const F* x, int rows, Stream& s) const;
+  // The stream's state (its key extractor's) under `prefix`, for memory files.
+  void save_stream(const Stream& s, StreamState& out, const std::string& prefix) const {
+    k_featurizer.save_stream(s.keys, out, prefix + "k_featurizer.");
+  }
+  void load_stream(Stream& s, const StreamState& in, const std::string& prefix) const {
+    k_featurizer.load_stream(s.keys, in, prefix + "k_featurizer.");
+  }
 
  private:
   // dst (count, H, hs, P) = every (bank, head) slot matrix (P, hs) of slots transposed.

@@ -10,6 +10,7 @@
 
 #include "core/activations.hpp"
 #include "core/param_table.hpp"
+#include "core/stream_state.hpp"
 #include "layers/linear.hpp"
 
 namespace mosaic {
@@ -42,6 +43,9 @@ struct SwiGlu {
   Stream start_stream(int max_rows) const;
   // y (rows, C) for the stream's next `rows` positions x (rows, C).
   void step(F* y, const F* x, int rows, Stream& s) const;
+  // Nothing is kept between positions: a memory file holds nothing of it.
+  void save_stream(const Stream&, StreamState&, const std::string&) const {}
+  void load_stream(Stream&, const StreamState&, const std::string&) const {}
 };
 
 }  // namespace mosaic

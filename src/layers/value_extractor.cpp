@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/error.hpp"
 #include "kernels/memory_features.hpp"
 #include "layers/exp_scaling.hpp"
 
@@ -109,6 +110,22 @@ int ValueExtractor<F>::step(F* v_out, const F* x, int rows, Stream& s) const {
   const int first = s.has_last ? 0 : 1;
   s.has_last = true;
   return first;
+}
+
+template <class F>
+void ValueExtractor<F>::save_stream(const Stream& s, StreamState& out, const std::string& prefix) const {
+  out.put(prefix + "last", {C}, s.window.data());
+  out.put_scalar(prefix + "has_last", int64_t{s.has_last});
+}
+
+template <class F>
+void ValueExtractor<F>::load_stream(Stream& s, const StreamState& in, const std::string& prefix) const {
+  const auto last = in.take<F>(prefix + "last", {C});
+  const int64_t has_last = in.scalar<int64_t>(prefix + "has_last");
+  MOSAIC_CHECK(has_last == 0 || has_last == 1, "memory " + prefix + "has_last is " + std::to_string(has_last) + ", not 0 or 1",
+               "the memory file is damaged; write it again with --save-memory");
+  std::copy(last.begin(), last.end(), s.window.begin());
+  s.has_last = has_last == 1;
 }
 
 template struct ValueExtractor<float>;

@@ -11,6 +11,7 @@
 
 #include "core/activations.hpp"
 #include "core/param_table.hpp"
+#include "core/stream_state.hpp"
 #include "layers/linear.hpp"
 
 namespace mosaic {
@@ -56,6 +57,9 @@ struct ValueExtractor {
   // value of the position before new row r, now complete. Returns the first row that holds a
   // value: 1 when the stream had no position yet (the first new row has no predecessor), else 0.
   int step(F* v_out, const F* x, int rows, Stream& s) const;
+  // The stream's state (the last position's v~, and whether there is one) under `prefix`.
+  void save_stream(const Stream& s, StreamState& out, const std::string& prefix) const;
+  void load_stream(Stream& s, const StreamState& in, const std::string& prefix) const;
 };
 
 }  // namespace mosaic

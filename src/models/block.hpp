@@ -12,6 +12,7 @@
 #include "core/activations.hpp"
 #include "core/param_table.hpp"
 #include "core/step_profile.hpp"
+#include "core/stream_state.hpp"
 #include "kernels/dropout.hpp"
 #include "layers/layernorm.hpp"
 #include "layers/stream_settings.hpp"
@@ -105,6 +106,16 @@ struct Block {
     ln_2.apply(s.normed.data(), x, rows);
     feedforward.step(s.branch.data(), s.normed.data(), rows, s.feedforward);
     for (int64_t i = 0; i < n; ++i) x[i] += s.branch[i];
+  }
+
+  // The stream's state under `prefix` (memory files), its layers' under their parameters' names.
+  void save_stream(const Stream& s, StreamState& out, const std::string& prefix) const {
+    mixer.save_stream(s.mixer, out, prefix + "attn.");
+    feedforward.save_stream(s.feedforward, out, prefix + "mlp.");
+  }
+  void load_stream(Stream& s, const StreamState& in, const std::string& prefix) const {
+    mixer.load_stream(s.mixer, in, prefix + "attn.");
+    feedforward.load_stream(s.feedforward, in, prefix + "mlp.");
   }
 
   // Accumulates into dx (the residual path adds dy itself) and the parameter grads.

@@ -169,6 +169,42 @@ class Decoder : public LanguageModel<F> {
       fed_ = 0;
     }
     int64_t position() const override { return fed_; }
+    const F* features() const override { return features_.data(); }
+
+    void save(StreamState& out) const override {
+      if constexpr (kWindowed) {
+        throw Error("a GPT's stream is not saved to a memory file", "memory files hold Memory Mosaic streams: use a Memory Mosaic model");
+      } else {
+        for (size_t l = 0; l < blocks_.size(); ++l) model_.blocks()[l].save_stream(blocks_[l], out, block_name(l));
+        out.put_scalar("position", fed_);
+        out.put("features", {model_.config().n_embd}, features_.data());
+      }
+    }
+
+    void load(const StreamState& in) override {
+      if constexpr (kWindowed) {
+        throw Error("a GPT's stream is not loaded from a memory file", "memory files hold Memory Mosaic streams: use a Memory Mosaic model");
+      } else {
+        try {
+          for (size_t l = 0; l < blocks_.size(); ++l) model_.blocks()[l].load_stream(blocks_[l], in, block_name(l));
+          fed_ = in.scalar<int64_t>("position");
+          MOSAIC_CHECK(fed_ >= 0, "memory position is negative", "the memory file is damaged; write it again with --save-memory");
+          features_ = in.take<F>("features", {model_.config().n_embd});
+        } catch (...) {
+          reset();
+          throw;
+        }
+      }
+    }
+
+    std::vector<MemoryStore<F>*> memory_stores() override {
+      std::vector<MemoryStore<F>*> stores;
+      if constexpr (!kWindowed)
+        for (auto& b : blocks_)
+          for (auto& level : b.mixer.levels)
+            for (auto& store : level.stores) stores.push_back(&store);
+      return stores;
+    }
 
     std::string describe() const override {
       const ModelConfig& c = model_.config();
@@ -190,6 +226,8 @@ class Decoder : public LanguageModel<F> {
     const typename BlockT::Stream& block(int l) const { return blocks_.at(l); }
 
    private:
+    static std::string block_name(size_t l) { return "h." + std::to_string(l) + "."; }
+
     // Rows at the next positions, whose window room the caller has checked.
     void forward_chunk(const int32_t* tokens, int rows, bool want_features) {
       const int C = model_.config().n_embd;

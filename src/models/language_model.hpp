@@ -12,6 +12,7 @@
 #include "core/activations.hpp"
 #include "core/param_table.hpp"
 #include "core/step_profile.hpp"
+#include "core/stream_state.hpp"
 #include "kernels/attention.hpp"
 #include "layers/stream_settings.hpp"
 #include "models/config.hpp"
@@ -34,6 +35,18 @@ class ModelStream {
   // (L, H) layer-major: what each head's mixer holds now, the (key, value) pairs of a Memory
   // Mosaic's memory, the entries of a GPT's KV cache. Watching it grow is watching the memory.
   virtual std::vector<int> entries_per_head() const = 0;
+
+  // The last token's features (C), as advance returned them (after load: the saved ones).
+  virtual const F* features() const = 0;
+
+  // Memory files: the whole state as named tensors (every layer's under its parameters' names),
+  // and back. A GPT's stream is not saved (Error with a hint). load checks every shape against
+  // this model's; on an Error the stream is left empty (reset), never half loaded.
+  virtual void save(StreamState& out) const = 0;
+  virtual void load(const StreamState& in) = 0;
+  // Every contextual-memory store, layer by layer, level by level, head by head (none for a
+  // GPT): for the retrieval audit and the benchmarks' prefilled memories.
+  virtual std::vector<MemoryStore<F>*> memory_stores() = 0;
 };
 
 template <class F>
