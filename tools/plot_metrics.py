@@ -37,6 +37,8 @@ def main():
     ap.add_argument("--eval", help="mosaic eval --json output of the first run's newest checkpoint (marked at its last step)")
     ap.add_argument("--title", default="TinyStories: Memory Mosaic vs GPT-2 baseline")
     ap.add_argument("--table", action="store_true", help="print a Markdown table of the final losses")
+    ap.add_argument("--zoom", action="store_true",
+                    help="a second panel: the validation curves over the second half of training, where they differ")
     args = ap.parse_args()
     try:
         import matplotlib
@@ -48,7 +50,14 @@ def main():
             os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
         sys.exit("error: matplotlib is missing\nhint: apt-get install python3-matplotlib (scripts/setup.sh does)")
 
-    fig, ax = plt.subplots(figsize=(8, 5))
+    if args.zoom:
+        fig, (ax, zoom) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 2]})
+        zoom.set_title("validation, second half")
+        zoom.set_xlabel("step")
+        zoom.grid(alpha=0.3)
+    else:
+        fig, ax = plt.subplots(figsize=(8, 5))
+        zoom = None
     rows = []
     last_step = None  # of the first run, where --eval's point goes
     for i, spec in enumerate(args.runs):
@@ -69,8 +78,10 @@ def main():
             ax.plot(s, l, color=color, alpha=0.35, linewidth=1, label=f"{label} train")
         if curves["val"]:
             s, l = zip(*curves["val"])
-            ax.plot(s, l, color=color, linewidth=2.2, label=f"{label} validation (estimate)")
-            ax.annotate(f"{l[-1]:.3f}", (s[-1], l[-1]), textcoords="offset points", xytext=(4, 6 if i % 2 else -14), color=color)
+            ax.plot(s, l, color=color, linewidth=2.2, label=f"{label} validation (estimate), last {l[-1]:.3f}")
+            if zoom is not None:
+                half = [(a, b) for a, b in zip(s, l) if a >= s[-1] / 2]
+                zoom.plot(*zip(*half), color=color, linewidth=2.2, marker=".")
     if args.eval and last_step is not None:
         with open(args.eval) as f:
             ev = json.load(f)
@@ -86,7 +97,7 @@ def main():
     ax.set_ylim(bottom=0)
     ax.set_title(args.title)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(args.out, dpi=120)
     if args.table:
