@@ -219,6 +219,8 @@ TEST(Cli, BenchTrainReportsPartsAndAFractionOfTheCeiling) {
   std::ifstream in(json);
   const std::string text((std::istreambuf_iterator<char>(in)), {});
   EXPECT_NE(text.find("\"fraction_of_ceiling\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"ceiling_source\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"fma_peak_gflops\""), std::string::npos) << text;
   EXPECT_NE(text.find("\"lm head (gemm)\""), std::string::npos) << text;
   auto bad = run("bench train --config d128 --n-layer 1 --reference /nonexistent");
   EXPECT_EQ(bad.status, 1) << bad.output;

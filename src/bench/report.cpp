@@ -17,9 +17,13 @@ nlohmann::json machine_facts() {
           {"blas_core", blas_core_name()}};
 }
 
-nlohmann::json gemm_report(const std::vector<GemmResult>& results) {
+nlohmann::json gemm_report(const std::vector<GemmResult>& results, const std::vector<std::pair<SimdTarget, double>>& fma_peaks,
+                           const Ceiling& ceiling) {
   nlohmann::json j = machine_facts();
-  j["ceiling_gflops"] = gemm_ceiling(results);
+  j["sgemm_ceiling_gflops"] = gemm_ceiling(results);
+  for (const auto& [target, gflops] : fma_peaks) j["fma_peak_gflops"][simd_target_name(target)] = gflops;
+  j["ceiling_gflops"] = ceiling.gflops();
+  j["ceiling_source"] = ceiling.source();
   for (const auto& r : results) j["gemm"].push_back({{"m", r.m}, {"n", r.n}, {"k", r.k}, {"gflops", r.gflops}});
   return j;
 }
@@ -48,11 +52,14 @@ nlohmann::json run_json(const TrainBenchRun& run, double ceiling) {
 
 }  // namespace
 
-nlohmann::json train_report(const std::vector<TrainBenchRun>& runs, double ceiling, double ceiling_before) {
+nlohmann::json train_report(const std::vector<TrainBenchRun>& runs, const Ceiling& ceiling, double ceiling_before) {
   nlohmann::json j = machine_facts();
-  j["ceiling_gflops"] = ceiling;
+  j["ceiling_gflops"] = ceiling.gflops();
+  j["ceiling_source"] = ceiling.source();
+  j["sgemm_ceiling_gflops"] = ceiling.sgemm_gflops;
+  j["fma_peak_gflops"] = ceiling.fma_gflops;
   j["ceiling_gflops_before"] = ceiling_before;
-  for (const auto& run : runs) j["runs"].push_back(run_json(run, ceiling));
+  for (const auto& run : runs) j["runs"].push_back(run_json(run, ceiling.gflops()));
   return j;
 }
 

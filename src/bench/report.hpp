@@ -4,6 +4,7 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -11,6 +12,7 @@
 #include "bench/generation.hpp"
 #include "bench/reference.hpp"
 #include "bench/throughput.hpp"
+#include "kernels/cpu_target.hpp"
 
 namespace mosaic {
 
@@ -18,8 +20,10 @@ namespace mosaic {
 // kernels (kernels/cpu_target.hpp) and the kernels OpenBLAS picked.
 nlohmann::json machine_facts();
 
-// `bench gemm`: the machine's facts, the ceiling and every problem's GFLOP/s.
-nlohmann::json gemm_report(const std::vector<GemmResult>& results);
+// `bench gemm`: the machine's facts, every problem's sgemm GFLOP/s, the FMA peak at each vector
+// width the CPU has, and the ceiling with its source.
+nlohmann::json gemm_report(const std::vector<GemmResult>& results, const std::vector<std::pair<SimdTarget, double>>& fma_peaks,
+                           const Ceiling& ceiling);
 
 // `bench train`: one config's run, with the official code's beside it when it was timed.
 struct TrainBenchRun {
@@ -29,7 +33,7 @@ struct TrainBenchRun {
 };
 // ceiling: the sgemm ceiling the fractions are read against (the best of the measurements
 // before and after the runs); ceiling_before: the one before.
-nlohmann::json train_report(const std::vector<TrainBenchRun>& runs, double ceiling, double ceiling_before);
+nlohmann::json train_report(const std::vector<TrainBenchRun>& runs, const Ceiling& ceiling, double ceiling_before);
 
 // `bench generate`: models is the description printed above the table.
 nlohmann::json generation_report(const GenerateBenchResult& result, const GenerateBenchConfig& config,

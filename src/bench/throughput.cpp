@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "core/resources.hpp"
 #include "core/rng.hpp"
+#include "kernels/fma_peak.hpp"
 #include "kernels/gemm.hpp"
 #include "models/factory.hpp"
 #include "models/init.hpp"
@@ -77,6 +78,25 @@ double gemm_ceiling(const std::vector<GemmResult>& results) {
   double best = 0;
   for (const auto& r : results) best = std::max(best, r.gflops);
   return best;
+}
+
+std::string Ceiling::source() const {
+  return fma_gflops >= sgemm_gflops ? std::string("FMA peak, ") + simd_target_name(fma_target) : "OpenBLAS sgemm";
+}
+
+Ceiling ceiling_of(double sgemm_gflops, const std::vector<std::pair<SimdTarget, double>>& fma_peaks) {
+  Ceiling c{sgemm_gflops, 0, SimdTarget::avx2};
+  for (const auto& [target, gflops] : fma_peaks)
+    if (gflops > c.fma_gflops) c.fma_gflops = gflops, c.fma_target = target;
+  return c;
+}
+
+Ceiling measure_ceiling(int repeats) { return ceiling_of(gemm_ceiling(measure_gemm(repeats)), fma_peaks()); }
+
+Ceiling best_of(const Ceiling& a, const Ceiling& b) {
+  Ceiling c = a.fma_gflops >= b.fma_gflops ? a : b;
+  c.sgemm_gflops = std::max(a.sgemm_gflops, b.sgemm_gflops);
+  return c;
 }
 
 TrainBenchConfig train_bench_config(const std::string& name) {

@@ -2,10 +2,12 @@
 // ceiling and the training throughput of a model config, both measured in the same process
 // so that one can be expressed as a fraction of the other. Not timed tests: nothing asserts.
 #pragma once
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "core/step_profile.hpp"
+#include "kernels/cpu_target.hpp"
 #include "models/config.hpp"
 
 namespace mosaic {
@@ -15,9 +17,22 @@ struct GemmResult {
   double gflops = 0;  // best of the repeats
 };
 
-// sgemm GFLOP/s on square and model-shaped problems; the ceiling is the best of them.
+// sgemm GFLOP/s on square and model-shaped problems; the sgemm ceiling is the best of them.
 std::vector<GemmResult> measure_gemm(int repeats);
 double gemm_ceiling(const std::vector<GemmResult>& results);
+
+// What training fractions are read against: the higher of OpenBLAS's best sgemm and the FMA
+// peak at the best of the CPU's vector widths (kernels/fma_peak.hpp), and which one it was.
+struct Ceiling {
+  double sgemm_gflops = 0, fma_gflops = 0;
+  SimdTarget fma_target = SimdTarget::avx2;  // the width that peaked highest
+  double gflops() const { return std::max(sgemm_gflops, fma_gflops); }
+  std::string source() const;  // e.g. "FMA peak, avx512" or "OpenBLAS sgemm"
+};
+Ceiling measure_ceiling(int repeats);
+// sgemm and the peaks measured, as a Ceiling.
+Ceiling ceiling_of(double sgemm_gflops, const std::vector<std::pair<SimdTarget, double>>& fma_peaks);
+Ceiling best_of(const Ceiling& a, const Ceiling& b);
 
 struct TrainBenchConfig {
   std::string name;

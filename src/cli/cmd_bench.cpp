@@ -31,6 +31,7 @@
 #include "core/rng.hpp"
 #include "io/atomic_file.hpp"
 #include "io/model_io.hpp"
+#include "kernels/fma_peak.hpp"
 #include "kernels/gemm.hpp"
 #include "models/factory.hpp"
 #include "models/init.hpp"
@@ -322,7 +323,7 @@ void print_gemm_table(const std::vector<GemmResult>& results) {
 void add_gemm_bench(CLI::App& bench) {
   auto threads = std::make_shared<int>(0);
   auto json = std::make_shared<std::string>();
-  auto* cmd = bench.add_subcommand("gemm", "the machine's sgemm ceiling (OpenBLAS), measured now");
+  auto* cmd = bench.add_subcommand("gemm", "the machine's ceiling, measured now: OpenBLAS's sgemm and the FMA peak");
   cmd->add_option("-t,--threads", *threads, "threads (default: all cores)");
   cmd->add_option("--json", *json, "also write the results as JSON");
   cmd->callback([threads, json] {
@@ -330,8 +331,13 @@ void add_gemm_bench(CLI::App& bench) {
     print_machine_line();
     const auto results = measure_gemm(5);
     print_gemm_table(results);
+    const auto peaks = fma_peaks();
     std::printf("sgemm ceiling: %.1f GFLOP/s with %d threads\n", gemm_ceiling(results), omp_get_max_threads());
-    if (!json->empty()) write_json_file(*json, gemm_report(results));
+    for (const auto& [target, gflops] : peaks)
+      std::printf("FMA peak, %s (registers only): %.1f GFLOP/s\n", simd_target_name(target), gflops);
+    const Ceiling ceiling = ceiling_of(gemm_ceiling(results), peaks);
+    std::printf("ceiling: %.1f GFLOP/s (%s)\n", ceiling.gflops(), ceiling.source().c_str());
+    if (!json->empty()) write_json_file(*json, gemm_report(results, peaks, ceiling));
   });
 }
 
@@ -416,7 +422,7 @@ void print_fractions(const std::vector<TrainBenchRun>& runs, double ceiling) {
 
 void add_train_bench(CLI::App& bench) {
   auto o = std::make_shared<TrainBenchOptions>();
-  auto* cmd = bench.add_subcommand("train", "training throughput of full steps as a fraction of the sgemm ceiling");
+  auto* cmd = bench.add_subcommand("train", "training throughput of full steps as a fraction of the machine's ceiling");
   cmd->add_option("--config", o->configs, "d128, d256, d128-gpt, d256-gpt (several allowed)");
   cmd->add_option("-t,--threads", o->threads, "threads (default: all cores)");
   cmd->add_option("--warmup", o->warmup, "untimed steps first");
@@ -438,7 +444,7 @@ void add_train_bench(CLI::App& bench) {
     // The ceiling is measured before and after the training runs and the higher figure kept,
     // so that a neighbour's burst during one measurement cannot flatter the fractions.
     print_machine_line();
-    const double ceiling_before = gemm_ceiling(measure_gemm(3));
+    const Ceiling ceiling_before = measure_ceiling(3);
     print_train_header();
     std::vector<TrainBenchRun> runs;
     for (const auto& name : o->configs) {
@@ -450,13 +456,15 @@ void add_train_bench(CLI::App& bench) {
       run.reference = measure_reference(o->reference_script, o->reference_dir, name, threads, o->warmup, o->steps);
       print_reference_row(run);
     }
-    const double ceiling = std::max(ceiling_before, gemm_ceiling(measure_gemm(3)));
-    std::printf("\nsgemm ceiling %.1f GFLOP/s (%d threads; best of a measurement before, %.1f, and after)\n", ceiling,
-                threads, ceiling_before);
-    print_fractions(runs, ceiling);
+    const Ceiling ceiling = best_of(ceiling_before, measure_ceiling(3));
+    std::printf("\nceiling %.1f GFLOP/s, the %s (%d threads; sgemm %.1f, FMA peak %.1f; best of a measurement before, "
+                "%.1f, and after)\n",
+                ceiling.gflops(), ceiling.source().c_str(), threads, ceiling.sgemm_gflops, ceiling.fma_gflops,
+                ceiling_before.gflops());
+    print_fractions(runs, ceiling.gflops());
     if (o->breakdown)
       for (const auto& run : runs) print_breakdown(run.config, run.result);
-    if (!o->json.empty()) write_json_file(o->json, train_report(runs, ceiling, ceiling_before));
+    if (!o->json.empty()) write_json_file(o->json, train_report(runs, ceiling, ceiling_before.gflops()));
   });
 }
 
