@@ -30,5 +30,5 @@ for arch in mosaic gpt; do
   done
 done
 python="$(command -v /usr/bin/python3 || command -v python3)"  # Debian's, with matplotlib
-"$python" tools/plot_metrics.py -o "$out/depth.png" --table --meta "$data/meta.json" \
+"$python" tools/plot_metrics.py -o "$out/depth.png" --table --zoom --meta "$data/meta.json" \
   --title "depth sweep: Memory Mosaic vs GPT, $steps steps" "${curves[@]}" | tee "$out/summary.md"
