@@ -164,19 +164,23 @@ void run_serve(ServeFlags& f) {
   serve::HttpServer server(*model, tokenizer, engine, sessions, o);
   const int port = server.bind();
 
-  // SIGINT / SIGTERM: no new requests, a grace period for those running, then cancel, then exit.
+  // SIGINT / SIGTERM: new requests get 503, those running get a grace period, then are cancelled;
+  // the listener closes once every answer is written (closing it cuts answers short).
   std::thread stopper([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
-    if (sig == 0) return;
-    std::fprintf(stderr, "serve: %s: stopping (running requests get %.0f s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
+    std::fprintf(stderr, "serve: %s: stopping (running requests get %.1f s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
                  f.shutdown_grace);
     engine.stop_accepting();
-    server.stop();
-    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(f.shutdown_grace);
-    while (!engine.idle() && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto wait_until = [](double seconds, const auto& done) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+      while (!done() && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    };
+    wait_until(f.shutdown_grace, [&] { return engine.idle(); });
     engine.cancel_all();
+    wait_until(10.0, [&] { return engine.idle() && server.in_flight() == 0; });
+    server.stop();
   });
   std::printf("mosaic serve: %s (%s) on http://%s:%d/ (%d slots%s)\n", path.c_str(),
               model->config().arch.c_str(), o.host.c_str(), port, f.engine.parallel,

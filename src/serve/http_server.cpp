@@ -89,6 +89,7 @@ struct HttpServer::Impl {
   std::mutex counts_mutex;
   std::map<std::pair<std::string, int>, int64_t> counts;  // (route, status) -> requests
   std::atomic<int64_t> cancelled{0}, timed_out{0};
+  std::atomic<int> in_flight{0};  // completions whose answer is still being written
 
   Impl(LanguageModel<float>& m, const Gpt2Tokenizer& t, Engine& e, SessionStore& s, ServerOptions o)
       : model(m), tokenizer(t), engine(e), sessions(s), options(std::move(o)) {}
@@ -178,6 +179,7 @@ struct HttpServer::Impl {
                                        std::chrono::duration<double>(options.request_timeout));
     engine.submit(job);  // 503 when full: the session is given back by `release`
     release.armed = false;
+    ++in_flight;  // until the answer's releaser runs
 
     const std::string id = (chat ? "chatcmpl-" : "cmpl-") + std::to_string(next_id++);
     const int64_t created = static_cast<int64_t>(std::time(nullptr));
@@ -257,8 +259,9 @@ struct HttpServer::Impl {
           sink.done();
           return true;
         },
-        [job](bool success) {
+        [this, job](bool success) {
           if (!success) job->cancelled = true;
+          --in_flight;
         });
   }
 
@@ -319,8 +322,9 @@ struct HttpServer::Impl {
           sink.done();
           return true;
         },
-        [job](bool success) {
+        [this, job](bool success) {
           if (!success) job->cancelled = true;
+          --in_flight;
         });
   }
 
@@ -512,5 +516,7 @@ int HttpServer::bind() {
 void HttpServer::listen() { impl_->server.listen_after_bind(); }
 
 void HttpServer::stop() { impl_->server.stop(); }
+
+int HttpServer::in_flight() const { return impl_->in_flight; }
 
 }  // namespace mosaic::serve

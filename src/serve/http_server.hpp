@@ -38,8 +38,10 @@ class HttpServer {
   int bind();
   // Serves until stop(); returns once every request in flight has ended.
   void listen();
-  // Stops accepting connections (callable from another thread).
+  // Stops accepting connections and cuts the answers still being written (callable from
+  // another thread): call it once in_flight() is 0.
   void stop();
+  int in_flight() const;  // completions whose answer is still being written
 
  private:
   struct Impl;
