@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "infer/generate.hpp"
+#include "kernels/threads.hpp"
 #include "serve/request.hpp"
 #include "text/stop_text.hpp"
 #include "text/utf8_stream.hpp"
@@ -32,9 +33,9 @@ void Job::push(ChoiceEvent e) {
   ready_.notify_all();
 }
 
-bool Job::take_events(std::vector<ChoiceEvent>& out, std::chrono::milliseconds wait) {
+bool Job::take_events(std::vector<ChoiceEvent>& out, std::chrono::milliseconds wait, bool until_done) {
   std::unique_lock lock(mutex_);
-  ready_.wait_for(lock, wait, [&] { return !events_.empty(); });
+  ready_.wait_for(lock, wait, [&] { return until_done ? finished_ == choices() : !events_.empty(); });
   while (!events_.empty()) {
     out.push_back(std::move(events_.front()));
     events_.pop_front();
@@ -151,12 +152,17 @@ void Engine::admit_locked(std::vector<std::unique_ptr<Choice>>& active) {
 }
 
 void Engine::finish(Choice& c, const std::string& reason) {
+  if (reason == "cancelled") metrics_.cancelled += 1;
+  if (reason == "time_limit") metrics_.timed_out += 1;
   ChoiceEvent e{c.index, {}, {}, reason};
   if (!c.stop.stopped()) e.text = c.stop.feed(c.utf8.flush()) + c.stop.flush();
   c.done = true;
   if (c.pooled) free_streams_.push_back(std::move(c.pooled));
   // The session goes back before the last event: a client that reads it may use the session at once.
-  if (++c.job->finished_choices == c.job->choices() && c.job->on_finished) c.job->on_finished();
+  if (++c.job->finished_choices == c.job->choices()) {
+    if (c.job->session) c.job->session_tokens = c.stream->position();
+    if (c.job->on_finished) c.job->on_finished();
+  }
   c.job->push(std::move(e));
 }
 
@@ -250,6 +256,9 @@ void Engine::decode(std::vector<std::unique_ptr<Choice>>& active) {
 }
 
 void Engine::run() {
+  // OpenMP's thread count is per thread: -t set it in main, not here (two spinning threads on
+  // busy cores made a step 20x slower).
+  set_threads(options_.stream.threads);
   std::vector<std::unique_ptr<Choice>> active;
   for (;;) {
     {

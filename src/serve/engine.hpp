@@ -58,14 +58,15 @@ class Job {
   std::function<void()> on_finished;   // called by the worker once every choice has finished
 
   int choices() const { return static_cast<int>(prompts.size()); }
-  // Waits up to `wait` for events and appends them to out. True once every choice has finished
-  // and out holds the last of its events.
-  bool take_events(std::vector<ChoiceEvent>& out, std::chrono::milliseconds wait);
+  // Waits up to `wait` for an event (for the last one: until_done) and appends those there are
+  // to out. True once every choice has finished and out holds the last of its events.
+  bool take_events(std::vector<ChoiceEvent>& out, std::chrono::milliseconds wait, bool until_done = false);
 
   // Filled by the worker.
   std::atomic<int64_t> prompt_tokens{0}, completion_tokens{0};
   std::atomic<bool> first_token_sent{false};
   int finished_choices = 0;  // worker only
+  std::atomic<int64_t> session_tokens{0};  // a session's position when the request ended
   Clock::time_point submitted = Clock::now();
 
   void push(ChoiceEvent e);  // worker side
@@ -86,7 +87,7 @@ struct EngineOptions {
 
 // Counters for /metrics, read while the worker runs.
 struct EngineMetrics {
-  std::atomic<int64_t> prompt_tokens{0}, generated_tokens{0}, steps{0}, first_tokens{0};
+  std::atomic<int64_t> prompt_tokens{0}, generated_tokens{0}, steps{0}, first_tokens{0}, cancelled{0}, timed_out{0};
   std::atomic<double> prompt_seconds{0}, generation_seconds{0}, first_token_seconds{0};
   std::atomic<int> busy_slots{0}, queued{0};
 };

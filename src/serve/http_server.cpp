@@ -21,6 +21,7 @@
 #include "core/error.hpp"
 #include "eval/attention_map.hpp"
 #include "infer/generate.hpp"
+#include "kernels/threads.hpp"
 #include "text/utf8_stream.hpp"
 
 namespace mosaic::serve {
@@ -88,7 +89,6 @@ struct HttpServer::Impl {
   std::atomic<uint64_t> next_id{1};
   std::mutex counts_mutex;
   std::map<std::pair<std::string, int>, int64_t> counts;  // (route, status) -> requests
-  std::atomic<int64_t> cancelled{0}, timed_out{0};
   std::atomic<int> in_flight{0};  // completions whose answer is still being written
 
   Impl(LanguageModel<float>& m, const Gpt2Tokenizer& t, Engine& e, SessionStore& s, ServerOptions o)
@@ -195,14 +195,9 @@ struct HttpServer::Impl {
     return {{"prompt_tokens", p}, {"completion_tokens", c}, {"total_tokens", p + c}};
   }
 
-  void count_finish(const std::string& reason) {
-    if (reason == "cancelled") ++cancelled;
-    if (reason == "time_limit") ++timed_out;
-  }
-
   json extras(const Job& job, const CompletionRequest& r) {
     json x = {{"seed", job.seed}};
-    if (job.session) x["session"] = {{"name", r.session}, {"tokens", job.session->stream->position()}};
+    if (job.session) x["session"] = {{"name", r.session}, {"tokens", job.session_tokens.load()}};
     return x;
   }
 
@@ -222,7 +217,7 @@ struct HttpServer::Impl {
         "application/json",
         [this, job, st, r, chat, id, created](size_t, httplib::DataSink& sink) {
           std::vector<ChoiceEvent> events;
-          const bool done = job->take_events(events, kHeartbeat);
+          const bool done = job->take_events(events, kHeartbeat, true);
           for (auto& e : events) {
             st->text[e.choice] += e.text;
             st->tokens[e.choice].insert(st->tokens[e.choice].end(), e.tokens.begin(), e.tokens.end());
@@ -237,7 +232,6 @@ struct HttpServer::Impl {
           }
           json choices = json::array();
           for (int k = 0; k < job->choices(); ++k) {
-            count_finish(st->finish[k]);
             json c = {{"index", k}, {"finish_reason", st->finish[k]}, {"tokens", st->tokens[k]}};
             if (chat)
               c["message"] = {{"role", "assistant"}, {"content", st->text[k]}};
@@ -307,17 +301,19 @@ struct HttpServer::Impl {
               c["logprobs"] = nullptr;
             }
             (*first)[e.choice] = false;
-            if (!e.finish.empty()) count_finish(e.finish);
-            if (!send(chunk_of(json::array({c})))) {
+            json chunk = chunk_of(json::array({c}));
+            if (!e.finish.empty()) chunk.update(extras(*job, r));
+            if (!send(chunk)) {
               job->cancelled = true;
               return false;
             }
           }
           if (!done) return true;
-          json last = chunk_of(json::array());
-          last.update(extras(*job, r));
-          if (r.include_usage) last["usage"] = usage_of(*job);
-          if (!send(last)) return false;
+          if (r.include_usage) {  // OpenAI's usage chunk: no choices
+            json last = chunk_of(json::array());
+            last["usage"] = usage_of(*job);
+            if (!send(last)) return false;
+          }
           sink.write("data: [DONE]\n\n", 14);
           sink.done();
           return true;
@@ -370,9 +366,9 @@ struct HttpServer::Impl {
     metric("mosaic_first_tokens_total", "counter", "Requests that received a first token.",
            static_cast<double>(m.first_tokens));
     metric("mosaic_requests_cancelled_total", "counter", "Choices cancelled (client gone, server stopping).",
-           static_cast<double>(cancelled));
+           static_cast<double>(m.cancelled));
     metric("mosaic_requests_timed_out_total", "counter", "Choices ended by the per-request time limit.",
-           static_cast<double>(timed_out));
+           static_cast<double>(m.timed_out));
     metric("mosaic_queue_depth", "gauge", "Requests waiting for a slot.", m.queued.load());
     metric("mosaic_busy_slots", "gauge", "Choices being generated.", m.busy_slots.load());
     metric("mosaic_slots", "gauge", "Choices generated together at most (--parallel).", engine.options().parallel);
@@ -390,6 +386,7 @@ struct HttpServer::Impl {
     Explanation e;
     {
       std::lock_guard lock(explain_mutex);
+      set_threads(engine.options().stream.threads);  // per thread in OpenMP: this one's as -t says
       e = explain_attention(model, tokens, r.top, context);
     }
     json toks = json::array();

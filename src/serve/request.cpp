@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/error.hpp"
+#include "core/json_value.hpp"
 
 namespace mosaic::serve {
 
@@ -230,6 +231,9 @@ const json& object_body(const json& body) {
 }  // namespace
 
 json parse_body(std::string_view body) {
+  // Request bodies are shallow; deeper text is refused unread (nlohmann recurses per level).
+  if (json_nesting_depth(body) > kMaxJsonDepth)
+    bad("the request body nests arrays or objects more than " + std::to_string(kMaxJsonDepth) + " deep", "invalid_json");
   json j = json::parse(body, nullptr, false);
   if (j.is_discarded()) bad("the request body is not valid JSON", "invalid_json");
   return j;

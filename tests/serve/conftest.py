@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -42,11 +43,13 @@ class Server:
 
     def __init__(self, binary, model, *flags):
         self.args = [binary, "serve", "-m", model, "--host", "127.0.0.1", "--port", "0", "-t", "1", *flags]
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.log = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a full pipe would block the server
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.proc.stdout.readline()  # "mosaic serve: MODEL (arch) on http://HOST:PORT/ (...)"
         if "http://" not in line:
             self.proc.kill()
-            raise RuntimeError("mosaic serve did not start: " + line + self.proc.stderr.read())
+            self.proc.wait()
+            raise RuntimeError("mosaic serve did not start: " + line + self.stderr())
         self.url = line.split(" on ")[1].split()[0].rstrip("/")
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -56,6 +59,10 @@ class Server:
             except requests.ConnectionError:
                 time.sleep(0.05)
         raise RuntimeError("mosaic serve never answered /health")
+
+    def stderr(self):
+        self.log.seek(0)
+        return self.log.read()
 
     def post(self, path, body=None, **kw):
         return requests.post(self.url + path, json=body, timeout=kw.pop("timeout", 60), **kw)
