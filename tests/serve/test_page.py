@@ -3,6 +3,7 @@ NUL-separated JSON on file descriptors 3 and 4, no extra package): type a prompt
 Generate, wait for the tokens, click one, and check that the panel lists the pairs each head
 retrieved. The screenshot stays in the build folder (MOSAIC_TEST_OUT). Skipped without Chromium."""
 import base64
+import fcntl
 import json
 import os
 import shutil
@@ -25,11 +26,19 @@ class DevTools:
         self.proc = subprocess.Popen(
             [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
              "--remote-debugging-pipe", "--user-data-dir=" + profile, "--window-size=1280,900", "about:blank"],
-            pass_fds=(to_browser_r, from_browser_w), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=lambda: (os.dup2(to_browser_r, 3), os.dup2(from_browser_w, 4)))
+            close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=lambda: self._pipes_to_3_and_4(to_browser_r, from_browser_w))
         os.close(to_browser_r)
         os.close(from_browser_w)
         self.next_id, self.buffer, self.session = 0, b"", None
+
+    @staticmethod
+    def _pipes_to_3_and_4(read_end, write_end):
+        # In the child, before exec: the browser reads commands on fd 3 and writes on fd 4. Moved
+        # above 10 first, so that neither lands on the other's target.
+        high_r, high_w = fcntl.fcntl(read_end, fcntl.F_DUPFD, 10), fcntl.fcntl(write_end, fcntl.F_DUPFD, 10)
+        os.dup2(high_r, 3)
+        os.dup2(high_w, 4)
 
     def send(self, method, params=None, timeout=30):
         self.next_id += 1
