@@ -151,7 +151,7 @@ void run_serve(ServeFlags& f) {
                                       std::filesystem::path(path).filename().string()
                                 : f.name;
   o.page_dir = page_dir(f.page_dir);
-  o.seed = static_cast<int>(std::min<int64_t>(f.seed, INT32_MAX));
+  o.seed = f.seed;
   o.limits.vocab_size = tokenizer.vocab_size();
   o.limits.sampler_defaults = f.sampler;
   o.limits.default_max_tokens = f.n;

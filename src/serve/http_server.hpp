@@ -25,7 +25,7 @@ struct ServerOptions {
   std::string model_name;          // what /v1/models lists
   std::string page_dir;            // the page's files ("": no page)
   RequestLimits limits;
-  int seed = -1;                   // a request without a seed: this, or a random one when -1
+  int64_t seed = -1;               // a request without a seed: this, or a random one when -1
 };
 
 class HttpServer {

@@ -64,6 +64,14 @@ def test_completion_equals_mosaic_sample(server, binary, model):
         assert got["choices"][0]["finish_reason"] in ("stop", "length")
 
 
+def test_memory_limit_as_in_sample(start_server, binary, model):
+    s = start_server("--mem-limit", "8", "--evict", "lru")
+    got = s.complete(prompt=PROMPT, max_tokens=40, seed=6, ignore_eos=True)["choices"][0]["text"]
+    assert PROMPT + got == sample(binary, model, PROMPT, 40, 6, "--mem-limit", "8", "--evict", "lru", "--ignore-eos")
+    unbounded = start_server().complete(prompt=PROMPT, max_tokens=40, seed=6, ignore_eos=True)["choices"][0]["text"]
+    assert got != unbounded  # the bound is in effect
+
+
 def test_token_id_prompt_equals_text_prompt(server):
     ids = server.post("/tokenize", {"content": PROMPT}).json()["tokens"]
     by_text = server.complete(prompt=PROMPT, max_tokens=20, seed=5)
@@ -238,6 +246,19 @@ def test_session_file_damaged_is_refused(start_server, session_dir, tmp_path):
     assert e["code"] == "session_load_failed"
     # the session in memory is untouched and still serves
     assert a.complete(prompt="", max_tokens=3, session="dmg")["session"]["tokens"] > 4
+
+
+def test_busy_session_is_409(start_server, tmp_path):
+    s = start_server("--session-dir", str(tmp_path))
+    r = s.post("/v1/completions", {"prompt": PROMPT, "max_tokens": 60000, "ignore_eos": True, "stream": True,
+                                   "session": "held"}, stream=True)
+    lines = r.iter_lines(chunk_size=1)
+    first_data_line(lines)
+    assert error_of(s.post("/v1/completions", {"prompt": "x", "session": "held"}))["code"] == "session_busy"
+    assert s.post("/sessions/held/save").status_code == 409
+    assert requests.delete(s.url + "/sessions/held").status_code == 409
+    r.close()
+    assert wait_for(lambda: s.post("/sessions/held/save").status_code == 200)
 
 
 def test_sessions_are_bounded_lru(start_server):
