@@ -31,6 +31,7 @@ using nlohmann::json;
 namespace {
 
 constexpr auto kHeartbeat = std::chrono::milliseconds(1000);
+constexpr size_t kExplainTokens = 1024;
 
 // Token pieces may be bytes of half a character: those become U+FFFD rather than an exception.
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -380,8 +381,9 @@ struct HttpServer::Impl {
   json explain(const ExplainRequest& r) {
     std::vector<int32_t> ids = prompt_ids(r.prompt, false);
     const ModelConfig& c = model.config();
-    // A Memory Mosaic explains the whole text (it has no window); a GPT its first window.
-    const int context = c.arch == "gpt" ? 0 : static_cast<int>(std::min<size_t>(ids.size(), 4096));
+    // A Memory Mosaic explains up to kExplainTokens (it has no window; the forward pass keeps
+    // (L, H, T, T) weights: 64 MiB at d128 and 1,024 tokens); a GPT its first window.
+    const int context = c.arch == "gpt" ? 0 : static_cast<int>(std::min<size_t>(ids.size(), kExplainTokens));
     const std::vector<uint16_t> tokens(ids.begin(), ids.end());
     Explanation e;
     {
