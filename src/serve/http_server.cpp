@@ -7,6 +7,9 @@
 #include "serve/http_server.hpp"
 
 #include <httplib.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -70,6 +73,28 @@ std::string status_text(int status) {
     case 414: return "the request line is too long";
     default: return "HTTP status " + std::to_string(status);
   }
+}
+
+// True when host:port can be bound by a socket that does not share ports. cpp-httplib sets
+// SO_REUSEPORT, with which a second server would bind a port already served and take half its
+// connections; this probe, without it, fails instead.
+bool port_is_free(const std::string& host, int port) {
+  addrinfo hints{}, *found = nullptr;
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return true;  // httplib says
+  bool free = false;
+  for (addrinfo* a = found; a && !free; a = a->ai_next) {
+    const int fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+    if (fd < 0) continue;
+    const int yes = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);  // a closed server's TIME_WAIT is no owner
+    free = ::bind(fd, a->ai_addr, a->ai_addrlen) == 0;
+    close(fd);
+  }
+  freeaddrinfo(found);
+  return free;
 }
 
 uint64_t random_seed() {
@@ -506,7 +531,8 @@ int HttpServer::bind() {
     port = impl_->server.bind_to_any_port(o.host);
     MOSAIC_CHECK(port > 0, "cannot listen on " + o.host, "check --host (an address of this machine, e.g. 127.0.0.1)");
   } else {
-    MOSAIC_CHECK(impl_->server.bind_to_port(o.host, port), "cannot listen on " + o.host + ":" + std::to_string(port),
+    MOSAIC_CHECK(port_is_free(o.host, port) && impl_->server.bind_to_port(o.host, port),
+                 "cannot listen on " + o.host + ":" + std::to_string(port),
                  "the port may be taken: pick another with --port (0: any free port)");
   }
   return port;

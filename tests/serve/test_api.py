@@ -3,6 +3,7 @@ sample`, batching that changes no text, sessions (continued, saved, reloaded), e
 the API key, cancellation and a clean exit on SIGTERM."""
 import json
 import signal
+import subprocess
 import socket
 import threading
 import time
@@ -407,3 +408,17 @@ def test_signal_stops_cleanly(start_server, sig):
     assert s.proc.wait(timeout=20) == 0
     assert '"finish_reason":"cancelled"' in rest[-2] and rest[-1] == "data: [DONE]"
     assert "stopping" in s.stderr()
+
+
+def test_cli_errors_are_one_line_with_a_hint(binary, model, server, tmp_path):
+    port = server.url.rsplit(":", 1)[1]
+    cases = [["-m", model, "--port", port],                       # the port is taken
+             ["-m", str(tmp_path / "no_such_run")],               # no model
+             ["-m", model, "--parallel", "0"],                    # out of range
+             ["-m", model, "--top-p", "0"],                       # a sampler default out of range
+             ["-m", model, "--page-dir", str(tmp_path)]]          # no page there
+    for args in cases:
+        out = subprocess.run([binary, "serve", "--host", "127.0.0.1", *args], capture_output=True, text=True, timeout=60)
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode == 1, (args, out.stderr)
+        assert lines[-2].startswith("error: ") and lines[-1].startswith("hint: "), (args, out.stderr)
