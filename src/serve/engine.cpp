@@ -205,9 +205,17 @@ void Engine::decode(std::vector<std::unique_ptr<Choice>>& active) {
   if (ready.empty()) return;
   const auto t0 = Clock::now();
   const int m = static_cast<int>(ready.size());
-  std::vector<float> features(static_cast<size_t>(m) * C), logits(static_cast<size_t>(m) * V);
-  for (int j = 0; j < m; ++j) std::copy(ready[j]->features.begin(), ready[j]->features.end(), features.begin() + j * C);
-  head_.project_rows(features.data(), m, logits.data());
+  // Kept between steps: (m, V) logits are megabytes, which a fresh allocation would fault in each step.
+  features_.resize(static_cast<size_t>(m) * C);
+  logits_.resize(static_cast<size_t>(m) * V);
+  for (int j = 0; j < m; ++j) std::copy(ready[j]->features.begin(), ready[j]->features.end(), features_.begin() + j * C);
+  head_.project_rows(features_.data(), m, logits_.data());
+  // Each choice samples with its own sampler, generator and history: in parallel, the same draws.
+  std::vector<int32_t> drawn(m);
+#pragma omp parallel for schedule(dynamic) if (m > 1)
+  for (int j = 0; j < m; ++j)
+    drawn[j] = ready[j]->sampler.sample(logits_.data() + static_cast<int64_t>(j) * V, limit, *ready[j]->rng,
+                                        *ready[j]->history);
 
   std::vector<Choice*> fed, ended;
   std::vector<TokenStream*> streams;
@@ -215,7 +223,7 @@ void Engine::decode(std::vector<std::unique_ptr<Choice>>& active) {
   std::vector<std::string> reasons;
   for (int j = 0; j < m; ++j) {
     Choice& c = *ready[j];
-    const int32_t token = c.sampler.sample(logits.data() + static_cast<int64_t>(j) * V, limit, *c.rng, *c.history);
+    const int32_t token = drawn[j];
     ++c.drawn;
     metrics_.generated_tokens += 1;
     std::string reason;

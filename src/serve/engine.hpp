@@ -130,6 +130,7 @@ class Engine {
   int active_count_ = 0;
 
   std::vector<std::unique_ptr<TokenStream>> free_streams_;  // reused by choices outside sessions
+  std::vector<float> features_, logits_;                     // a step's (m, C) and (m, V), reused
   std::thread worker_;
 };
 
