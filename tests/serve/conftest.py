@@ -103,7 +103,11 @@ def start_server(binary, model):
     started = []
 
     def start(*flags):
-        s = Server(binary, model, *flags)
+        """A server of the tiny Memory Mosaic, or of the model given by a leading -m."""
+        m = model
+        if flags[:1] == ("-m",):
+            m, flags = flags[1], flags[2:]
+        s = Server(binary, m, *flags)
         started.append(s)
         return s
 

@@ -2,6 +2,7 @@
 sample`, batching that changes no text, sessions (continued, saved, reloaded), errors, limits,
 the API key, cancellation and a clean exit on SIGTERM."""
 import json
+import os
 import signal
 import subprocess
 import socket
@@ -71,6 +72,18 @@ def test_memory_limit_as_in_sample(start_server, binary, model):
     assert PROMPT + got == sample(binary, model, PROMPT, 40, 6, "--mem-limit", "8", "--evict", "lru", "--ignore-eos")
     unbounded = start_server().complete(prompt=PROMPT, max_tokens=40, seed=6, ignore_eos=True)["choices"][0]["text"]
     assert got != unbounded  # the bound is in effect
+
+
+def test_bf16_head_and_a_gpt_as_in_sample(start_server, binary, model, runs, tmp_path):
+    s = start_server("--head", "bf16")
+    got = s.complete(prompt=PROMPT, max_tokens=40, seed=12)["choices"][0]["text"]
+    assert PROMPT + got == sample(binary, model, PROMPT, 40, 12, "--head", "bf16")
+    gpt = os.path.join(runs, "gpt")
+    g = start_server("-m", gpt, "--session-dir", str(tmp_path))
+    got = g.complete(prompt=PROMPT, max_tokens=20, seed=2)["choices"][0]["text"]
+    assert PROMPT + got == sample(binary, gpt, PROMPT, 20, 2)
+    g.complete(prompt=PROMPT, max_tokens=3, session="g")
+    assert "Memory Mosaic" in error_of(g.post("/sessions/g/save"))["message"]  # a KV cache is not saved
 
 
 def test_token_id_prompt_equals_text_prompt(server):
