@@ -17,7 +17,8 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 build="${FUZZ_BUILD:-build-fuzz}"
-known=(fuzz_safetensors fuzz_token_shards fuzz_tokenizer_files fuzz_bpe fuzz_config fuzz_utf8_stream fuzz_model_file)
+known=(fuzz_safetensors fuzz_token_shards fuzz_tokenizer_files fuzz_bpe fuzz_config fuzz_utf8_stream fuzz_model_file
+       fuzz_serve_request)
 fuzzers=("${known[@]}")
 
 usage() { echo "usage: fuzz/run.sh smoke | long [SECONDS] [FUZZER...]" >&2; exit 2; }

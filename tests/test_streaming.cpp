@@ -790,6 +790,28 @@ TEST(Generation, StreamsTogetherGiveEachStreamsOwnTokens) {
     }
 }
 
+// project_rows (mosaic serve's batch, which changes every step): a row's logits are bit for bit
+// the same whatever the batch around it, in fp32 (C a multiple of 8 or not, V not) and bf16.
+TEST(VocabHead, ProjectRowsDoNotDependOnTheBatch) {
+  for (const auto& [C, precision] : {std::pair{16, HeadPrecision::Fp32}, std::pair{12, HeadPrecision::Fp32},
+                                     std::pair{16, HeadPrecision::Bf16}}) {
+    const int V = 103, m = 5;
+    Rng rng(3);
+    std::vector<float> wte(static_cast<size_t>(V) * C), X(static_cast<size_t>(m) * C);
+    for (auto& w : wte) w = static_cast<float>(rng.normal() * 0.5);
+    for (auto& x : X) x = static_cast<float>(rng.uniform() - 0.5);
+    VocabHead head(wte.data(), V, C, precision, 1);
+    std::vector<float> batch(static_cast<size_t>(m) * V), alone(V), single(V);
+    head.project_rows(X.data(), m, batch.data());
+    for (int i = 0; i < m; ++i) {
+      head.project_rows(X.data() + i * C, 1, alone.data());
+      EXPECT_EQ(0, std::memcmp(alone.data(), batch.data() + i * V, V * sizeof(float))) << "C " << C << ", row " << i;
+      head.project(X.data() + i * C, single.data());
+      EXPECT_LE(rel_diff(alone.data(), single.data(), V), kStreamTolerance) << "C " << C << ", row " << i;
+    }
+  }
+}
+
 // A stop token ends both generation loops at its first occurrence, unshown and counted.
 TEST(Generation, StopTokenEndsStreamingAndRecompute) {
   auto model = random_model(mosaic_config(2, true, 1, 64), 5);

@@ -19,5 +19,6 @@ void add_eval_command(CLI::App& app);
 void add_attention_command(CLI::App& app);
 void add_regbench_command(CLI::App& app);
 void add_many_shot_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 
 }  // namespace mosaic

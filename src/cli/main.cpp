@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   mosaic::add_many_shot_command(app);
   mosaic::add_bench_command(app);
   mosaic::add_three_moons_command(app);
+  mosaic::add_serve_command(app);
   try {
     mosaic::simd_target();  // a bad MOSAIC_SIMD is an error here, not inside a kernel's parallel loop
     app.parse(argc, argv);

@@ -86,6 +86,13 @@ void VocabHead::project_batch(const float* X, int m, float* logits) {
   }
 }
 
+void VocabHead::project_rows(const float* X, int m, float* logits) {
+  if (precision_ == HeadPrecision::Bf16) return project_batch(X, m, logits);
+  if (C_ % 8 == 0) return matmat_rows(logits, wte_, X, m, V_, C_, threads_);
+  for (int i = 0; i < m; ++i)  // dot by dot: each row on its own
+    matvec_streamed(logits + static_cast<int64_t>(i) * V_, wte_, X + static_cast<int64_t>(i) * C_, V_, C_, threads_);
+}
+
 // The bf16 maximum is at most e above the fp32 one, so anything within e of the fp32 maximum
 // lies above top - 3e here: those logits are recomputed in fp32.
 void VocabHead::recheck_top(const float* x, float* logits) const {

@@ -26,6 +26,10 @@ class VocabHead {
   VocabHead(const float* wte, int V, int C, HeadPrecision precision, int threads);
   void project(const float* x, float* logits);
   void project_batch(const float* X, int m, float* logits);
+  // project_batch for a batch that changes from call to call (a server's): each row's logits
+  // are the same whatever m and whatever the other rows (fp32: matmat_rows even for m = 1, where
+  // project_batch reads wte by matvec; so they are within float rounding of project's).
+  void project_rows(const float* X, int m, float* logits);
   // bf16: the bound on |logit - fp32 logit| for this x (0 in fp32).
   double error_bound(const float* x) const;
   HeadPrecision precision() const { return precision_; }
