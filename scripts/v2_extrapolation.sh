@@ -109,12 +109,18 @@ for set in stories simplewiki; do
     "$python" tools/plot_positions.py -o "$out/extrapolation_$set.png" --logx --smooth 31 \
       --title "loss by position at 8x the training context (128), $set (31-position average)" "${curves[@]}"
   fi
-  pairs=()
-  for model in "${models[@]}"; do
-    [ -s "$out/paired/mosaic_v2_vs_${model}_${set}_1024.csv" ] && pairs+=("$out/paired/mosaic_v2_vs_${model}_${set}_1024.csv:v2 - $model")
+  # v2 against the baselines, and against its ablations (v2_*), one figure each.
+  for group in baselines ablations; do
+    pairs=()
+    for model in "${models[@]}"; do
+      case "$group:$model" in baselines:v2_* | ablations:mosaic | ablations:gpt*) continue ;; esac
+      [ -s "$out/paired/mosaic_v2_vs_${model}_${set}_1024.csv" ] && pairs+=("$out/paired/mosaic_v2_vs_${model}_${set}_1024.csv:v2 - $model")
+    done
+    suffix=""
+    [ "$group" = ablations ] && suffix="_ablations"
+    if [ ${#pairs[@]} -gt 0 ]; then
+      "$python" tools/plot_positions.py --difference --smooth 31 -o "$out/extrapolation_${set}_paired$suffix.png" --logx \
+        --title "v2 minus each of its $group at 1,024 tokens (8x), $set (95% band)" "${pairs[@]}"
+    fi
   done
-  if [ ${#pairs[@]} -gt 0 ]; then
-    "$python" tools/plot_positions.py --difference --smooth 31 -o "$out/extrapolation_${set}_paired.png" --logx \
-      --title "v2 minus each model at 1,024 tokens (8x), $set (95% band)" "${pairs[@]}"
-  fi
 done
