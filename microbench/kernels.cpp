@@ -11,6 +11,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <iterator>
+#include <type_traits>
 #include <vector>
 
 #include "core/buffer.hpp"
@@ -24,6 +25,7 @@
 #include "kernels/softmax.hpp"
 #include "kernels/threads.hpp"
 #include "kernels/vector_math.hpp"
+#include "kernels/vocab_panels.hpp"
 #include "kernels/vocab_softmax.hpp"
 #include "op_cases.hpp"
 
@@ -458,42 +460,36 @@ void BM_VocabMatvec(benchmark::State& state) {
 }
 BENCHMARK(BM_VocabMatvec)->Apply(model_threads)->Unit(benchmark::kMicrosecond);
 
-// The same projection from a bfloat16 copy of W (`--head bf16`): half the bytes.
-void BM_VocabMatvecBf16(benchmark::State& state) {
-  const Shape s = shape_of(state.range(0));
-  const int threads = static_cast<int>(state.range(1));
-  auto w = random_buffer(static_cast<int64_t>(s.V) * s.C, 1), x = random_buffer(s.C, 2);
-  Buffer<uint16_t> wb(w.size());
-  for (size_t i = 0; i < w.size(); ++i) {
-    uint32_t u;
-    std::memcpy(&u, &w[i], sizeof u);
-    wb[i] = static_cast<uint16_t>(u >> 16);
-  }
-  Buffer<float> y(s.V);
-  for (auto _ : state) {
-    mosaic::matmat_rows(y.data(), wb.data(), x.data(), 1, s.V, s.C, threads);
-    keep(y.data());
-  }
-  set_items(state, s.V);
-  set_bytes(state, static_cast<int64_t>(s.V) * s.C * 2);
-}
-BENCHMARK(BM_VocabMatvecBf16)->Apply(model_threads)->Unit(benchmark::kMicrosecond);
-
-// m streams' projections at once (`sample --num-samples`, `bench generate --batch`): W read once
-// for all m. Items: logits made (m x V).
-void BM_VocabMatmat(benchmark::State& state) {
+// The vocabulary head's kernel (kernels/vocab_panels.hpp) on W packed in panels, fp32 and the
+// bfloat16 copy of `--head bf16` (half the bytes), for m streams at once (`sample --num-samples`,
+// `bench generate --batch`, a server's step): W read once for all m. Items: logits made (m x V).
+template <class Weight>
+void vocab_panels(benchmark::State& state) {
   const Shape s = shape_of(state.range(0));
   const int threads = static_cast<int>(state.range(1)), m = static_cast<int>(state.range(2));
   auto w = random_buffer(static_cast<int64_t>(s.V) * s.C, 1), x = random_buffer(static_cast<int64_t>(m) * s.C, 2);
-  Buffer<float> y(static_cast<int64_t>(m) * s.V);
+  const auto panels = mosaic::pack_panels<Weight>(w.data(), s.V, s.C, [](float f) {
+    if constexpr (std::is_same_v<Weight, float>) {
+      return f;
+    } else {
+      uint32_t u;
+      std::memcpy(&u, &f, sizeof u);
+      return static_cast<uint16_t>(u >> 16);
+    }
+  });
+  const int count = mosaic::panel_count(s.V);
+  Buffer<float> y(static_cast<int64_t>(m) * count * mosaic::kPanelRows);
   for (auto _ : state) {
-    mosaic::matmat_rows(y.data(), w.data(), x.data(), m, s.V, s.C, threads);
+    mosaic::panel_matmat(y.data(), count * mosaic::kPanelRows, panels.data(), 0, count, x.data(), s.C, m, s.C, threads);
     keep(y.data());
   }
   set_items(state, static_cast<int64_t>(m) * s.V);
-  set_bytes(state, static_cast<int64_t>(s.V) * s.C * 4);
+  set_bytes(state, static_cast<int64_t>(s.V) * s.C * static_cast<int64_t>(sizeof(Weight)));
 }
-BENCHMARK(BM_VocabMatmat)->ArgsProduct({{op_cases::kModelCases[0].shape.C}, {1, 2}, {1, 8}})->ArgNames({"d", "threads", "m"})->Unit(benchmark::kMicrosecond);
+void BM_VocabPanels(benchmark::State& state) { vocab_panels<float>(state); }
+void BM_VocabPanelsBf16(benchmark::State& state) { vocab_panels<uint16_t>(state); }
+BENCHMARK(BM_VocabPanels)->ArgsProduct({{op_cases::kModelCases[0].shape.C}, {1, 2}, {1, 8}})->ArgNames({"d", "threads", "m"})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_VocabPanelsBf16)->ArgsProduct({{op_cases::kModelCases[0].shape.C}, {1, 2}, {1, 8}})->ArgNames({"d", "threads", "m"})->Unit(benchmark::kMicrosecond);
 
 // The persistent memory's thin products for one (64-row block, head) task, single-threaded, as
 // test_kernels.cpp checks them: scores (64 x P, depth hs) and read-out (64 x hs, depth P), ours

@@ -13,12 +13,14 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <tuple>
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "infer/generate.hpp"
 #include "infer/stream.hpp"
 #include "infer/vocab_head.hpp"
+#include "kernels/cpu_target.hpp"
 #include "layers/memory_store.hpp"
 #include "io/model_io.hpp"
 #include "io/safetensors.hpp"
@@ -189,7 +191,9 @@ double float64_stream_vs_forward(const ModelConfig& c, int T, std::initializer_l
   return worst;
 }
 
-TEST(Streaming, EveryLayerStepEqualsItsForwardInFloat64) {
+// Every architecture and option the streams run: v1 (1 and 4 heads, 2 persistent banks), the
+// ICLL model, a fixed decay, v2 and its ablations, GPT with each position encoding.
+std::vector<std::pair<std::string, ModelConfig>> stream_cases() {
   std::vector<std::pair<std::string, ModelConfig>> cases;
   for (int heads : {1, 4}) cases.emplace_back("mosaic", mosaic_config(heads, heads == 1, heads == 4 ? 2 : 1));
   ModelConfig icll = mosaic_config(4, false, 1);
@@ -214,9 +218,72 @@ TEST(Streaming, EveryLayerStepEqualsItsForwardInFloat64) {
     g.dropout = 0.1;
     cases.emplace_back("gpt " + pos, g);
   }
-  for (const auto& [name, c] : cases) {
+  return cases;
+}
+
+TEST(Streaming, EveryLayerStepEqualsItsForwardInFloat64) {
+  for (const auto& [name, c] : stream_cases()) {
     EXPECT_LE(float64_stream_vs_forward(c, 120, {1, 5, 13, 1, 64, 2}, 16), kFloat64StreamTolerance) << name;
     EXPECT_LE(float64_stream_vs_forward(c, 120, {1}, 1), kFloat64StreamTolerance) << name << ", one row per step";
+  }
+}
+
+// Streams stepped together (advance_streams: every layer over all their rows at once) end
+// where each stream's own advance leaves it, bit for bit, whichever streams step beside it: a
+// different subset at every step, the streams at different positions, more of them than one
+// step's rows (max_rows 3: the step splits), GPT windows sliding on their own.
+TEST(Streaming, StreamsSteppedTogetherEqualEachAlone) {
+  for (const auto& [name, c] : stream_cases()) {
+    auto model = random_model(c, 41);
+    StreamSettings settings;
+    settings.max_rows = 3;
+    const int count = 5, C = c.n_embd;
+    std::vector<std::unique_ptr<ModelStream<float>>> alone, together;
+    for (int i = 0; i < count; ++i) {
+      const auto prompt = random_tokens(1 + 29 * i, c.vocab_size, 50 + i);  // up to 117: GPT windows of 128 slide
+      for (auto* set : {&alone, &together}) {
+        set->push_back(model->start_stream(settings));
+        set->back()->advance(prompt.data(), static_cast<int>(prompt.size()));
+      }
+    }
+    Rng rng(9);
+    int steps_together = 0;
+    for (int step = 0; step < 24; ++step) {
+      std::vector<ModelStream<float>*> chosen;
+      std::vector<int32_t> tokens;
+      std::vector<int> which;
+      for (int i = 0; i < count; ++i)
+        if ((step + i) % 3 != 0 || step % 5 == 0) {
+          which.push_back(i);
+          chosen.push_back(together[i].get());
+          tokens.push_back(static_cast<int32_t>(rng.below(c.vocab_size)));
+        }
+      model->advance_streams(chosen, tokens.data());
+      steps_together += static_cast<int>(chosen.size());
+      for (size_t j = 0; j < which.size(); ++j) {
+        const int i = which[j];
+        const float* mine = alone[i]->advance(&tokens[j], 1);
+        ASSERT_EQ(together[i]->position(), alone[i]->position()) << name;
+        ASSERT_EQ(std::memcmp(together[i]->features(), mine, C * sizeof(float)), 0)
+            << name << ": stream " << i << " at step " << step << " among " << chosen.size();
+      }
+    }
+    EXPECT_GT(steps_together, 24 * 3) << name;
+    // A bad token or another model's stream: an Error, and nothing is fed.
+    std::vector<ModelStream<float>*> all;
+    for (auto& s : together) all.push_back(s.get());
+    std::vector<int32_t> tokens(count, 1);
+    tokens[3] = c.vocab_size;
+    const int64_t before = all[0]->position();
+    EXPECT_THROW(model->advance_streams(all, tokens.data()), Error) << name;
+    EXPECT_EQ(all[0]->position(), before) << name;
+    auto other = random_model(c, 42);
+    auto foreign = other->start_stream(settings);
+    all[1] = foreign.get();
+    tokens[3] = 1;
+    EXPECT_THROW(model->advance_streams(all, tokens.data()), Error) << name;
+    all[1] = all[2];
+    EXPECT_THROW(model->advance_streams(all, tokens.data()), Error) << name << ": a stream twice";
   }
 }
 
@@ -776,40 +843,54 @@ TEST(Generation, StreamsTogetherGiveEachStreamsOwnTokens) {
         generated += static_cast<int64_t>(expected[i].size()) + (expected[i].size() < size_t(n) ? 1 : 0);
       EXPECT_EQ(stats.generated, generated) << "stop tokens count as generated";
 
-      // project_batch row by row against project.
+      // project_rows row by row against project: the same bits.
       const int C = c.n_embd, V = c.vocab_size, m = 5;
       std::vector<float> X(static_cast<size_t>(m) * C), batch(static_cast<size_t>(m) * V), one(V);
       Rng rng(8);
       for (auto& x : X) x = static_cast<float>(rng.uniform() - 0.5);
       VocabHead& head = owned[0]->head();
-      head.project_batch(X.data(), m, batch.data());
+      head.project_rows(X.data(), m, batch.data());
       for (int i = 0; i < m; ++i) {
         head.project(X.data() + i * C, one.data());
-        EXPECT_LE(rel_diff(batch.data() + i * V, one.data(), V), kStreamTolerance) << "row " << i;
+        EXPECT_EQ(std::memcmp(batch.data() + i * V, one.data(), V * sizeof(float)), 0) << "row " << i;
       }
     }
 }
 
-// project_rows (mosaic serve's batch, which changes every step): a row's logits are bit for bit
-// the same whatever the batch around it, in fp32 (C a multiple of 8 or not, V not) and bf16.
+// project_rows (a batch of streams, mosaic serve's step, which changes every time): a row's
+// logits are bit for bit the same whatever the batch around it and the thread count, in fp32 (C
+// a multiple of 8 or not, V a multiple of 16 or not) and bf16, on every SIMD target the CPU
+// has; fp32 logits are the FMA chain over the features in order, computed here one by one.
 TEST(VocabHead, ProjectRowsDoNotDependOnTheBatch) {
-  for (const auto& [C, precision] : {std::pair{16, HeadPrecision::Fp32}, std::pair{12, HeadPrecision::Fp32},
-                                     std::pair{16, HeadPrecision::Bf16}}) {
-    const int V = 103, m = 5;
-    Rng rng(3);
-    std::vector<float> wte(static_cast<size_t>(V) * C), X(static_cast<size_t>(m) * C);
-    for (auto& w : wte) w = static_cast<float>(rng.normal() * 0.5);
-    for (auto& x : X) x = static_cast<float>(rng.uniform() - 0.5);
-    VocabHead head(wte.data(), V, C, precision, 1);
-    std::vector<float> batch(static_cast<size_t>(m) * V), alone(V), single(V);
-    head.project_rows(X.data(), m, batch.data());
-    for (int i = 0; i < m; ++i) {
-      head.project_rows(X.data() + i * C, 1, alone.data());
-      EXPECT_EQ(0, std::memcmp(alone.data(), batch.data() + i * V, V * sizeof(float))) << "C " << C << ", row " << i;
-      head.project(X.data() + i * C, single.data());
-      EXPECT_LE(rel_diff(alone.data(), single.data(), V), kStreamTolerance) << "C " << C << ", row " << i;
+  const SimdTarget native = simd_target();
+  for (const SimdTarget target : {SimdTarget::avx2, native}) {
+    set_simd_target(target);
+    for (const auto& [C, V, precision] : {std::tuple{16, 103, HeadPrecision::Fp32}, std::tuple{12, 96, HeadPrecision::Fp32},
+                                          std::tuple{16, 103, HeadPrecision::Bf16}, std::tuple{20, 160, HeadPrecision::Bf16}}) {
+      const int m = 9;
+      Rng rng(3);
+      std::vector<float> wte(static_cast<size_t>(V) * C), X(static_cast<size_t>(m) * C);
+      for (auto& w : wte) w = static_cast<float>(rng.normal() * 0.5);
+      for (auto& x : X) x = static_cast<float>(rng.uniform() - 0.5);
+      VocabHead head(wte.data(), V, C, precision, 1), threaded(wte.data(), V, C, precision, 3);
+      std::vector<float> batch(static_cast<size_t>(m) * V), alone(V), single(V);
+      head.project_rows(X.data(), m, batch.data());
+      for (int i = 0; i < m; ++i) {
+        const std::string where = std::string(simd_target_name(target)) + ", C " + std::to_string(C) + ", row " + std::to_string(i);
+        threaded.project_rows(X.data() + i * C, 1, alone.data());
+        EXPECT_EQ(0, std::memcmp(alone.data(), batch.data() + i * V, V * sizeof(float))) << where;
+        head.project(X.data() + i * C, single.data());
+        EXPECT_EQ(0, std::memcmp(single.data(), batch.data() + i * V, V * sizeof(float))) << where;
+        if (precision == HeadPrecision::Bf16) continue;
+        for (int v = 0; v < V; ++v) {
+          float chain = 0;
+          for (int c = 0; c < C; ++c) chain = std::fma(wte[v * C + c], X[i * C + c], chain);
+          ASSERT_EQ(chain, single[v]) << where << ", logit " << v;
+        }
+      }
     }
   }
+  set_simd_target(native);
 }
 
 // A stop token ends both generation loops at its first occurrence, unshown and counted.

@@ -135,18 +135,12 @@ GenerationStats continue_streaming(TokenStream& stream, std::span<const int32_t>
 }
 
 void advance_streams(std::span<TokenStream* const> streams, std::span<const int32_t> tokens, float* features, int C) {
-  const int m = static_cast<int>(streams.size());
-  std::vector<std::string> errors(m);  // an Error may not leave the parallel loop
-#pragma omp parallel for schedule(dynamic)
-  for (int i = 0; i < m; ++i) {
-    try {
-      const float* f = streams[i]->advance(&tokens[i], 1);
-      std::copy_n(f, C, features + static_cast<int64_t>(i) * C);
-    } catch (const Error& e) {
-      errors[i] = e.what();
-    }
-  }
-  for (const auto& e : errors) MOSAIC_CHECK(e.empty(), e, "a bug: sampled tokens are inside the vocabulary");
+  if (streams.empty()) return;
+  MOSAIC_CHECK(tokens.size() == streams.size(), "one token per stream", "a bug: report it");
+  std::vector<ModelStream<float>*> states;
+  for (TokenStream* s : streams) states.push_back(&s->state());
+  streams.front()->model().advance_streams(states, tokens.data());
+  for (size_t i = 0; i < streams.size(); ++i) std::copy_n(states[i]->features(), C, features + i * C);
 }
 
 GenerationStats generate_streaming_batch(std::span<TokenStream* const> streams, VocabHead& head,
@@ -184,7 +178,7 @@ GenerationStats generate_streaming_batch(std::span<TokenStream* const> streams, 
   while (!active.empty()) {
     const int a = static_cast<int>(active.size());
     logits.resize(static_cast<size_t>(a) * V);
-    head.project_batch(features.data(), a, logits.data());
+    head.project_rows(features.data(), a, logits.data());
     std::vector<int> still;
     std::vector<TokenStream*> going;
     std::vector<int32_t> fed;

@@ -115,14 +115,15 @@ GenerationStats continue_streaming(TokenStream& stream, std::span<const int32_t>
                                    int32_t stop_token = -1, bool feed_last = false,
                                    const PromptProgress& progress = nullptr);
 
-// Feeds tokens[i] to streams[i] for every i and copies each stream's features (C floats) to
-// row i of features: the streams in parallel over the threads (their states are their own; one
-// stream's step is single-threaded apart from the head, which is not run here).
+// Feeds tokens[i] to streams[i] (all on one model) for every i and copies each stream's features
+// (C floats) to row i of features: one step of them all (LanguageModel::advance_streams: each
+// layer's weights read once for every row, the memories on the threads), each stream's features
+// the same bits as its own advance would give.
 void advance_streams(std::span<TokenStream* const> streams, std::span<const int32_t> tokens, float* features, int C);
 
 // Several samples at once: streams[i] is reset, fed prompts[i], then samples with rngs[i],
 // as generate_streaming would, except that each step projects the features of every unfinished
-// stream in one product (VocabHead::project_batch with `head`: the vocabulary matrix is read
+// stream in one product (VocabHead::project_rows with `head`: the vocabulary matrix is read
 // once per step, not once per stream). on_token(i, token) sees sample i's tokens; on_done(i)
 // is called once sample i ends (stop_token or n tokens). Greedy picks are those of
 // generate_streaming up to float rounding in fp32 (bf16: the same logits). Stats count all

@@ -18,7 +18,8 @@ StreamSettings settings_of(const StreamOptions& options) {
 }  // namespace
 
 TokenStream::TokenStream(const LanguageModel<float>& model, const StreamOptions& options)
-    : state_(model.start_stream(settings_of(options))),
+    : model_(model),
+      state_(model.start_stream(settings_of(options))),
       head_(model.embedding_weight(), model.config().vocab_size, model.config().n_embd, options.head,
             stream_threads(options.threads)),
       logits_(model.config().vocab_size) {}

@@ -53,6 +53,7 @@ class TokenStream {
   int64_t position() const { return state_->position(); }
   int vocab_size() const { return head_.vocab_size(); }
   VocabHead& head() { return head_; }
+  const LanguageModel<float>& model() const { return model_; }
   // The model's stream: its layers' states (memory stores, KV caches), saved and loaded whole.
   const ModelStream<float>& state() const { return *state_; }
   ModelStream<float>& state() { return *state_; }
@@ -60,6 +61,7 @@ class TokenStream {
   std::string describe() const;
 
  private:
+  const LanguageModel<float>& model_;
   std::unique_ptr<ModelStream<float>> state_;
   VocabHead head_;
   std::vector<float> logits_;  // (V)

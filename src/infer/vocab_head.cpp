@@ -4,10 +4,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <tuple>
 
 #include "core/error.hpp"
-#include "kernels/gemm.hpp"
-#include "kernels/matvec.hpp"
+#include "kernels/vocab_panels.hpp"
 
 namespace mosaic {
 
@@ -19,6 +21,40 @@ uint16_t to_bf16(float f) {
   std::memcpy(&u, &f, sizeof u);
   u += 0x7FFFu + ((u >> 16) & 1u);
   return static_cast<uint16_t>(u >> 16);
+}
+
+// A fingerprint of the weights' bytes: four multiply-xor lanes (a millisecond for 25 MB).
+uint64_t fingerprint(const float* w, int64_t n) {
+  uint64_t h[4] = {1, 2, 3, 4};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 4; ++k) {
+      uint64_t word;
+      std::memcpy(&word, w + i + 2 * k, sizeof word);
+      h[k] = (h[k] ^ word) * 0x9E3779B97F4A7C15ull;
+    }
+  for (; i < n; ++i) {
+    uint32_t word;
+    std::memcpy(&word, w + i, sizeof word);
+    h[0] = (h[0] ^ word) * 0x9E3779B97F4A7C15ull;
+  }
+  return h[0] ^ (h[1] << 1) ^ (h[2] << 2) ^ (h[3] << 3);
+}
+
+// Every head over the same weights (a batch's streams, a server's sessions) shares one packed
+// copy, for as long as one of them lives; weights changed in place pack again.
+template <class Weight, class Convert>
+std::shared_ptr<const std::vector<Weight>> shared_panels(const float* wte, int V, int C, Convert convert) {
+  using Key = std::tuple<const float*, int, int, uint64_t>;
+  static std::mutex mutex;
+  static std::map<Key, std::weak_ptr<const std::vector<Weight>>> packed;
+  const Key key{wte, V, C, fingerprint(wte, static_cast<int64_t>(V) * C)};
+  std::lock_guard lock(mutex);
+  std::erase_if(packed, [](const auto& entry) { return entry.second.expired(); });
+  if (auto found = packed[key].lock()) return found;
+  auto panels = std::make_shared<const std::vector<Weight>>(pack_panels<Weight>(wte, V, C, convert));
+  packed[key] = panels;
+  return panels;
 }
 
 }  // namespace
@@ -33,17 +69,15 @@ std::string head_precision_name(HeadPrecision p) { return p == HeadPrecision::Fp
 
 VocabHead::VocabHead(const float* wte, int V, int C, HeadPrecision precision, int threads)
     : wte_(wte), V_(V), C_(C), threads_(threads), precision_(precision) {
-  if (precision_ == HeadPrecision::Fp32) return;
-  MOSAIC_CHECK(C % 8 == 0, "--head bf16 needs n_embd divisible by 8, got " + std::to_string(C), "use --head fp32");
-  const int rows = (V + 7) / 8 * 8;
-  wte_bf16_.assign(static_cast<size_t>(rows) * C, 0);
+  if (precision_ == HeadPrecision::Fp32) {
+    panels_ = shared_panels<float>(wte, V, C, [](float f) { return f; });
+    return;
+  }
+  panels_bf16_ = shared_panels<uint16_t>(wte, V, C, to_bf16);
   for (int v = 0; v < V; ++v) {
     const float* w = wte + static_cast<int64_t>(v) * C;
     double sq = 0;
-    for (int c = 0; c < C; ++c) {
-      wte_bf16_[static_cast<int64_t>(v) * C + c] = to_bf16(w[c]);
-      sq += static_cast<double>(w[c]) * w[c];
-    }
+    for (int c = 0; c < C; ++c) sq += static_cast<double>(w[c]) * w[c];
     max_row_norm_ = std::max(max_row_norm_, std::sqrt(sq));
   }
 }
@@ -58,48 +92,34 @@ double VocabHead::error_bound(const float* x) const {
   return 1.01 * (std::ldexp(1.0, -8) + 2.0 * (C_ + 1) * std::ldexp(1.0, -24)) * std::sqrt(sq) * max_row_norm_;
 }
 
-void VocabHead::project(const float* x, float* logits) {
-  if (precision_ == HeadPrecision::Fp32) {
-    matvec_streamed(logits, wte_, x, V_, C_, threads_);
-    return;
-  }
-  project_batch(x, 1, logits);
-}
-
-void VocabHead::project_batch(const float* X, int m, float* logits) {
-  if (precision_ == HeadPrecision::Fp32) {
-    if (m == 1)
-      matvec_streamed(logits, wte_, X, V_, C_, threads_);
-    else if (C_ % 8 == 0)
-      matmat_rows(logits, wte_, X, m, V_, C_, threads_);
-    else
-      gemm<float>(Op::N, Op::T, m, V_, C_, 1.0f, X, C_, wte_, C_, 0.0f, logits, V_);
-    return;
-  }
-  const int rows = static_cast<int>(wte_bf16_.size() / C_);
-  padded_.resize(static_cast<size_t>(m) * rows);
-  matmat_rows(padded_.data(), wte_bf16_.data(), X, m, rows, C_, threads_);
+void VocabHead::project_rows(const float* X, int m, float* logits) {
+  const int panels = panel_count(V_), width = panels * kPanelRows;
+  const bool padded = width != V_;
+  if (padded) padded_.resize(static_cast<size_t>(m) * width);
+  float* Y = padded ? padded_.data() : logits;
+  if (precision_ == HeadPrecision::Fp32)
+    panel_matmat(Y, width, panels_->data(), 0, panels, X, C_, m, C_, threads_);
+  else
+    panel_matmat(Y, width, panels_bf16_->data(), 0, panels, X, C_, m, C_, threads_);
   for (int i = 0; i < m; ++i) {
     float* li = logits + static_cast<int64_t>(i) * V_;
-    std::copy_n(padded_.begin() + static_cast<int64_t>(i) * rows, V_, li);
-    recheck_top(X + static_cast<int64_t>(i) * C_, li);
+    if (padded) std::copy_n(padded_.begin() + static_cast<int64_t>(i) * width, V_, li);
+    if (precision_ == HeadPrecision::Bf16) recheck_top(X + static_cast<int64_t>(i) * C_, li);
   }
-}
-
-void VocabHead::project_rows(const float* X, int m, float* logits) {
-  if (precision_ == HeadPrecision::Bf16) return project_batch(X, m, logits);
-  if (C_ % 8 == 0) return matmat_rows(logits, wte_, X, m, V_, C_, threads_);
-  for (int i = 0; i < m; ++i)  // dot by dot: each row on its own
-    matvec_streamed(logits + static_cast<int64_t>(i) * V_, wte_, X + static_cast<int64_t>(i) * C_, V_, C_, threads_);
 }
 
 // The bf16 maximum is at most e above the fp32 one, so anything within e of the fp32 maximum
-// lies above top - 3e here: those logits are recomputed in fp32.
+// lies above top - 3e here: those logits are recomputed in fp32, by the fp32 panels' FMA chain.
 void VocabHead::recheck_top(const float* x, float* logits) const {
   const float top = *std::max_element(logits, logits + V_);
   const double cut = top - 3 * error_bound(x);
-  for (int v = 0; v < V_; ++v)  // the same dot as matvec_streamed: bit-identical values
-    if (logits[v] >= cut) logits[v] = dot(wte_ + static_cast<int64_t>(v) * C_, x, C_);
+  for (int v = 0; v < V_; ++v)
+    if (logits[v] >= cut) {
+      const float* w = wte_ + static_cast<int64_t>(v) * C_;
+      float sum = 0;
+      for (int c = 0; c < C_; ++c) sum = std::fma(w[c], x[c], sum);
+      logits[v] = sum;
+    }
 }
 
 }  // namespace mosaic

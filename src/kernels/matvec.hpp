@@ -78,45 +78,6 @@ inline void matvec(float* y, const float* W, const float* x, const float* bias, 
     for (int r = 0; r < rows; ++r) y[r] += bias[r];
 }
 
-// Y = X W^T for W (rows, cols) in float or bfloat16 (uint16_t), X (m, cols), Y (m, rows),
-// accumulating in float; cols a multiple of 8, rows too for bf16 (float: the last rows go
-// through dot). For the memory-bound vocabulary projection of m streams: eight rows of W at a
-// time are read from memory once and applied to every x from cache, each x's eight sums
-// reduced together (bf16 also halves the bytes). (Two x's per pass would need 16 accumulators:
-// with AVX2's 16 registers they spill.) Rows split over `threads` as in
-// matvec. Each y is the same whatever m.
-template <class Weight>
-MOSAIC_INLINE simd::f8 load_weights(const Weight* w) {
-  if constexpr (std::is_same_v<Weight, float>)
-    return simd::load(w);
-  else
-    return simd::load_bf16(w);
-}
-
-template <class Weight>
-inline void matmat_rows(float* Y, const Weight* W, const float* X, int m, int rows, int cols, int threads = 1) {
-  static_assert(std::is_same_v<Weight, float> || std::is_same_v<Weight, uint16_t>);
-  const int full = rows / 8 * 8;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (int r = 0; r < full; r += 8) {
-    const Weight* w = W + static_cast<int64_t>(r) * cols;
-    for (int c = 0; c < cols; c += 16) __builtin_prefetch(w + 32 * cols + c);  // 4 blocks ahead
-    for (int i = 0; i < m; ++i) {
-      const float* x = X + static_cast<int64_t>(i) * cols;
-      simd::f8 a[8] = {};  // eight independent sums: enough to cover the FMA latency
-      for (int c = 0; c < cols; c += 8) {
-        const simd::f8 xv = simd::load(x + c);
-        for (int j = 0; j < 8; ++j) a[j] += load_weights(w + j * cols + c) * xv;
-      }
-      simd::store(Y + static_cast<int64_t>(i) * rows + r, simd::sum8(a));
-    }
-  }
-  if constexpr (std::is_same_v<Weight, float>)
-    for (int r = full; r < rows; ++r)
-      for (int i = 0; i < m; ++i)
-        Y[static_cast<int64_t>(i) * rows + r] = dot(W + static_cast<int64_t>(r) * cols, X + static_cast<int64_t>(i) * cols, cols);
-}
-
 // y += sum_r p_r W_r: a probability-weighted sum of rows (attention read-out). Columns in
 // blocks of 32 held in registers across all rows.
 inline void add_weighted_rows(float* y, const float* W, const float* p, int rows, int cols) {

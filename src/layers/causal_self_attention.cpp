@@ -126,26 +126,36 @@ void CausalSelfAttention<F>::Stream::drop_oldest(int keep) {
 
 // Row by row: row r is appended to the cache, then attends to entries 0 .. size - 1.
 template <class F>
-void CausalSelfAttention<F>::step(F* y, const F* x, int rows, Stream& s) const {
+void CausalSelfAttention<F>::step(F* y, const F* x, StreamSlices<Stream> slices) const {
   static_assert(kVisible == Visible::UpToSelf, "position t attends to itself");
-  const int hs = C / H;
-  c_attn.apply(s.qkv.data(), x, rows);
-  for (int r = 0; r < rows; ++r) s.row_positions[r] = s.first + s.size + r;
-  encode_positions(s.qkv.data(), rows, s.row_positions.data());
+  const int hs = C / H, rows = total_rows(slices), count = static_cast<int>(slices.size());
+  Stream& lead = *slices.front().stream;  // its scratch serves every slice
+  c_attn.apply_step(lead.qkv.data(), x, rows, slices.size());
+  std::vector<int> first_row(count);
+  for (int i = 0, row = 0; i < count; row += slices[i++].rows) {
+    first_row[i] = row;
+    const Stream& s = *slices[i].stream;
+    for (int r = 0; r < slices[i].rows; ++r) lead.row_positions[row + r] = s.first + s.size + r;
+  }
+  encode_positions(lead.qkv.data(), rows, lead.row_positions.data());
   const F scale = score_scale();
-  for (int r = 0; r < rows; ++r) {
-    const int entry = s.size++;
-    const F* row = s.qkv.data() + static_cast<int64_t>(r) * 3 * C;  // q | k | v
-    for (int h = 0; h < H; ++h) {
-      F* kc = s.k_cache.data() + static_cast<int64_t>(h) * s.window * hs;
-      F* vc = s.v_cache.data() + static_cast<int64_t>(h) * s.window * hs;
-      std::copy_n(row + C + h * hs, hs, kc + static_cast<int64_t>(entry) * hs);
-      std::copy_n(row + 2 * C + h * hs, hs, vc + static_cast<int64_t>(entry) * hs);
-      attention_row(s.heads.data() + static_cast<int64_t>(r) * C + h * hs, s.scores.data(), row + h * hs, kc, vc,
-                    entry + 1, hs, scale, alibi_slope(h));
+#pragma omp parallel for schedule(dynamic) if (count > 1)
+  for (int i = 0; i < count; ++i) {
+    Stream& s = *slices[i].stream;  // its own scores: the streams attend on the threads
+    for (int r = first_row[i]; r < first_row[i] + slices[i].rows; ++r) {
+      const int entry = s.size++;
+      const F* row = lead.qkv.data() + static_cast<int64_t>(r) * 3 * C;  // q | k | v
+      for (int h = 0; h < H; ++h) {
+        F* kc = s.k_cache.data() + static_cast<int64_t>(h) * s.window * hs;
+        F* vc = s.v_cache.data() + static_cast<int64_t>(h) * s.window * hs;
+        std::copy_n(row + C + h * hs, hs, kc + static_cast<int64_t>(entry) * hs);
+        std::copy_n(row + 2 * C + h * hs, hs, vc + static_cast<int64_t>(entry) * hs);
+        attention_row(lead.heads.data() + static_cast<int64_t>(r) * C + h * hs, s.scores.data(), row + h * hs, kc, vc,
+                      entry + 1, hs, scale, alibi_slope(h));
+      }
     }
   }
-  c_proj.apply(y, s.heads.data(), rows);
+  c_proj.apply_step(y, lead.heads.data(), rows, slices.size());
 }
 
 template struct CausalSelfAttention<float>;

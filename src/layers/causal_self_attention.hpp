@@ -18,6 +18,7 @@
 #include "kernels/dropout.hpp"
 #include "layers/linear.hpp"
 #include "layers/stream_settings.hpp"
+#include "layers/stream_slices.hpp"
 
 namespace mosaic {
 
@@ -79,9 +80,14 @@ struct CausalSelfAttention {
   void backward(const F* dy, F* dx);
 
   Stream start_stream(const StreamSettings& settings) const;
-  // y (rows, C): the layer's output for the stream's next `rows` positions x (rows, C), each
-  // attending to the cache and itself; rows <= s.room().
-  void step(F* y, const F* x, int rows, Stream& s) const;
+  // y (rows, C): the layer's output for the streams' next positions x (rows, C), the slices'
+  // rows in order (layers/stream_slices.hpp), each attending to its stream's cache and itself;
+  // a slice's rows <= its stream's room().
+  void step(F* y, const F* x, StreamSlices<Stream> slices) const;
+  void step(F* y, const F* x, int rows, Stream& s) const {
+    const StreamSlice<Stream> one{&s, rows};
+    step(y, x, {&one, 1});
+  }
 };
 
 }  // namespace mosaic

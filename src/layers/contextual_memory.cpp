@@ -78,9 +78,11 @@ typename ContextualMemory<F>::Stream ContextualMemory<F>::start_stream(const Str
 }
 
 template <class F>
-void ContextualMemory<F>::step(F* y, const F* x, int rows, Stream& s) const {
-  for (size_t l = 0; l < levels.size(); ++l) levels[l].step(s.retrieved.data() + l * C, width(), x, rows, s.levels[l]);
-  c_proj.apply(y, s.retrieved.data(), rows);
+void ContextualMemory<F>::step(F* y, const F* x, StreamSlices<Stream> slices) const {
+  Stream& lead = *slices.front().stream;  // its scratch serves every slice
+  for (size_t l = 0; l < levels.size(); ++l)
+    levels[l].step(lead.retrieved.data() + l * C, width(), x, slices_of(slices, [l](Stream& s) -> auto& { return s.levels[l]; }));
+  c_proj.apply_step(y, lead.retrieved.data(), total_rows(slices), slices.size());
 }
 
 template struct ContextualMemory<float>;

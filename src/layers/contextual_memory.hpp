@@ -82,8 +82,13 @@ struct ContextualMemory {
   Visible visible() const { return levels.front().visible; }
 
   Stream start_stream(const StreamSettings& settings) const;
-  // y (rows, C): the layer's output for the stream's next `rows` positions x (rows, C).
-  void step(F* y, const F* x, int rows, Stream& s) const;
+  // y (rows, C): the layer's output for the streams' next positions x (rows, C), the slices'
+  // rows in order (layers/stream_slices.hpp).
+  void step(F* y, const F* x, StreamSlices<Stream> slices) const;
+  void step(F* y, const F* x, int rows, Stream& s) const {
+    const StreamSlice<Stream> one{&s, rows};
+    step(y, x, {&one, 1});
+  }
   // The stream's state under `prefix` (memory files): each level's, under its parameters' names.
   void save_stream(const Stream& s, StreamState& out, const std::string& prefix) const {
     for (size_t l = 0; l < levels.size(); ++l) levels[l].save_stream(s.levels[l], out, level_prefix(prefix, l));

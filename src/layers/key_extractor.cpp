@@ -161,19 +161,27 @@ typename KeyExtractor<F>::Stream KeyExtractor<F>::start_stream(int max_rows) con
 }
 
 template <class F>
-void KeyExtractor<F>::step(F* k_out, const F* x, int rows, Stream& s) const {
-  const int hs = C / H;
-  W_k.apply(s.kt.data(), x, rows);
+void KeyExtractor<F>::step(F* k_out, const F* x, StreamSlices<Stream> slices) const {
+  const int hs = C / H, rows = total_rows(slices);
+  Stream& lead = *slices.front().stream;  // its scratch serves every slice
+  W_k.apply_step(lead.kt.data(), x, rows, slices.size());
   if (gated) {
-    W_g.apply(s.gate.data(), x, rows);
-    W_lambda.apply(s.step_decay.data(), x, rows);
-    gate_values(s.gate.data(), s.step_decay.data(), s.gate.data(), s.step_decay.data(), static_cast<int64_t>(rows) * H);
-    gated_average_forward(s.kbar.data(), s.kt.data(), s.gate.data(), s.step_decay.data(), rows, C, hs, s.last.data());
-  } else {
-    leaky_average_forward(s.kbar.data(), s.kt.data(), s.decay.data(), rows, C, hs, s.last.data());
+    W_g.apply_step(lead.gate.data(), x, rows, slices.size());
+    W_lambda.apply_step(lead.step_decay.data(), x, rows, slices.size());
+    gate_values(lead.gate.data(), lead.step_decay.data(), lead.gate.data(), lead.step_decay.data(), static_cast<int64_t>(rows) * H);
   }
-  normalize_scale_forward(k_out, s.norm.data(), s.kbar.data(), s.scale.data(), rows, C, hs);
-  std::copy_n(s.kbar.data() + static_cast<int64_t>(rows - 1) * C, C, s.last.data());
+  int64_t row = 0;
+  for (const auto& [s, n] : slices) {  // the averages run on within each stream
+    F* kbar = lead.kbar.data() + row * C;
+    const F* kt = lead.kt.data() + row * C;
+    if (gated)
+      gated_average_forward(kbar, kt, lead.gate.data() + row * H, lead.step_decay.data() + row * H, n, C, hs, s->last.data());
+    else
+      leaky_average_forward(kbar, kt, s->decay.data(), n, C, hs, s->last.data());
+    std::copy_n(kbar + static_cast<int64_t>(n - 1) * C, C, s->last.data());
+    row += n;
+  }
+  normalize_scale_forward(k_out, lead.norm.data(), lead.kbar.data(), lead.scale.data(), rows, C, hs);
 }
 
 template struct KeyExtractor<float>;

@@ -19,6 +19,7 @@
 #include "core/param_table.hpp"
 #include "core/stream_state.hpp"
 #include "layers/linear.hpp"
+#include "layers/stream_slices.hpp"
 
 namespace mosaic {
 
@@ -75,8 +76,12 @@ struct KeyExtractor {
 
   // A stream of up to max_rows rows per step, from the current parameters.
   Stream start_stream(int max_rows) const;
-  // The keys k (rows, C) of the stream's next `rows` positions x (rows, C).
-  void step(F* k_out, const F* x, int rows, Stream& s) const;
+  // The keys k (rows, C) of the streams' next positions x (rows, C), the slices' rows in order.
+  void step(F* k_out, const F* x, StreamSlices<Stream> slices) const;
+  void step(F* k_out, const F* x, int rows, Stream& s) const {
+    const StreamSlice<Stream> one{&s, rows};
+    step(k_out, x, {&one, 1});
+  }
   // The stream's state (the last kbar) under `prefix`, for memory files.
   void save_stream(const Stream& s, StreamState& out, const std::string& prefix) const { out.put(prefix + "last", {C}, s.last.data()); }
   void load_stream(Stream& s, const StreamState& in, const std::string& prefix) const { s.last = in.take<F>(prefix + "last", {C}); }

@@ -27,6 +27,13 @@ struct Linear {
   // y = x W^T + b without a cache: the training forward and the streaming step both call it.
   // One row goes through a row loop (sgemm is slow there), more through gemm.
   void apply(F* y_out, const F* input, int64_t rows) const;
+  // apply for a streaming step (layers/stream_slices.hpp): one stream's rows as apply; the rows
+  // of several streams each through the one-row loop, so a stream's result is the same bits
+  // whatever streams step beside it (the weights, read once, serve every row from cache).
+  void apply_step(F* y_out, const F* input, int rows, size_t streams) const {
+    if (streams == 1) return apply(y_out, input, rows);
+    for (int r = 0; r < rows; ++r) apply(y_out + static_cast<int64_t>(r) * out, input + static_cast<int64_t>(r) * in, 1);
+  }
   const F* forward(const F* input, int64_t rows);
   // Accumulates into the parameter grads and, when dx is not null, into dx (N, in).
   void backward(const F* dy, F* dx);

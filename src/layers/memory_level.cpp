@@ -4,6 +4,7 @@
 #include "layers/memory_level.hpp"
 
 #include <algorithm>
+#include <exception>
 
 #include "core/error.hpp"
 
@@ -149,32 +150,50 @@ typename MemoryLevel<F>::Stream MemoryLevel<F>::start_stream(const StreamSetting
 // Position t completes the pair of t - 1, which waits until it is min_lag old (pairs complete
 // one per position, so the ring's oldest pair is `delayed` positions back), then queries.
 template <class F>
-void MemoryLevel<F>::step(F* out, int ldo, const F* x, int rows, Stream& s) const {
-  const int hs = C / H, ring = s.visible.min_lag;
-  k_featurizer.step(s.k.data(), x, rows, s.keys);
-  const int first_value = v_featurizer.step(s.v.data(), x, rows, s.values);  // row r: v_{t-1}
-  for (int r = 0; r < rows; ++r) {
-    const int64_t t = s.position + r;
-    const F* k_t = s.k.data() + static_cast<int64_t>(r) * C;
-    if (r >= first_value) {
-      const F* key = r == 0 ? s.pending_key.data() : k_t - C;
-      const int slot = (s.delayed_head + s.delayed++) % ring;
-      std::copy_n(key, C, s.delayed_k.data() + static_cast<int64_t>(slot) * C);
-      std::copy_n(s.v.data() + static_cast<int64_t>(r) * C, C, s.delayed_v.data() + static_cast<int64_t>(slot) * C);
-    }
-    for (; s.delayed >= ring; --s.delayed, s.delayed_head = (s.delayed_head + 1) % ring) {  // old enough
-      const int64_t at = static_cast<int64_t>(s.delayed_head) * C;
-      for (int h = 0; h < H; ++h)
-        s.stores[h].add(s.delayed_k.data() + at + h * hs, s.delayed_v.data() + at + h * hs, t - s.delayed);
-    }
-    F* y = out + static_cast<int64_t>(r) * ldo;
-    for (int h = 0; h < H; ++h) {
-      const F beta = options.bandwidth ? bandwidth.beta(h, s.stores[h].size()) : F(1);
-      s.stores[h].query(k_t + h * hs, y + h * hs, t, beta);
-    }
+void MemoryLevel<F>::step(F* out, int ldo, const F* x, StreamSlices<Stream> slices) const {
+  const int hs = C / H, count = static_cast<int>(slices.size());
+  Stream& lead = *slices.front().stream;  // its scratch serves every slice
+  std::vector<int> first_value(count), first_row(count);  // row r of v: v_{t-1}, from first_value on
+  for (int i = 0, row = 0; i < count; row += slices[i++].rows) {
+    first_value[i] = slices[i].stream->values.has_last ? 0 : 1;
+    first_row[i] = row;
   }
-  std::copy_n(s.k.data() + static_cast<int64_t>(rows - 1) * C, C, s.pending_key.data());
-  s.position += rows;
+  k_featurizer.step(lead.k.data(), x, slices_of(slices, [](Stream& s) -> auto& { return s.keys; }));
+  v_featurizer.step(lead.v.data(), x, slices_of(slices, [](Stream& s) -> auto& { return s.values; }));
+  std::vector<std::exception_ptr> failed(count);  // an exception may not leave the parallel loop
+#pragma omp parallel for schedule(dynamic) if (count > 1)
+  for (int i = 0; i < count; ++i) try {
+    Stream& s = *slices[i].stream;
+    const int rows = slices[i].rows, ring = s.visible.min_lag;
+    const F* k = lead.k.data() + static_cast<int64_t>(first_row[i]) * C;
+    const F* v = lead.v.data() + static_cast<int64_t>(first_row[i]) * C;
+    for (int r = 0; r < rows; ++r) {
+      const int64_t t = s.position + r;
+      const F* k_t = k + static_cast<int64_t>(r) * C;
+      if (r >= first_value[i]) {
+        const F* key = r == 0 ? s.pending_key.data() : k_t - C;
+        const int slot = (s.delayed_head + s.delayed++) % ring;
+        std::copy_n(key, C, s.delayed_k.data() + static_cast<int64_t>(slot) * C);
+        std::copy_n(v + static_cast<int64_t>(r) * C, C, s.delayed_v.data() + static_cast<int64_t>(slot) * C);
+      }
+      for (; s.delayed >= ring; --s.delayed, s.delayed_head = (s.delayed_head + 1) % ring) {  // old enough
+        const int64_t at = static_cast<int64_t>(s.delayed_head) * C;
+        for (int h = 0; h < H; ++h)
+          s.stores[h].add(s.delayed_k.data() + at + h * hs, s.delayed_v.data() + at + h * hs, t - s.delayed);
+      }
+      F* y = out + static_cast<int64_t>(first_row[i] + r) * ldo;
+      for (int h = 0; h < H; ++h) {
+        const F beta = options.bandwidth ? bandwidth.beta(h, s.stores[h].size()) : F(1);
+        s.stores[h].query(k_t + h * hs, y + h * hs, t, beta);
+      }
+    }
+    std::copy_n(k + static_cast<int64_t>(rows - 1) * C, C, s.pending_key.data());
+    s.position += rows;
+  } catch (...) {
+    failed[i] = std::current_exception();
+  }
+  for (const auto& e : failed)
+    if (e) std::rethrow_exception(e);
 }
 
 template <class F>

@@ -20,6 +20,7 @@
 #include "layers/key_extractor.hpp"
 #include "layers/memory_store.hpp"
 #include "layers/stream_settings.hpp"
+#include "layers/stream_slices.hpp"
 #include "layers/value_extractor.hpp"
 
 namespace mosaic {
@@ -83,8 +84,13 @@ struct MemoryLevel {
   // A stream of the inference lags; the memory bound applies within the level's window, and
   // approximate retrieval to a level without one (a window's few pairs are read exactly).
   Stream start_stream(const StreamSettings& settings) const;
-  // out (rows, C), row stride ldo: the retrieval of the stream's next `rows` positions x.
-  void step(F* out, int ldo, const F* x, int rows, Stream& s) const;
+  // out (rows, C), row stride ldo: the retrieval of the streams' next positions x, the slices'
+  // rows in order (layers/stream_slices.hpp); streams retrieve on the threads.
+  void step(F* out, int ldo, const F* x, StreamSlices<Stream> slices) const;
+  void step(F* out, int ldo, const F* x, int rows, Stream& s) const {
+    const StreamSlice<Stream> one{&s, rows};
+    step(out, ldo, x, {&one, 1});
+  }
   // The stream's state under `prefix` (memory files): the extractors' states, the pending key,
   // the pairs waiting in the delay ring (oldest first), the position, each head's store.
   void save_stream(const Stream& s, StreamState& out, const std::string& prefix) const;

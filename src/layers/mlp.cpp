@@ -39,10 +39,12 @@ void Mlp<F>::backward(const F* dy, F* dx) {
 }
 
 template <class F>
-void Mlp<F>::step(F* y, const F* x, int rows, Stream& s) const {
-  c_fc.apply(s.hidden.data(), x, rows);
-  gelu_forward(s.hidden.data(), s.hidden.data(), static_cast<int64_t>(rows) * c_fc.out);
-  c_proj.apply(y, s.hidden.data(), rows);
+void Mlp<F>::step(F* y, const F* x, StreamSlices<Stream> slices) const {
+  const int rows = total_rows(slices);
+  F* hidden = slices.front().stream->hidden.data();  // the first stream's scratch serves every slice
+  c_fc.apply_step(hidden, x, rows, slices.size());
+  gelu_forward(hidden, hidden, static_cast<int64_t>(rows) * c_fc.out);
+  c_proj.apply_step(y, hidden, rows, slices.size());
 }
 
 template struct Mlp<float>;

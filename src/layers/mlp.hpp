@@ -8,6 +8,7 @@
 #include "core/activations.hpp"
 #include "core/param_table.hpp"
 #include "layers/linear.hpp"
+#include "layers/stream_slices.hpp"
 
 namespace mosaic {
 
@@ -36,8 +37,13 @@ struct Mlp {
   void backward(const F* dy, F* dx);
 
   Stream start_stream(int max_rows) const { return {std::vector<F>(static_cast<size_t>(max_rows) * c_fc.out)}; }
-  // y (rows, C) for the stream's next `rows` positions x (rows, C).
-  void step(F* y, const F* x, int rows, Stream& s) const;
+  // y (rows, C) for the streams' next positions x (rows, C), the slices' rows in order
+  // (layers/stream_slices.hpp).
+  void step(F* y, const F* x, StreamSlices<Stream> slices) const;
+  void step(F* y, const F* x, int rows, Stream& s) const {
+    const StreamSlice<Stream> one{&s, rows};
+    step(y, x, {&one, 1});
+  }
 };
 
 }  // namespace mosaic

@@ -188,13 +188,20 @@ typename PersistentMemory<F>::Stream PersistentMemory<F>::start_stream(int max_r
 }
 
 template <class F>
-void PersistentMemory<F>::step(F* y, const F* x, int rows, Stream& s) const {
-  const int hs = C / H;
-  k_featurizer.step(s.k.data(), x, rows, s.keys);
-  for (int h = 0; h < H; ++h)
-    read_head(s.z.data() + h * hs, C, s.scores.data(), static_cast<int64_t>(rows) * P, s.k.data() + h * hs, C, rows, h,
-              s.slots_t.data(), s.scale[h]);
-  c_proj.apply(y, s.z.data(), rows);
+void PersistentMemory<F>::step(F* y, const F* x, StreamSlices<Stream> slices) const {
+  const int hs = C / H, rows = total_rows(slices);
+  Stream& lead = *slices.front().stream;  // its scratch and transposed slots serve every slice
+  k_featurizer.step(lead.k.data(), x, slices_of(slices, [](Stream& s) -> auto& { return s.keys; }));
+  // One stream's rows together; several streams' a row at a time on the threads, each row's read
+  // the same whatever rows step beside it.
+  const int per_read = slices.size() == 1 ? rows : 1;
+#pragma omp parallel for schedule(static) if (per_read < rows)
+  for (int r = 0; r < rows; r += per_read)
+    for (int h = 0; h < H; ++h)
+      read_head(lead.z.data() + static_cast<int64_t>(r) * C + h * hs, C, lead.scores.data() + static_cast<int64_t>(r) * P,
+                static_cast<int64_t>(rows) * P, lead.k.data() + static_cast<int64_t>(r) * C + h * hs, C, per_read, h,
+                lead.slots_t.data(), lead.scale[h]);
+  c_proj.apply_step(y, lead.z.data(), rows, slices.size());
 }
 
 template struct PersistentMemory<float>;

@@ -60,8 +60,13 @@ struct PersistentMemory {
   void backward(const F* dy, F* dx);
 
   Stream start_stream(int max_rows) const;
-  // y (rows, C): the layer's output for the stream's next `rows` positions x (rows, C).
-  void step(F* y, const F* x, int rows, Stream& s) const;
+  // y (rows, C): the layer's output for the streams' next positions x (rows, C), the slices'
+  // rows in order (layers/stream_slices.hpp).
+  void step(F* y, const F* x, StreamSlices<Stream> slices) const;
+  void step(F* y, const F* x, int rows, Stream& s) const {
+    const StreamSlice<Stream> one{&s, rows};
+    step(y, x, {&one, 1});
+  }
   // The stream's state (its key extractor's) under `prefix`, for memory files.
   void save_stream(const Stream& s, StreamState& out, const std::string& prefix) const {
     k_featurizer.save_stream(s.keys, out, prefix + "k_featurizer.");

@@ -47,11 +47,13 @@ typename SwiGlu<F>::Stream SwiGlu<F>::start_stream(int max_rows) const {
 }
 
 template <class F>
-void SwiGlu<F>::step(F* y, const F* x, int rows, Stream& s) const {
-  w1.apply(s.a.data(), x, rows);
-  w3.apply(s.b.data(), x, rows);
-  swiglu_forward(s.a.data(), s.a.data(), s.b.data(), static_cast<int64_t>(rows) * w1.out);
-  w2.apply(y, s.a.data(), rows);
+void SwiGlu<F>::step(F* y, const F* x, StreamSlices<Stream> slices) const {
+  const int rows = total_rows(slices);
+  Stream& lead = *slices.front().stream;  // its scratch serves every slice
+  w1.apply_step(lead.a.data(), x, rows, slices.size());
+  w3.apply_step(lead.b.data(), x, rows, slices.size());
+  swiglu_forward(lead.a.data(), lead.a.data(), lead.b.data(), static_cast<int64_t>(rows) * w1.out);
+  w2.apply_step(y, lead.a.data(), rows, slices.size());
 }
 
 template struct SwiGlu<float>;

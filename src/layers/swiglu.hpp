@@ -12,6 +12,7 @@
 #include "core/param_table.hpp"
 #include "core/stream_state.hpp"
 #include "layers/linear.hpp"
+#include "layers/stream_slices.hpp"
 
 namespace mosaic {
 
@@ -41,8 +42,13 @@ struct SwiGlu {
   void backward(const F* dy, F* dx);
 
   Stream start_stream(int max_rows) const;
-  // y (rows, C) for the stream's next `rows` positions x (rows, C).
-  void step(F* y, const F* x, int rows, Stream& s) const;
+  // y (rows, C) for the streams' next positions x (rows, C), the slices' rows in order
+  // (layers/stream_slices.hpp).
+  void step(F* y, const F* x, StreamSlices<Stream> slices) const;
+  void step(F* y, const F* x, int rows, Stream& s) const {
+    const StreamSlice<Stream> one{&s, rows};
+    step(y, x, {&one, 1});
+  }
   // Nothing is kept between positions: a memory file holds nothing of it.
   void save_stream(const Stream&, StreamState&, const std::string&) const {}
   void load_stream(Stream&, const StreamState&, const std::string&) const {}

@@ -92,29 +92,37 @@ typename ValueExtractor<F>::Stream ValueExtractor<F>::start_stream(int max_rows)
   Stream s;
   s.scale.resize(H);
   head_scales(s.scale.data());
-  s.window.assign(static_cast<size_t>(max_rows + 1) * C, F(0));
+  s.last.assign(C, F(0));
+  s.vt.resize(static_cast<size_t>(max_rows) * C);
+  s.window.resize(static_cast<size_t>(max_rows + 1) * C);
   s.vbar.resize(s.window.size());
   s.norm.resize(static_cast<size_t>(max_rows) * H);
   return s;
 }
 
 template <class F>
-int ValueExtractor<F>::step(F* v_out, const F* x, int rows, Stream& s) const {
-  const int hs = C / H;
-  W_v.apply(s.window.data() + C, x, rows);
-  // The look-ahead over [last; new rows]: its first `rows` outputs are the completed values
-  // (the last output, which would need a row not yet seen, is dropped).
-  lookahead_forward(s.vbar.data(), s.window.data(), coef.value, rows + 1, C, hs);
-  normalize_scale_forward(v_out, s.norm.data(), s.vbar.data(), s.scale.data(), rows, C, hs);
-  std::copy_n(s.window.data() + static_cast<int64_t>(rows) * C, C, s.window.data());
-  const int first = s.has_last ? 0 : 1;
-  s.has_last = true;
-  return first;
+void ValueExtractor<F>::step(F* v_out, const F* x, StreamSlices<Stream> slices) const {
+  const int hs = C / H, rows = total_rows(slices);
+  Stream& lead = *slices.front().stream;  // its scratch serves every slice
+  W_v.apply_step(lead.vt.data(), x, rows, slices.size());
+  int64_t row = 0;
+  for (const auto& [s, n] : slices) {
+    // The look-ahead over [last; new rows]: its first n outputs are the completed values (the
+    // last output, which needs a row not yet seen, lands on the next slice's first row and is
+    // overwritten there, or in vbar's spare row).
+    std::copy_n(s->last.data(), C, lead.window.data());
+    std::copy_n(lead.vt.data() + row * C, static_cast<int64_t>(n) * C, lead.window.data() + C);
+    lookahead_forward(lead.vbar.data() + row * C, lead.window.data(), coef.value, n + 1, C, hs);
+    std::copy_n(lead.window.data() + static_cast<int64_t>(n) * C, C, s->last.data());
+    s->has_last = true;
+    row += n;
+  }
+  normalize_scale_forward(v_out, lead.norm.data(), lead.vbar.data(), lead.scale.data(), rows, C, hs);
 }
 
 template <class F>
 void ValueExtractor<F>::save_stream(const Stream& s, StreamState& out, const std::string& prefix) const {
-  out.put(prefix + "last", {C}, s.window.data());
+  out.put(prefix + "last", {C}, s.last.data());
   out.put_scalar(prefix + "has_last", int64_t{s.has_last});
 }
 
@@ -124,7 +132,7 @@ void ValueExtractor<F>::load_stream(Stream& s, const StreamState& in, const std:
   const int64_t has_last = in.scalar<int64_t>(prefix + "has_last");
   MOSAIC_CHECK(has_last == 0 || has_last == 1, "memory " + prefix + "has_last is " + std::to_string(has_last) + ", not 0 or 1",
                "the memory file is damaged; write it again with --save-memory");
-  std::copy(last.begin(), last.end(), s.window.begin());
+  s.last = last;
   s.has_last = has_last == 1;
 }
 

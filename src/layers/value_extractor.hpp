@@ -13,6 +13,7 @@
 #include "core/param_table.hpp"
 #include "core/stream_state.hpp"
 #include "layers/linear.hpp"
+#include "layers/stream_slices.hpp"
 
 namespace mosaic {
 
@@ -33,7 +34,8 @@ struct ValueExtractor {
   // the scales, scratch.
   struct Stream {
     std::vector<F> scale;           // (H)
-    std::vector<F> window;          // (1 + rows, C): v~ of the last position, then the new rows'
+    std::vector<F> last;            // (C): v~ of the last position
+    std::vector<F> vt, window;      // scratch: (rows, C) v~ of the new rows; (1 + rows, C) one stream's [last; new]
     std::vector<F> vbar, norm;      // scratch: (1 + rows, C), (rows, H)
     bool has_last = false;          // false before the first position
     void reset() { has_last = false; }
@@ -53,10 +55,17 @@ struct ValueExtractor {
   void backward(const F* dv, F* dx);
 
   Stream start_stream(int max_rows) const;
-  // Feeds the stream's next `rows` positions x (rows, C). Row r of v_out (rows, C) becomes the
-  // value of the position before new row r, now complete. Returns the first row that holds a
-  // value: 1 when the stream had no position yet (the first new row has no predecessor), else 0.
-  int step(F* v_out, const F* x, int rows, Stream& s) const;
+  // Feeds the streams' next positions x (rows, C), the slices' rows in order. Row r of v_out
+  // (rows, C) becomes the value of the position before row r in its stream, now complete; a
+  // stream's first row holds none when it had no position yet (has_last false before the step).
+  void step(F* v_out, const F* x, StreamSlices<Stream> slices) const;
+  // One stream; returns the first row that holds a value (1 for a stream's first position, else 0).
+  int step(F* v_out, const F* x, int rows, Stream& s) const {
+    const int first = s.has_last ? 0 : 1;
+    const StreamSlice<Stream> one{&s, rows};
+    step(v_out, x, {&one, 1});
+    return first;
+  }
   // The stream's state (the last position's v~, and whether there is one) under `prefix`.
   void save_stream(const Stream& s, StreamState& out, const std::string& prefix) const;
   void load_stream(Stream& s, const StreamState& in, const std::string& prefix) const;

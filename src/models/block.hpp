@@ -16,6 +16,7 @@
 #include "kernels/dropout.hpp"
 #include "layers/layernorm.hpp"
 #include "layers/stream_settings.hpp"
+#include "layers/stream_slices.hpp"
 
 namespace mosaic {
 
@@ -97,15 +98,17 @@ struct Block {
             std::vector<F>(scratch)};
   }
 
-  // The stream's next `rows` positions: x (rows, C) in, the block's output out, as forward.
-  void step(F* x, int rows, Stream& s) const {
-    const int64_t n = static_cast<int64_t>(rows) * C;
-    ln_1.apply(s.normed.data(), x, rows);
-    mixer.step(s.branch.data(), s.normed.data(), rows, s.mixer);
-    for (int64_t i = 0; i < n; ++i) x[i] += s.branch[i];
-    ln_2.apply(s.normed.data(), x, rows);
-    feedforward.step(s.branch.data(), s.normed.data(), rows, s.feedforward);
-    for (int64_t i = 0; i < n; ++i) x[i] += s.branch[i];
+  // The streams' next positions: x (rows, C) in, the slices' rows in order
+  // (layers/stream_slices.hpp), the block's output out, as forward.
+  void step(F* x, StreamSlices<Stream> slices) const {
+    const int64_t n = static_cast<int64_t>(total_rows(slices)) * C;
+    Stream& lead = *slices.front().stream;  // its scratch serves every slice
+    ln_1.apply(lead.normed.data(), x, n / C);
+    mixer.step(lead.branch.data(), lead.normed.data(), slices_of(slices, [](Stream& s) -> auto& { return s.mixer; }));
+    for (int64_t i = 0; i < n; ++i) x[i] += lead.branch[i];
+    ln_2.apply(lead.normed.data(), x, n / C);
+    feedforward.step(lead.branch.data(), lead.normed.data(), slices_of(slices, [](Stream& s) -> auto& { return s.feedforward; }));
+    for (int64_t i = 0; i < n; ++i) x[i] += lead.branch[i];
   }
 
   // The stream's state under `prefix` (memory files), its layers' under their parameters' names.

@@ -20,6 +20,7 @@
 #include "layers/embedding.hpp"
 #include "layers/layernorm.hpp"
 #include "layers/tied_lm_head.hpp"
+#include "layers/stream_slices.hpp"
 #include "models/language_model.hpp"
 
 namespace mosaic {
@@ -126,6 +127,8 @@ class Decoder : public LanguageModel<F> {
   static constexpr bool kWindowed = requires(typename BlockT::Stream s) { s.mixer.drop_oldest(0); };
 
   class Stream final : public ModelStream<F> {
+    friend class Decoder;  // advance_streams steps several streams together
+
    public:
     Stream(const Decoder& model, const StreamSettings& settings) : model_(model), settings_(settings) {
       const ModelConfig& c = model.config();
@@ -147,16 +150,13 @@ class Decoder : public LanguageModel<F> {
     }
 
     const F* advance(const int32_t* tokens, int n) override {
-      const int V = model_.config().vocab_size;
       MOSAIC_CHECK(n > 0, "no tokens to push", "pass at least one token");
-      for (int i = 0; i < n; ++i)
-        MOSAIC_CHECK(tokens[i] >= 0 && tokens[i] < V,
-                     "token id " + std::to_string(tokens[i]) + " outside the vocabulary of " + std::to_string(V),
-                     "the prompt and the model must use the same tokenizer");
+      model_.check_tokens(tokens, n);
       for (int i = 0; i < n;) {
         if (blocks_.front().mixer.room() == 0) slide();
         const int rows = std::min({settings_.max_rows, n - i, blocks_.front().mixer.room()});
-        forward_chunk(tokens + i, rows, i + rows == n);
+        const StreamSlice<Stream> one{this, rows};
+        forward({&one, 1}, tokens + i, i + rows == n);
         i += rows;
       }
       fed_ += n;
@@ -228,19 +228,31 @@ class Decoder : public LanguageModel<F> {
    private:
     static std::string block_name(size_t l) { return "h." + std::to_string(l) + "."; }
 
-    // Rows at the next positions, whose window room the caller has checked.
-    void forward_chunk(const int32_t* tokens, int rows, bool want_features) {
-      const int C = model_.config().n_embd;
-      F* x = x_.data();
-      model_.wte().lookup(x, tokens, rows);
-      if (model_.wpe().V) {
-        for (int r = 0; r < rows; ++r) positions_[r] = static_cast<int32_t>(window_.size()) + r;
-        model_.wpe().lookup(pos_.data(), positions_.data(), rows);
-        for (int64_t i = 0; i < static_cast<int64_t>(rows) * C; ++i) x[i] += pos_[i];
-        window_.insert(window_.end(), tokens, tokens + rows);
+    // The streams' next tokens (the slices' rows, in order), whose window room the caller has
+    // checked; the first stream's scratch serves every slice. want_features: each stream's
+    // last row through ln_f.
+    static void forward(StreamSlices<Stream> slices, const int32_t* tokens, bool want_features) {
+      Stream& lead = *slices.front().stream;
+      const Decoder& model = lead.model_;
+      const int C = model.config().n_embd, rows = total_rows(slices);
+      F* x = lead.x_.data();
+      model.wte().lookup(x, tokens, rows);
+      if (model.wpe().V) {
+        for (int i = 0, row = 0; i < static_cast<int>(slices.size()); row += slices[i++].rows) {
+          Stream& s = *slices[i].stream;
+          for (int r = 0; r < slices[i].rows; ++r) lead.positions_[row + r] = static_cast<int32_t>(s.window_.size()) + r;
+          s.window_.insert(s.window_.end(), tokens + row, tokens + row + slices[i].rows);
+        }
+        model.wpe().lookup(lead.pos_.data(), lead.positions_.data(), rows);
+        for (int64_t i = 0; i < static_cast<int64_t>(rows) * C; ++i) x[i] += lead.pos_[i];
       }
-      for (size_t l = 0; l < blocks_.size(); ++l) model_.blocks()[l].step(x, rows, blocks_[l]);
-      if (want_features) model_.ln_f().apply(features_.data(), x + static_cast<int64_t>(rows - 1) * C, 1);
+      for (size_t l = 0; l < model.blocks().size(); ++l)
+        model.blocks()[l].step(x, slices_of(slices, [l](Stream& s) -> auto& { return s.blocks_[l]; }));
+      if (!want_features) return;
+      for (int64_t row = 0; const auto& [s, n] : slices) {
+        row += n;
+        model.ln_f().apply(s->features_.data(), x + (row - 1) * C, 1);
+      }
     }
 
     void slide() {
@@ -253,8 +265,10 @@ class Decoder : public LanguageModel<F> {
         const std::vector<int32_t> kept(window_.end() - keep, window_.end());
         for (auto& b : blocks_) b.reset();
         window_.clear();
-        for (int i = 0; i < keep; i += settings_.max_rows)
-          forward_chunk(kept.data() + i, std::min(settings_.max_rows, keep - i), false);
+        for (int i = 0; i < keep; i += settings_.max_rows) {
+          const StreamSlice<Stream> one{this, std::min(settings_.max_rows, keep - i)};
+          forward({&one, 1}, kept.data() + i, false);
+        }
       }
     }
 
@@ -269,6 +283,36 @@ class Decoder : public LanguageModel<F> {
 
   std::unique_ptr<ModelStream<F>> start_stream(const StreamSettings& settings) const override {
     return std::make_unique<Stream>(*this, settings);
+  }
+
+  void advance_streams(std::span<ModelStream<F>* const> streams, const int32_t* tokens) const override {
+    std::vector<StreamSlice<Stream>> slices;
+    for (ModelStream<F>* s : streams) {
+      auto* own = dynamic_cast<Stream*>(s);
+      MOSAIC_CHECK(own && &own->model_ == this, "a stream of another model among the streams stepped together",
+                   "step together only streams opened on the same model");
+      for (const auto& earlier : slices)
+        MOSAIC_CHECK(earlier.stream != own, "the same stream twice among the streams stepped together", "a bug: report it");
+      slices.push_back({own, 1});
+    }
+    check_tokens(tokens, static_cast<int>(streams.size()));
+    for (const auto& [s, n] : slices)
+      if (s->blocks_.front().mixer.room() == 0) s->slide();
+    for (size_t i = 0; i < slices.size();) {  // as many streams as the first one's scratch holds
+      const size_t n = std::min(slices.size() - i, static_cast<size_t>(slices[i].stream->settings_.max_rows));
+      Stream::forward(StreamSlices<Stream>(slices.data() + i, n), tokens + i, true);
+      i += n;
+    }
+    for (const auto& [s, n] : slices) s->fed_ += 1;
+  }
+
+  // Error with a hint unless every id is inside the vocabulary.
+  void check_tokens(const int32_t* tokens, int n) const {
+    const int V = this->config_.vocab_size;
+    for (int i = 0; i < n; ++i)
+      MOSAIC_CHECK(tokens[i] >= 0 && tokens[i] < V,
+                   "token id " + std::to_string(tokens[i]) + " outside the vocabulary of " + std::to_string(V),
+                   "the prompt and the model must use the same tokenizer");
   }
   const F* embedding_weight() const override { return wte_.weight.value; }
 

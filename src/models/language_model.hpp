@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -95,6 +96,11 @@ class LanguageModel {
   // A stream over this model's weights (which must outlive it); the model's own forward state
   // is not touched. Past block_size a Memory Mosaic goes on (no positions); a GPT's window slides.
   virtual std::unique_ptr<ModelStream<F>> start_stream(const StreamSettings& settings) const = 0;
+  // One token to each of `streams` (this model's), stepped together: every layer's products read
+  // their weights once for all the rows, and each stream's memories advance on their own. Each
+  // stream ends as advance(&token, 1) leaves it, its features the same bits whatever streams
+  // step beside it (Error with a hint for a bad id or another model's stream; nothing is fed).
+  virtual void advance_streams(std::span<ModelStream<F>* const> streams, const int32_t* tokens) const = 0;
   // The token embedding wte (V, C), which the output head shares.
   virtual const F* embedding_weight() const = 0;
 
