@@ -1,8 +1,6 @@
 // A model's stream with its vocabulary head.
 #include "infer/stream.hpp"
 
-#include <omp.h>
-
 namespace mosaic {
 
 namespace {
@@ -21,7 +19,7 @@ TokenStream::TokenStream(const LanguageModel<float>& model, const StreamOptions&
     : model_(model),
       state_(model.start_stream(settings_of(options))),
       head_(model.embedding_weight(), model.config().vocab_size, model.config().n_embd, options.head,
-            stream_threads(options.threads)),
+            options.threads),
       logits_(model.config().vocab_size) {}
 
 std::string TokenStream::describe() const {
@@ -31,7 +29,5 @@ std::string TokenStream::describe() const {
 std::unique_ptr<TokenStream> make_stream(const LanguageModel<float>& model, const StreamOptions& options) {
   return std::make_unique<TokenStream>(model, options);
 }
-
-int stream_threads(int requested) { return requested > 0 ? requested : omp_get_max_threads(); }
 
 }  // namespace mosaic

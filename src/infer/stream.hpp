@@ -17,7 +17,7 @@ struct StreamOptions {
   MemoryLimit memory;  // Memory Mosaic: pairs kept per contextual-memory head, eviction policy
   RetrievalOptions retrieval; // Memory Mosaic: exact, or approximate (HNSW) for the unbounded memories
   int gpt_keep = 0;    // GPT: tokens kept when the window slides (0: block_size / 2)
-  int threads = 0;     // threads for the vocabulary projection (0: OpenMP's default)
+  int threads = 0;     // threads for the vocabulary projection (0: OpenMP's count at each step, adaptive)
   HeadPrecision head = HeadPrecision::Fp32;  // bf16: half the bytes per token, same argmax
 };
 
@@ -68,8 +68,5 @@ class TokenStream {
 };
 
 std::unique_ptr<TokenStream> make_stream(const LanguageModel<float>& model, const StreamOptions& options = {});
-
-// Threads for the vocabulary projection: `requested`, or OpenMP's default when 0.
-int stream_threads(int requested);
 
 }  // namespace mosaic

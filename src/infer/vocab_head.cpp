@@ -8,7 +8,10 @@
 #include <mutex>
 #include <tuple>
 
+#include <omp.h>
+
 #include "core/error.hpp"
+#include "kernels/threads.hpp"
 #include "kernels/vocab_panels.hpp"
 
 namespace mosaic {
@@ -93,14 +96,16 @@ double VocabHead::error_bound(const float* x) const {
 }
 
 void VocabHead::project_rows(const float* X, int m, float* logits) {
+  const StepThreads step_threads;
+  const int threads = threads_ > 0 ? threads_ : omp_get_max_threads();
   const int panels = panel_count(V_), width = panels * kPanelRows;
   const bool padded = width != V_;
   if (padded) padded_.resize(static_cast<size_t>(m) * width);
   float* Y = padded ? padded_.data() : logits;
   if (precision_ == HeadPrecision::Fp32)
-    panel_matmat(Y, width, panels_->data(), 0, panels, X, C_, m, C_, threads_);
+    panel_matmat(Y, width, panels_->data(), 0, panels, X, C_, m, C_, threads);
   else
-    panel_matmat(Y, width, panels_bf16_->data(), 0, panels, X, C_, m, C_, threads_);
+    panel_matmat(Y, width, panels_bf16_->data(), 0, panels, X, C_, m, C_, threads);
   for (int i = 0; i < m; ++i) {
     float* li = logits + static_cast<int64_t>(i) * V_;
     if (padded) std::copy_n(padded_.begin() + static_cast<int64_t>(i) * width, V_, li);

@@ -24,7 +24,7 @@ class VocabHead {
  public:
   VocabHead() = default;
   // wte must outlive the head, and not change while a head over it lives. threads: for the
-  // projection's panels.
+  // projection's panels; 0: OpenMP's count at each projection, adapting (kernels/threads.hpp).
   VocabHead(const float* wte, int V, int C, HeadPrecision precision, int threads);
   void project(const float* x, float* logits) { project_rows(x, 1, logits); }
   // m rows at once (a batch of streams, a server's step): each row's logits the same bits as

@@ -7,6 +7,11 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <mutex>
+#include <sstream>
 #include <string>
 
 #include "core/error.hpp"
@@ -31,13 +36,101 @@ static void check_address_space_for(int n) {
   ::munmap(probe, bytes);
 }
 
+namespace {
+thread_local bool fixed_count = false;  // set_threads(n > 0) on this thread
+}
+
 void set_threads(int n) {
-  if (n <= 0) return;
+  if (n <= 0) {  // the counts stay (OMP_NUM_THREADS's or the last set); steps adapt again
+    fixed_count = false;
+    return;
+  }
   MOSAIC_CHECK(n <= 1024, std::to_string(n) + " threads is more than any machine here has",
                "-t is the number of cores to use, e.g. -t " + std::to_string(omp_get_num_procs()));
   check_address_space_for(n);
   omp_set_num_threads(n);
   openblas_set_num_threads(n);
+  fixed_count = true;
+}
+
+namespace {
+
+struct Ticks {
+  double busy = 0, total = 0;  // every core's, in clock ticks
+  double ours = 0;             // this process's user + system
+  bool ok = false;
+};
+
+Ticks read_ticks() {
+  Ticks t;
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  double user, nice, system, idle, iowait, irq, softirq, steal;
+  if (!(stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) || cpu != "cpu") return t;
+  t.busy = user + nice + system + irq + softirq + steal;  // steal: a hypervisor's other guests
+  t.total = t.busy + idle + iowait;
+  std::ifstream self("/proc/self/stat");
+  std::string line;
+  if (!std::getline(self, line)) return t;
+  std::istringstream rest(line.substr(line.rfind(')') + 2));  // after "pid (comm) "
+  std::string field;
+  for (int i = 3; i <= 13; ++i) rest >> field;  // state .. cmajflt
+  double utime = 0, stime = 0;
+  if (!(rest >> utime >> stime)) return t;
+  t.ours = utime + stime;
+  t.ok = true;
+  return t;
+}
+
+// Other runnable tasks now: procs_running of /proc/stat, less this one.
+double others_running() {
+  std::ifstream stat("/proc/stat");
+  std::string key;
+  double n = 0;
+  while (stat >> key)
+    if (key == "procs_running" && stat >> n) return std::max(0.0, n - 1);
+  return 0;
+}
+
+}  // namespace
+
+double cores_busy_elsewhere() {
+  using clock = std::chrono::steady_clock;
+  static std::mutex mutex;
+  static Ticks last;
+  static clock::time_point last_time;
+  static double busy = -1;
+  std::lock_guard lock(mutex);
+  const auto now = clock::now();
+  if (busy >= 0 && now - last_time < std::chrono::milliseconds(100)) return busy;
+  const Ticks t = read_ticks();
+  if (!t.ok) return busy = 0;
+  if (busy < 0 || !last.ok) {
+    busy = others_running();
+  } else if (t.total > last.total) {
+    const double cores = omp_get_num_procs();
+    busy = std::max(0.0, cores * ((t.busy - last.busy) - (t.ours - last.ours)) / (t.total - last.total));
+  }
+  last = t;
+  last_time = now;
+  return busy;
+}
+
+StepThreads::StepThreads() {
+  previous_ = omp_get_max_threads();
+  if (fixed_count || previous_ <= 1) return;
+  const double free = omp_get_num_procs() - cores_busy_elsewhere();
+  const int n = std::clamp(static_cast<int>(free + 0.3), 1, previous_);
+  if (n == previous_) return;
+  restore_ = true;
+  omp_set_num_threads(n);
+  openblas_set_num_threads(n);
+}
+
+StepThreads::~StepThreads() {
+  if (!restore_) return;
+  omp_set_num_threads(previous_);
+  openblas_set_num_threads(previous_);
 }
 
 }  // namespace mosaic

@@ -17,6 +17,7 @@
 #include "core/step_profile.hpp"
 #include "kernels/attention.hpp"
 #include "kernels/dropout.hpp"
+#include "kernels/threads.hpp"
 #include "layers/embedding.hpp"
 #include "layers/layernorm.hpp"
 #include "layers/tied_lm_head.hpp"
@@ -155,6 +156,7 @@ class Decoder : public LanguageModel<F> {
       for (int i = 0; i < n;) {
         if (blocks_.front().mixer.room() == 0) slide();
         const int rows = std::min({settings_.max_rows, n - i, blocks_.front().mixer.room()});
+        const StepThreads threads;
         const StreamSlice<Stream> one{this, rows};
         forward({&one, 1}, tokens + i, i + rows == n);
         i += rows;
@@ -300,6 +302,7 @@ class Decoder : public LanguageModel<F> {
       if (s->blocks_.front().mixer.room() == 0) s->slide();
     for (size_t i = 0; i < slices.size();) {  // as many streams as the first one's scratch holds
       const size_t n = std::min(slices.size() - i, static_cast<size_t>(slices[i].stream->settings_.max_rows));
+      const StepThreads threads;
       Stream::forward(StreamSlices<Stream>(slices.data() + i, n), tokens + i, true);
       i += n;
     }
