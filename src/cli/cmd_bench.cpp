@@ -179,7 +179,7 @@ void add_generate_bench(CLI::App& bench) {
                   "also N mosaic streams together, one vocabulary product per step (tokens/s in all and per stream)")
       ->check(CLI::Range(0, 1024));
   cmd->add_option("--lru-threshold", o->bench.limit.lru_threshold, "attention weight that counts as a use (lru)");
-  cmd->add_option("-t,--threads", o->bench.threads, "threads (default: all cores)");
+  cmd->add_option("-t,--threads", o->bench.threads, "threads (default: the cores other processes leave free, checked every step)");
   cmd->add_option("--json", o->json, "also write the results to this JSON file");
   cmd->add_option("-s,--seed", o->seed, "seed of the random models");
   cmd->add_option("--pairs", o->pairs,
@@ -210,8 +210,10 @@ void add_generate_bench(CLI::App& bench) {
       run_long_memory_speed(*o, *mosaic, models);
       return;
     }
-    std::printf("%sthreads %d, greedy, %d tokens per streaming measurement after a random prompt of `context` tokens\n",
-                models.c_str(), o->bench.threads > 0 ? o->bench.threads : omp_get_max_threads(), o->bench.tokens);
+    const std::string threads = o->bench.threads > 0 ? std::to_string(o->bench.threads)
+                                                      : "up to " + std::to_string(omp_get_max_threads()) + " (those other processes leave free)";
+    std::printf("%sthreads %s, greedy, %d tokens per streaming measurement after a random prompt of `context` tokens\n",
+                models.c_str(), threads.c_str(), o->bench.tokens);
     const auto result = measure_generation(o->bench, mosaic, gpt, [](const GenerateBenchResult& r, size_t i) {
       print_row(r, i, &GeneratePath::tokens_per_s, "generated tokens/s, wall clock");
     });

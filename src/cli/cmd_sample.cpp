@@ -203,7 +203,7 @@ void add_sample_flags(CLI::App* cmd, SampleOptions* o) {
                   "tokens to generate; -1: until <|endoftext|> (at most " + std::to_string(kUntilEndCap) + ")")
       ->check(CLI::Range(-1, 1 << 30));
   cmd->add_option("-s,--seed", o->seed, "sampling seed; -1: a random one (printed)")->check(CLI::Range(int64_t{-1}, INT64_MAX));
-  cmd->add_option("-t,--threads", o->threads, "threads (default: all cores)");
+  cmd->add_option("-t,--threads", o->threads, "threads (default: the cores other processes leave free, checked as it streams)");
   cmd->add_option("--temp", o->sampler.temperature, "temperature; 0 = greedy")->check(CLI::NonNegativeNumber);
   cmd->add_option("--top-k", o->sampler.top_k, "keep the k most likely tokens (0 = off)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--top-p", o->sampler.top_p, "nucleus sampling mass in (0, 1] (1 = off)");

@@ -55,7 +55,7 @@ void add_serve_flags(CLI::App* cmd, ServeFlags* f) {
   cmd->add_option("-n,--n-predict", f->n, "max_tokens of a request that gives none")->check(CLI::Range(0, 1 << 16));
   cmd->add_option("-s,--seed", f->seed, "seed of a request that gives none; -1: a random one each time")
       ->check(CLI::Range(int64_t{-1}, INT64_MAX));
-  cmd->add_option("-t,--threads", f->threads, "threads (default: all cores)");
+  cmd->add_option("-t,--threads", f->threads, "threads (default: the cores other processes leave free, checked every step)");
   cmd->add_option("--temp", f->sampler.temperature, "default temperature; 0 = greedy")->check(CLI::NonNegativeNumber);
   cmd->add_option("--top-k", f->sampler.top_k, "default top_k (0 = off)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--top-p", f->sampler.top_p, "default top_p in (0, 1] (1 = off)");

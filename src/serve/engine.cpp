@@ -72,7 +72,7 @@ Engine::Engine(const LanguageModel<float>& model, const Gpt2Tokenizer& tokenizer
       tokenizer_(tokenizer),
       options_(options),
       head_(model.embedding_weight(), model.config().vocab_size, model.config().n_embd, options.stream.head,
-            stream_threads(options.stream.threads)) {
+            options.stream.threads) {
   options_.stream.head = HeadPrecision::Fp32;  // the streams' own heads are never used: no bf16 copy each
   worker_ = std::thread([this] { run(); });
 }
