@@ -1,6 +1,7 @@
-// Stand-in for kernels/gemm.cpp in the fuzz build, so the model-file fuzzer needs no OpenBLAS:
-// loading a model builds its layers but never multiplies. Not a gemm: it aborts when called,
-// so a loader that starts computing shows up as a crash instead of silently wrong numbers.
+// Stand-in for kernels/gemm.cpp and OpenBLAS in the fuzz build, so the model-file fuzzer needs no
+// OpenBLAS: loading a model builds its layers but never multiplies. Not a gemm: it aborts when
+// called, so a loader that starts computing shows up as a crash instead of silently wrong
+// numbers. The thread count (kernels/threads.cpp, linked for the streams' steps) has nothing to set.
 #include <cstdio>
 #include <cstdlib>
 
@@ -19,3 +20,5 @@ template void gemm<double>(Op, Op, int, int, int, double, const double*, int, co
                            int);
 
 }  // namespace mosaic
+
+extern "C" void openblas_set_num_threads(int) {}

@@ -1,8 +1,7 @@
 // set_threads: one thread count for our OpenMP loops and OpenBLAS's, checked against the
-// machine and the address-space limit first.
+// machine and the address-space limit first; StepThreads: a step's count from the cores others leave.
 #include "kernels/threads.hpp"
 
-#include <cblas.h>
 #include <omp.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -15,6 +14,10 @@
 #include <string>
 
 #include "core/error.hpp"
+
+// OpenBLAS's own entry point (not CBLAS): declared here so this file needs no BLAS headers
+// (the fuzz build links a stub of it, fuzz/support/gemm_stub.cpp).
+extern "C" void openblas_set_num_threads(int num_threads);
 
 namespace mosaic {
 
