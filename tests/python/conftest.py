@@ -2,7 +2,6 @@
 python_runs fixture passes them in MOSAIC_TEST_RUNS; run alone, pytest makes its own), and a
 model of a 64-token vocabulary trained here through mosaic.train."""
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -11,24 +10,8 @@ import pytest
 import mosaic
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-@pytest.fixture(scope="session")
-def binary():
-    path = os.environ.get("MOSAIC_BINARY")
-    if not path:
-        pytest.exit("MOSAIC_BINARY is not set: run through ctest, or set it to build/mosaic", returncode=2)
-    return path
-
-
-@pytest.fixture(scope="session")
-def runs(binary, tmp_path_factory):
-    given = os.environ.get("MOSAIC_TEST_RUNS")
-    if given:
-        return given
-    out = str(tmp_path_factory.mktemp("runs"))
-    subprocess.run([sys.executable, os.path.join(HERE, "make_runs.py"), out], check=True)
-    return out
+sys.path.insert(0, os.path.dirname(HERE))
+from pytest_fixtures import binary, runs  # noqa: E402,F401  (shared fixtures)
 
 
 @pytest.fixture(scope="session")

@@ -12,25 +12,8 @@ import pytest
 import requests
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-@pytest.fixture(scope="session")
-def binary():
-    path = os.environ.get("MOSAIC_BINARY")
-    if not path:
-        pytest.exit("MOSAIC_BINARY is not set: run through ctest, or set it to build/mosaic", returncode=2)
-    return path
-
-
-@pytest.fixture(scope="session")
-def runs(binary, tmp_path_factory):
-    given = os.environ.get("MOSAIC_TEST_RUNS")
-    if given:
-        return given
-    out = str(tmp_path_factory.mktemp("runs"))
-    subprocess.run([sys.executable, os.path.join(HERE, "..", "python", "make_runs.py"), out], check=True,
-                   env=dict(os.environ, MOSAIC_BINARY=binary))
-    return out
+sys.path.insert(0, os.path.dirname(HERE))
+from pytest_fixtures import binary, runs  # noqa: E402,F401  (shared fixtures)
 
 
 @pytest.fixture(scope="session")
