@@ -497,6 +497,105 @@ TEST(MemoryStore, RetrievalIsSoftmaxOverTheKeptPairs) {
   EXPECT_EQ(parse_eviction("lru"), Eviction::LeastRecentlyUsed);
 }
 
+// A chunk of queries read together (MemoryStore::query_rows: the products on gemm) against the
+// same queries read one by one as their pairs arrive: the same retrievals and last weights, the
+// same uses recorded (the LRU store then evicts the same pairs), in float64 and float.
+template <class F>
+void rows_together_vs_one_by_one(double tolerance) {
+  const int hs = 8, before = 5, rows = 12;
+  Rng rng(31);
+  auto draw = [&](int n) {
+    std::vector<F> x(static_cast<size_t>(n) * hs);
+    for (auto& e : x) e = static_cast<F>(rng.uniform() * 2 - 1);
+    return x;
+  };
+  const auto keys = draw(before + rows), values = draw(before + rows), queries = draw(rows);
+  const int added[rows] = {0, 1, 1, 2, 4, 4, 5, 6, 7, 9, 11, 12};  // pairs stored by each query
+  for (const MemoryLimit limit : {MemoryLimit{}, MemoryLimit{before + rows, Eviction::LeastRecentlyUsed, 0.05f}}) {
+    SCOPED_TRACE(describe_limit(limit));
+    MemoryStore<F> together(hs, limit), alone(hs, limit);
+    for (int i = 0; i < before; ++i)
+      for (auto* st : {&together, &alone}) st->add(&keys[i * hs], &values[i * hs], i);
+    ASSERT_TRUE(together.reads_prefixes(rows));
+    std::vector<int> counts(rows);
+    std::vector<F> betas(rows), y(static_cast<size_t>(rows) * hs), expect(y.size());
+    for (int i = 0; i < rows; ++i) {
+      counts[i] = before + added[i];
+      betas[i] = static_cast<F>(0.5 + 0.25 * (i % 3));
+    }
+    for (int i = 0; i < rows; ++i) {
+      for (int p = i ? added[i - 1] : 0; p < added[i]; ++p) alone.add(&keys[(before + p) * hs], &values[(before + p) * hs], before + p);
+      alone.query(&queries[i * hs], &expect[i * hs], before + i, betas[i]);
+    }
+    for (int p = 0; p < rows; ++p) together.add(&keys[(before + p) * hs], &values[(before + p) * hs], before + p);
+    together.query_rows(queries.data(), hs, y.data(), hs, counts.data(), betas.data(), rows, before);
+    for (size_t e = 0; e < y.size(); ++e) ASSERT_NEAR(y[e], expect[e], tolerance) << "entry " << e;
+    for (int j = 0; j < together.size(); ++j) ASSERT_NEAR(together.weights()[j], alone.weights()[j], tolerance) << "weight " << j;
+    for (int p = 0; p < 6; ++p) {  // full: each new pair evicts by the policy
+      const auto k = draw(1);
+      for (auto* st : {&together, &alone}) st->add(k.data(), k.data(), 100 + p);
+    }
+    std::vector<int64_t> kept_together, kept_alone;
+    for (int j = 0; j < together.size(); ++j) {
+      kept_together.push_back(together.position_of(j));
+      kept_alone.push_back(alone.position_of(j));
+    }
+    EXPECT_EQ(kept_together, kept_alone);
+    if (limit.max_pairs) {
+      EXPECT_FALSE(together.reads_prefixes(1)) << "a full store evicts";
+    }
+  }
+  if constexpr (std::is_same_v<F, float>) {  // an approximate store reads prefixes only while it reads exactly
+    RetrievalOptions approx;
+    approx.backend = MemoryBackend::Approximate;
+    approx.min_pairs = 10;
+    approx.top_k = 4;
+    MemoryStore<F> store(hs, {}, approx);
+    EXPECT_TRUE(store.reads_prefixes(9));
+    EXPECT_FALSE(store.reads_prefixes(10));
+  }
+}
+
+TEST(MemoryStore, RowsReadTogetherEqualRowsReadOneByOne) {
+  rows_together_vs_one_by_one<double>(1e-12);
+  rows_together_vs_one_by_one<float>(2e-6);
+}
+
+// A prompt fed whole (push_many: chunks of rows, the memories' reads on gemm where the store
+// allows) against the same tokens pushed one at a time, for every Memory Mosaic variant and
+// memory setting: the same logits after the prompt and along the continuation, up to rounding.
+TEST(StreamingMosaic, APromptFedWholeEqualsItsTokensPushedOneByOne) {
+  const auto prompt = random_tokens(150, 97, 21), after = random_tokens(20, 97, 22);
+  struct Memory { std::string name; MemoryLimit limit; RetrievalOptions retrieval; };
+  RetrievalOptions approx;
+  approx.backend = MemoryBackend::Approximate;
+  approx.min_pairs = 100;  // exact through the first chunks, approximate after
+  approx.top_k = 8;
+  const Memory memories[] = {{"unbounded", {}, {}},
+                             {"oldest 100", {100, Eviction::Oldest, 0.01f}, {}},
+                             {"lru 40", {40, Eviction::LeastRecentlyUsed, 0.01f}, {}},
+                             {"approximate", {}, approx}};
+  for (const auto& [name, c] : stream_cases()) {
+    if (c.arch != "mosaic") continue;
+    auto model = random_model(c, 23);
+    for (const Memory& m : memories) {
+      SCOPED_TRACE(name + ", " + m.name);
+      StreamOptions o;
+      o.memory = m.limit;
+      o.retrieval = m.retrieval;
+      TokenStream whole(*model, o), single(*model, o);
+      whole.push_many(prompt.data(), static_cast<int>(prompt.size()));
+      const float* one_by_one = nullptr;
+      for (int32_t t : prompt) one_by_one = single.push(t);
+      EXPECT_LE(rel_diff(whole.last_logits(), one_by_one, 97), kStreamTolerance);
+      double worst = 0;  // each stream's logits are its own buffer
+      for (int32_t t : after) worst = std::max(worst, rel_diff(whole.push(t), single.push(t), 97));
+      EXPECT_LE(worst, kStreamTolerance);
+      EXPECT_EQ(whole.position(), single.position());
+    }
+  }
+}
+
 TEST(StreamingGpt, MatchesFullForwardWithinTheWindow) {
   for (int heads : {1, 2, 4})
     for (bool bias : {true, false}) {

@@ -8,7 +8,8 @@
 // row's probabilities are kept for the backward pass (other columns are never written or
 // read). A row with no visible key gives y = 0 (the memory's first position).
 // Shapes: q, k, v, dq, dk, dv: T rows of hs with row stride ld; y, dy: T x hs with stride ldy;
-// probs, scratch: T x T contiguous. attention_row: one query over n stored rows (streaming).
+// probs, scratch: T x T contiguous. attention_row: one query over n stored rows (streaming);
+// attention_prefix_rows: a chunk of queries, each over a prefix of the stored rows (prompts).
 #pragma once
 #include <algorithm>
 #include <type_traits>
@@ -150,6 +151,37 @@ void attention_row(F* y, F* scores, const F* q, const F* keys, const F* values, 
   } else {
     for (int j = 0; j < n; ++j)
       for (int d = 0; d < hs; ++d) y[d] += scores[j] * values[static_cast<int64_t>(j) * hs + d];
+  }
+}
+
+// A chunk of queries over stored pairs that arrived in order (a prompt read in a stream): query
+// r reads the first counts[r] rows (counts non-decreasing), y_r = sum_j softmax_j(scales[r]
+// q_r . k_j) v_j, y_r = 0 when counts[r] = 0; what attention_row gives each row, up to rounding,
+// with the products on gemm. Rows go in tiles whose scores fit `budget` entries of scratch (one
+// row at least); visit(r, weights, counts[r]) sees each row's weights once they are final.
+// Shapes: q (rows, hs) stride ldq; y (rows, hs) stride ldy; keys, values (counts[rows-1], hs).
+template <class F, class Visit>
+void attention_prefix_rows(F* y, int ldy, F* scratch, int64_t budget, const F* q, int ldq, const F* keys,
+                           const F* values, const int* counts, const F* scales, int rows, int hs, Visit&& visit) {
+  const int widest = rows > 0 ? std::max(1, counts[rows - 1]) : 1;
+  const int tile = static_cast<int>(std::clamp<int64_t>(budget / widest, 1, std::max(rows, 1)));
+  for (int r0 = 0; r0 < rows; r0 += tile) {
+    const int m = std::min(tile, rows - r0), n = counts[r0 + m - 1];
+    F* yt = y + static_cast<int64_t>(r0) * ldy;
+    if (n == 0) {
+      for (int i = 0; i < m; ++i) std::fill(yt + static_cast<int64_t>(i) * ldy, yt + static_cast<int64_t>(i) * ldy + hs, F(0));
+      continue;
+    }
+    gemm<F>(Op::N, Op::T, m, n, hs, F(1), q + static_cast<int64_t>(r0) * ldq, ldq, keys, hs, F(0), scratch, n);
+    for (int i = 0; i < m; ++i) {
+      F* row = scratch + static_cast<int64_t>(i) * n;
+      const int seen = counts[r0 + i];
+      if (scales[r0 + i] != F(1))
+        for (int j = 0; j < seen; ++j) row[j] *= scales[r0 + i];
+      softmax_prefix(row, seen, n);
+      visit(r0 + i, static_cast<const F*>(row), seen);
+    }
+    gemm<F>(Op::N, Op::N, m, hs, n, F(1), scratch, n, values, hs, F(0), yt, ldy);
   }
 }
 

@@ -10,6 +10,8 @@
 
 namespace mosaic {
 
+constexpr int kParallelPairs = 1024;  // stored pairs per head from which one row's heads read on the threads
+
 template <class F>
 void MemoryLevel<F>::register_params(ParamTable<F>& table, const std::string& prefix) {
   k_featurizer.register_params(table, prefix + "k_featurizer.");
@@ -143,57 +145,102 @@ typename MemoryLevel<F>::Stream MemoryLevel<F>::start_stream(const StreamSetting
   for (int h = 0; h < H; ++h) s.stores.emplace_back(C / H, limit, retrieval);
   s.k.resize(static_cast<size_t>(settings.max_rows) * C);
   s.v.resize(s.k.size());
+  s.pair_k.resize(s.k.size());
+  s.pair_v.resize(s.k.size());
+  s.pair_position.resize(settings.max_rows);
+  s.pairs_through.resize(settings.max_rows);
   return s;
 }
 
-// Row by row in order, so a chunk of rows gives what one step per row gives, eviction included.
 // Position t completes the pair of t - 1, which waits until it is min_lag old (pairs complete
-// one per position, so the ring's oldest pair is `delayed` positions back), then queries.
+// one per position, so the ring's oldest pair is `delayed` positions back), then t queries. The
+// pairs are queued in order first, then each (stream, head) store takes its pairs and reads on
+// the threads: a chunk of rows gives what one step per row gives, eviction included.
 template <class F>
 void MemoryLevel<F>::step(F* out, int ldo, const F* x, StreamSlices<Stream> slices) const {
-  const int hs = C / H, count = static_cast<int>(slices.size());
+  const int count = static_cast<int>(slices.size());
   Stream& lead = *slices.front().stream;  // its scratch serves every slice
-  std::vector<int> first_value(count), first_row(count);  // row r of v: v_{t-1}, from first_value on
+  std::vector<int> first_row(count);
+  std::vector<char> has_value(count);  // whether row 0 completes a pair (not a stream's first position)
   for (int i = 0, row = 0; i < count; row += slices[i++].rows) {
-    first_value[i] = slices[i].stream->values.has_last ? 0 : 1;
     first_row[i] = row;
+    has_value[i] = slices[i].stream->values.has_last;
   }
   k_featurizer.step(lead.k.data(), x, slices_of(slices, [](Stream& s) -> auto& { return s.keys; }));
   v_featurizer.step(lead.v.data(), x, slices_of(slices, [](Stream& s) -> auto& { return s.values; }));
-  std::vector<std::exception_ptr> failed(count);  // an exception may not leave the parallel loop
-#pragma omp parallel for schedule(dynamic) if (count > 1)
-  for (int i = 0; i < count; ++i) try {
-    Stream& s = *slices[i].stream;
-    const int rows = slices[i].rows, ring = s.visible.min_lag;
-    const F* k = lead.k.data() + static_cast<int64_t>(first_row[i]) * C;
-    const F* v = lead.v.data() + static_cast<int64_t>(first_row[i]) * C;
-    for (int r = 0; r < rows; ++r) {
-      const int64_t t = s.position + r;
-      const F* k_t = k + static_cast<int64_t>(r) * C;
-      if (r >= first_value[i]) {
-        const F* key = r == 0 ? s.pending_key.data() : k_t - C;
-        const int slot = (s.delayed_head + s.delayed++) % ring;
-        std::copy_n(key, C, s.delayed_k.data() + static_cast<int64_t>(slot) * C);
-        std::copy_n(v + static_cast<int64_t>(r) * C, C, s.delayed_v.data() + static_cast<int64_t>(slot) * C);
-      }
-      for (; s.delayed >= ring; --s.delayed, s.delayed_head = (s.delayed_head + 1) % ring) {  // old enough
-        const int64_t at = static_cast<int64_t>(s.delayed_head) * C;
-        for (int h = 0; h < H; ++h)
-          s.stores[h].add(s.delayed_k.data() + at + h * hs, s.delayed_v.data() + at + h * hs, t - s.delayed);
-      }
-      F* y = out + static_cast<int64_t>(first_row[i] + r) * ldo;
-      for (int h = 0; h < H; ++h) {
-        const F beta = options.bandwidth ? bandwidth.beta(h, s.stores[h].size()) : F(1);
-        s.stores[h].query(k_t + h * hs, y + h * hs, t, beta);
-      }
-    }
-    std::copy_n(k + static_cast<int64_t>(rows - 1) * C, C, s.pending_key.data());
-    s.position += rows;
+  for (int i = 0; i < count; ++i)
+    queue_pairs(*slices[i].stream, lead.k.data() + static_cast<int64_t>(first_row[i]) * C,
+                lead.v.data() + static_cast<int64_t>(first_row[i]) * C, slices[i].rows, has_value[i]);
+  // One stream's single row goes on the threads only when its reads are long enough to pay for it.
+  const int tasks = count * H;
+  const bool threads = count > 1 || slices[0].rows > 1 || lead.stores[0].size() >= kParallelPairs;
+  std::vector<std::exception_ptr> failed(tasks);  // an exception may not leave the parallel loop
+#pragma omp parallel for schedule(dynamic) if (threads)
+  for (int task = 0; task < tasks; ++task) try {
+    const int i = task / H, h = task % H;
+    read_head(*slices[i].stream, h, lead.k.data() + static_cast<int64_t>(first_row[i]) * C,
+              out + static_cast<int64_t>(first_row[i]) * ldo, ldo, slices[i].rows);
   } catch (...) {
-    failed[i] = std::current_exception();
+    failed[task] = std::current_exception();
   }
   for (const auto& e : failed)
     if (e) std::rethrow_exception(e);
+  for (int i = 0; i < count; ++i) {
+    Stream& s = *slices[i].stream;
+    std::copy_n(lead.k.data() + static_cast<int64_t>(first_row[i] + slices[i].rows - 1) * C, C, s.pending_key.data());
+    s.position += slices[i].rows;
+  }
+}
+
+template <class F>
+void MemoryLevel<F>::queue_pairs(Stream& s, const F* k, const F* v, int rows, bool first_has_value) const {
+  const int ring = s.visible.min_lag;
+  int queued = 0;
+  for (int r = 0; r < rows; ++r) {
+    const int64_t t = s.position + r;
+    if (r > 0 || first_has_value) {  // (k_{t-1}, v_{t-1}) is complete
+      const F* key = r == 0 ? s.pending_key.data() : k + static_cast<int64_t>(r - 1) * C;
+      const int slot = (s.delayed_head + s.delayed++) % ring;
+      std::copy_n(key, C, s.delayed_k.data() + static_cast<int64_t>(slot) * C);
+      std::copy_n(v + static_cast<int64_t>(r) * C, C, s.delayed_v.data() + static_cast<int64_t>(slot) * C);
+    }
+    for (; s.delayed >= ring; --s.delayed, s.delayed_head = (s.delayed_head + 1) % ring, ++queued) {  // old enough
+      const int64_t at = static_cast<int64_t>(s.delayed_head) * C;
+      std::copy_n(s.delayed_k.data() + at, C, s.pair_k.data() + static_cast<int64_t>(queued) * C);
+      std::copy_n(s.delayed_v.data() + at, C, s.pair_v.data() + static_cast<int64_t>(queued) * C);
+      s.pair_position[queued] = t - s.delayed;
+    }
+    s.pairs_through[r] = queued;
+  }
+}
+
+template <class F>
+void MemoryLevel<F>::read_head(Stream& s, int h, const F* k, F* y, int ldy, int rows) const {
+  const int hs = C / H;
+  MemoryStore<F>& store = s.stores[h];
+  const auto store_pairs = [&](int from, int to) {
+    for (int p = from; p < to; ++p)
+      store.add(s.pair_k.data() + static_cast<int64_t>(p) * C + h * hs, s.pair_v.data() + static_cast<int64_t>(p) * C + h * hs,
+                s.pair_position[p]);
+  };
+  const auto beta = [&](int pairs) { return options.bandwidth ? bandwidth.beta(h, pairs) : F(1); };
+  if (rows > 1 && store.reads_prefixes(s.pairs_through[rows - 1])) {
+    const int before = store.size();
+    store_pairs(0, s.pairs_through[rows - 1]);
+    std::vector<int> counts(rows);
+    std::vector<F> betas(rows);
+    for (int r = 0; r < rows; ++r) {
+      counts[r] = before + s.pairs_through[r];
+      betas[r] = beta(counts[r]);
+    }
+    store.query_rows(k + h * hs, C, y + h * hs, ldy, counts.data(), betas.data(), rows, s.position);
+    return;
+  }
+  for (int r = 0; r < rows; ++r) {
+    store_pairs(r == 0 ? 0 : s.pairs_through[r - 1], s.pairs_through[r]);
+    store.query(k + static_cast<int64_t>(r) * C + h * hs, y + static_cast<int64_t>(r) * ldy + h * hs, s.position + r,
+                beta(store.size()));
+  }
 }
 
 template <class F>

@@ -63,6 +63,9 @@ struct MemoryLevel {
     std::vector<MemoryStore<F>> stores;   // (H)
     int64_t position = 0;                 // positions fed since the last reset
     std::vector<F> k, v;                  // scratch (max_rows, C)
+    std::vector<F> pair_k, pair_v;        // scratch: the pairs a step stores, in order (max_rows, C)
+    std::vector<int64_t> pair_position;   //   and their positions (max_rows)
+    std::vector<int> pairs_through;       //   pairs stored up to each row's query (max_rows)
     void reset();
   };
 
@@ -95,6 +98,14 @@ struct MemoryLevel {
   // the pairs waiting in the delay ring (oldest first), the position, each head's store.
   void save_stream(const Stream& s, StreamState& out, const std::string& prefix) const;
   void load_stream(Stream& s, const StreamState& in, const std::string& prefix) const;
+
+ private:
+  // The pairs the stream's next `rows` positions complete and make old enough, queued in order
+  // (the delay ring advanced); k, v: the rows' keys and values (rows, C).
+  void queue_pairs(Stream& s, const F* k, const F* v, int rows, bool first_has_value) const;
+  // Head h of the stream: its queued pairs stored and the rows' queries k (rows, C) read into y
+  // (rows, stride ldy), a prompt's rows together where the store allows (MemoryStore::query_rows).
+  void read_head(Stream& s, int h, const F* k, F* y, int ldy, int rows) const;
 };
 
 }  // namespace mosaic

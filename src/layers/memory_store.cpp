@@ -12,6 +12,7 @@
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -368,6 +369,32 @@ void MemoryStore<F>::query(const F* q, F* y, int64_t step, F beta) {
         if (s[j] > limit_.lru_threshold) last_used_[selected_[j]] = step;
     }
   }
+}
+
+template <class F>
+bool MemoryStore<F>::reads_prefixes(int pairs) const {
+  const int n = n_ + pairs;
+  const bool evicts = limit_.max_pairs > 0 && n > limit_.max_pairs;
+  const bool approximate = index_ && n >= retrieval_.min_pairs && n > retrieval_.top_k;
+  return stored_ == n_ && !evicts && !approximate;  // stored_ == n_: slots in the order stored
+}
+
+template <class F>
+void MemoryStore<F>::query_rows(const F* q, int ldq, F* y, int ldy, const int* counts, const F* betas, int rows,
+                                int64_t first_step) {
+  assert(rows > 0 && counts[rows - 1] <= n_ && stored_ == n_);
+  constexpr int64_t kBudget = 1 << 18;  // scores per tile: 1 MB of floats, about an L2
+  thread_local std::vector<F> scratch;   // per thread, not per store: a server holds many stores
+  scratch.resize(std::min<int64_t>(kBudget, std::max<int64_t>(1, counts[rows - 1]) * rows));
+  const bool lru = limit_.max_pairs > 0 && limit_.policy == Eviction::LeastRecentlyUsed;
+  selected_.clear();
+  attention_prefix_rows(y, ldy, scratch.data(), static_cast<int64_t>(scratch.size()), q, ldq, keys_.data(), values_.data(),
+                        counts, betas, rows, hs_, [&](int r, const F* weights, int n) {
+                          if (lru)
+                            for (int i = 0; i < n; ++i)
+                              if (weights[i] > limit_.lru_threshold) last_used_[i] = first_step + r;
+                          if (r == rows - 1) std::copy_n(weights, n, scores_.data());
+                        });
 }
 
 // The union of the index's top-K and the newest W, ascending and without repeats, gathered

@@ -94,6 +94,14 @@ class MemoryStore {
   // selected ones), y = 0 when there are none. `step` is the query's position, recorded as the
   // last use of pairs above the threshold.
   void query(const F* q, F* y, int64_t step, F beta = F(1));
+  // Whether `pairs` more pairs can be added and then read by query_rows: no pair evicted and
+  // every read exact, so the pairs each query sees are the first slots.
+  bool reads_prefixes(int pairs) const;
+  // A chunk of queries after their pairs were added: query r (position first_step + r) reads
+  // the first counts[r] slots with bandwidth betas[r], as query() would have when the store held
+  // that many; the products on gemm (a prompt's rows). weights() are the last query's.
+  // Shapes: q (rows, hs) stride ldq, y (rows, hs) stride ldy; counts, betas (rows).
+  void query_rows(const F* q, int ldq, F* y, int ldy, const int* counts, const F* betas, int rows, int64_t first_step);
 
   int size() const { return n_; }
   int head_size() const { return hs_; }

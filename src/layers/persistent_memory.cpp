@@ -182,7 +182,6 @@ typename PersistentMemory<F>::Stream PersistentMemory<F>::start_stream(int max_r
   s.slots_t.resize(static_cast<size_t>(count) * H * hs * P);
   transpose_slots(s.slots_t.data(), P_k.value);
   s.k.resize(static_cast<size_t>(max_rows) * C);
-  s.scores.resize(static_cast<size_t>(count) * max_rows * P);
   s.z.resize(static_cast<size_t>(max_rows) * C);
   return s;
 }
@@ -192,15 +191,17 @@ void PersistentMemory<F>::step(F* y, const F* x, StreamSlices<Stream> slices) co
   const int hs = C / H, rows = total_rows(slices);
   Stream& lead = *slices.front().stream;  // its scratch and transposed slots serve every slice
   k_featurizer.step(lead.k.data(), x, slices_of(slices, [](Stream& s) -> auto& { return s.keys; }));
-  // One stream's rows together; several streams' a row at a time on the threads, each row's read
-  // the same whatever rows step beside it.
-  const int per_read = slices.size() == 1 ? rows : 1;
-#pragma omp parallel for schedule(static) if (per_read < rows)
-  for (int r = 0; r < rows; r += per_read)
-    for (int h = 0; h < H; ++h)
-      read_head(lead.z.data() + static_cast<int64_t>(r) * C + h * hs, C, lead.scores.data() + static_cast<int64_t>(r) * P,
-                static_cast<int64_t>(rows) * P, lead.k.data() + static_cast<int64_t>(r) * C + h * hs, C, per_read, h,
-                lead.slots_t.data(), lead.scale[h]);
+  // One stream's rows together, several streams' a row at a time (a row's read is the same
+  // whatever rows step beside it); heads and rows on the threads, each with its own scores.
+  const int block = slices.size() == 1 ? rows : 1, tasks = rows / block * H;
+#pragma omp parallel for schedule(static) if (rows > 1)
+  for (int task = 0; task < tasks; ++task) {
+    const int r = task / H * block, h = task % H;
+    thread_local std::vector<F> scores;  // (count, block, P)
+    scores.resize(static_cast<size_t>(count) * block * P);
+    read_head(lead.z.data() + static_cast<int64_t>(r) * C + h * hs, C, scores.data(), static_cast<int64_t>(block) * P,
+              lead.k.data() + static_cast<int64_t>(r) * C + h * hs, C, block, h, lead.slots_t.data(), lead.scale[h]);
+  }
   c_proj.apply_step(y, lead.z.data(), rows, slices.size());
 }
 

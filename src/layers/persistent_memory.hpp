@@ -41,7 +41,7 @@ struct PersistentMemory {
   struct Stream {
     typename KeyExtractor<F>::Stream keys;
     std::vector<F> scale, slots_t;    // (H); (count, H, hs, P)
-    std::vector<F> k, scores, z;      // scratch: (rows, C), (count, rows, P), (rows, C)
+    std::vector<F> k, z;              // scratch: (rows, C), (rows, C)
     void reset() { keys.reset(); }
   };
 
