@@ -11,6 +11,7 @@
 
 #include "core/rng.hpp"
 #include "infer/sampler.hpp"
+#include "kernels/vector_math.hpp"
 
 namespace mosaic {
 namespace {
@@ -77,6 +78,21 @@ TEST(Sampler, GreedyAtTemperatureZero) {
 }
 
 // min-p keeps the tokens whose probability is at least min_p times the top one's.
+// The blocked argmax is std::max_element's first largest: ties inside a block, across blocks,
+// at the ends, and lengths around the block size.
+TEST(Sampler, ArgmaxIsTheFirstLargest) {
+  Rng rng(3);
+  for (int n : {1, 2, 15, 255, 256, 257, 511, 4097, 50304})
+    for (int trial = 0; trial < 20; ++trial) {
+      std::vector<float> x(n);
+      for (auto& v : x) v = static_cast<float>(static_cast<int>(rng.below(40)) - 30);  // many ties
+      if (trial % 4 == 1) x[n - 1] = 100;
+      if (trial % 4 == 2) x[0] = x[n / 2] = x[n - 1] = 100;
+      if (trial % 4 == 3) std::fill(x.begin(), x.end(), -5.0f);
+      ASSERT_EQ(argmax(x.data(), n), std::max_element(x.begin(), x.end()) - x.begin()) << "n " << n << " trial " << trial;
+    }
+}
+
 TEST(Sampler, MinPDropsTokensBelowItsShareOfTheTop) {
   const std::vector<float> logits = {std::log(0.5f), std::log(0.3f), std::log(0.12f), std::log(0.08f)};
   for (double min_p : {0.0, 0.2, 0.5, 0.9}) {

@@ -12,6 +12,7 @@
 #include "core/rng.hpp"
 #include "infer/generate.hpp"
 #include "infer/stream.hpp"
+#include "kernels/vector_math.hpp"
 #include "models/factory.hpp"
 
 namespace mosaic {
@@ -22,7 +23,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-int32_t argmax(const float* logits, int V) { return static_cast<int32_t>(std::max_element(logits, logits + V) - logits); }
 
 struct StreamTiming {
   double generated = 0, prompt = 0;  // tokens/s

@@ -14,6 +14,7 @@
 #include "core/rng.hpp"
 #include "infer/stream.hpp"
 #include "kernels/softmax.hpp"
+#include "kernels/vector_math.hpp"
 
 namespace mosaic {
 
@@ -62,7 +63,6 @@ void prefill(ModelStream<float>& stream, int64_t pairs, int64_t room, uint64_t s
   }
 }
 
-int32_t argmax(const float* logits, int V) { return static_cast<int32_t>(std::max_element(logits, logits + V) - logits); }
 
 LongMemorySpeedCell time_prefilled(const LanguageModel<float>& model, const RetrievalOptions& retrieval, int64_t pairs,
                                    int tokens, int threads) {

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "kernels/vector_math.hpp"
 
 namespace mosaic {
 
@@ -42,8 +43,8 @@ const float* Sampler::penalized(const float* logits, int vocab, std::span<const 
 
 int32_t Sampler::sample(const float* raw_logits, int vocab, Rng& rng, std::span<const int32_t> history) {
   const float* logits = penalized(raw_logits, vocab, history);
-  if (config_.temperature <= 0) return static_cast<int32_t>(std::max_element(logits, logits + vocab) - logits);
-  const float mx = *std::max_element(logits, logits + vocab);
+  if (config_.temperature <= 0) return argmax(logits, vocab);
+  const float mx = lane_max(logits, vocab);
   candidates_.resize(vocab);
   double sum = 0;
   for (int i = 0; i < vocab; ++i) {

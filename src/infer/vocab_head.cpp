@@ -12,6 +12,7 @@
 
 #include "core/error.hpp"
 #include "kernels/threads.hpp"
+#include "kernels/vector_math.hpp"
 #include "kernels/vocab_panels.hpp"
 
 namespace mosaic {
@@ -116,15 +117,19 @@ void VocabHead::project_rows(const float* X, int m, float* logits) {
 // The bf16 maximum is at most e above the fp32 one, so anything within e of the fp32 maximum
 // lies above top - 3e here: those logits are recomputed in fp32, by the fp32 panels' FMA chain.
 void VocabHead::recheck_top(const float* x, float* logits) const {
-  const float top = *std::max_element(logits, logits + V_);
+  const float top = lane_max(logits, V_);
   const double cut = top - 3 * error_bound(x);
-  for (int v = 0; v < V_; ++v)
-    if (logits[v] >= cut) {
-      const float* w = wte_ + static_cast<int64_t>(v) * C_;
-      float sum = 0;
-      for (int c = 0; c < C_; ++c) sum = std::fma(w[c], x[c], sum);
-      logits[v] = sum;
-    }
+  for (int b = 0; b < V_; b += 16) {
+    const int n = std::min(16, V_ - b);
+    if (lane_max(logits + b, n) < cut) continue;  // none of these is near the top
+    for (int v = b; v < b + n; ++v)
+      if (logits[v] >= cut) {
+        const float* w = wte_ + static_cast<int64_t>(v) * C_;
+        float sum = 0;
+        for (int c = 0; c < C_; ++c) sum = std::fma(w[c], x[c], sum);
+        logits[v] = sum;
+      }
+  }
 }
 
 }  // namespace mosaic

@@ -66,6 +66,24 @@ inline F lane_max(const F* x, int n) {
   return m;
 }
 
+// The index of the first largest of x[0, n), n >= 1, as std::max_element gives for finite x:
+// block maxima on the lanes, then one block scanned (greedy decoding's argmax over a vocabulary).
+template <class F>
+inline int argmax(const F* x, int n) {
+  constexpr int kBlock = 256;
+  int first = 0;
+  F best = lane_max(x, std::min(n, kBlock));
+  for (int b = kBlock; b < n; b += kBlock) {
+    const F m = lane_max(x + b, std::min(kBlock, n - b));
+    if (m > best) {
+      best = m;
+      first = b;
+    }
+  }
+  while (x[first] != best) ++first;
+  return first;
+}
+
 // sum of x[0, n), per lane in F, lanes added in double.
 template <class F>
 inline double lane_sum(const F* x, int n) {
