@@ -14,6 +14,7 @@
 #include "gradcheck.hpp"
 #include "kernels/cpu_target.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/matvec.hpp"
 #include "kernels/small_gemm.hpp"
 #include "layer_harness.hpp"
 #include "op_cases.hpp"
@@ -67,6 +68,40 @@ std::vector<op_cases::GemmCase> small_gemm_cases() {
     cases.push_back(op_cases::pmem_readout(m));
   }
   return cases;
+}
+
+// The one-row kernels of streaming against float64 sums, on row and column counts around
+// their blocks; a row's score is the same bits whatever rows are beside it (a key's score must
+// not depend on the store's size).
+TEST(Matvec, RowsAndWeightedRowsMatchFloat64SumsAndARowsBitsDoNotDependOnItsNeighbours) {
+  Rng rng(12);
+  for (int cols : {1, 7, 8, 31, 32, 33, 128})
+    for (int rows : {1, 3, 8, 9, 17, 40}) {
+      std::vector<float> W(static_cast<size_t>(rows) * cols), x(cols), p(rows), y(rows), z(cols, 0.5f);
+      for (auto& v : W) v = static_cast<float>(rng.uniform() * 2 - 1);
+      for (auto& v : x) v = static_cast<float>(rng.uniform() * 2 - 1);
+      for (auto& v : p) v = static_cast<float>(rng.uniform());
+      matvec(y.data(), W.data(), x.data(), nullptr, rows, cols);
+      add_weighted_rows(z.data(), W.data(), p.data(), rows, cols);
+      for (int r = 0; r < rows; ++r) {
+        double e = 0;
+        for (int c = 0; c < cols; ++c) e += static_cast<double>(W[r * cols + c]) * x[c];
+        ASSERT_NEAR(y[r], e, 1e-5 * cols) << rows << " x " << cols << ", row " << r;
+      }
+      for (int c = 0; c < cols; ++c) {
+        double e = 0.5;
+        for (int r = 0; r < rows; ++r) e += static_cast<double>(p[r]) * W[r * cols + c];
+        ASSERT_NEAR(z[c], e, 1e-5 * rows) << rows << " x " << cols << ", column " << c;
+      }
+      for (int first = 1; first < rows; first += 3) {  // rows [first, rows) alone
+        std::vector<float> part(rows - first);
+        matvec(part.data(), W.data() + static_cast<int64_t>(first) * cols, x.data(), nullptr, rows - first, cols);
+        for (int r = first; r < rows; ++r) ASSERT_EQ(part[r - first], y[r]) << rows << " x " << cols << ", row " << r;
+        std::vector<float> head(first);
+        matvec(head.data(), W.data(), x.data(), nullptr, first, cols);
+        for (int r = 0; r < first; ++r) ASSERT_EQ(head[r], y[r]) << rows << " x " << cols << ", row " << r;
+      }
+    }
 }
 
 TEST(SmallGemm, MatchesSgemmOnTilesAndRemainders) { on_every_target([] {

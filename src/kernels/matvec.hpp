@@ -4,6 +4,7 @@
 // 8-float vectors, in a fixed order, so results are the same on every run.
 // Shapes: W (rows, cols) row-major; x (cols); y (rows); p (rows).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -27,32 +28,28 @@ inline float dot(const float* a, const float* b, int n) {
   return s;
 }
 
-// Four rows at a time share each load of x: for matrices that sit in cache (the 128 x 128
-// projections, the stored keys of a head), where the loop, not memory, is the limit.
-inline void matvec_rows4(float* y, const float* W, const float* x, int rows, int cols) {
-  int r = 0;
+// Eight rows at a time share each load of x, one accumulator per row, and the eight sums come
+// out as one vector (simd::sum8: three rounds of pairwise adds instead of a reduction per row).
+// A last group of fewer rows repeats its last row and stores only its own, so a row's sum does
+// not depend on where it falls. For matrices that sit in cache (the 128 x 128 projections, the
+// stored keys of a head), where the loop, not memory, is the limit.
+inline void matvec_rows8(float* y, const float* W, const float* x, int rows, int cols) {
   const int c8 = cols / 8 * 8;
-  for (; r + 4 <= rows; r += 4) {
-    const float* w0 = W + static_cast<int64_t>(r) * cols;
-    const float *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols;
-    simd::f8 a0 = {}, a1 = {}, a2 = {}, a3 = {};
+  for (int r = 0; r < rows; r += 8) {
+    const int n = std::min(8, rows - r);
+    const float* w[8];
+    for (int i = 0; i < 8; ++i) w[i] = W + static_cast<int64_t>(r + std::min(i, n - 1)) * cols;
+    simd::f8 a[8] = {};
     for (int c = 0; c < c8; c += 8) {
       const simd::f8 xv = simd::load(x + c);
-      a0 += simd::load(w0 + c) * xv;
-      a1 += simd::load(w1 + c) * xv;
-      a2 += simd::load(w2 + c) * xv;
-      a3 += simd::load(w3 + c) * xv;
+      for (int i = 0; i < 8; ++i) a[i] += simd::load(w[i] + c) * xv;
     }
-    float s[4] = {simd::sum(a0), simd::sum(a1), simd::sum(a2), simd::sum(a3)};
-    for (int c = c8; c < cols; ++c) {
-      s[0] += w0[c] * x[c];
-      s[1] += w1[c] * x[c];
-      s[2] += w2[c] * x[c];
-      s[3] += w3[c] * x[c];
-    }
-    std::memcpy(y + r, s, sizeof s);
+    alignas(32) float s[8];
+    simd::store(s, simd::sum8(a));
+    for (int c = c8; c < cols; ++c)
+      for (int i = 0; i < 8; ++i) s[i] += w[i][c] * x[c];
+    std::memcpy(y + r, s, n * sizeof(float));
   }
-  for (; r < rows; ++r) y[r] = dot(W + static_cast<int64_t>(r) * cols, x, cols);
 }
 
 // y = W x one row at a time with `dot`, prefetching a few rows ahead, rows split over
@@ -67,36 +64,40 @@ inline void matvec_streamed(float* y, const float* W, const float* x, int rows, 
   }
 }
 
-// y = W x (+ bias when not null): in-cache matrices four rows at a time, larger ones streamed.
+// y = W x (+ bias when not null): in-cache matrices eight rows at a time, larger ones streamed.
 inline void matvec(float* y, const float* W, const float* x, const float* bias, int rows, int cols, int threads = 1) {
   const bool large = static_cast<int64_t>(rows) * cols > (1 << 18);  // > 1 MiB: beyond L2
   if (large)
     matvec_streamed(y, W, x, rows, cols, threads);
   else
-    matvec_rows4(y, W, x, rows, cols);
+    matvec_rows8(y, W, x, rows, cols);
   if (bias)
     for (int r = 0; r < rows; ++r) y[r] += bias[r];
 }
 
 // y += sum_r p_r W_r: a probability-weighted sum of rows (attention read-out). Columns in
-// blocks of 32 held in registers across all rows.
+// blocks of 32 held in registers across all rows, even and odd rows in two sets of
+// accumulators (one set would wait on each add's latency), added at the end.
 inline void add_weighted_rows(float* y, const float* W, const float* p, int rows, int cols) {
   int c0 = 0;
   for (; c0 + 32 <= cols; c0 += 32) {
-    simd::f8 a0 = simd::load(y + c0), a1 = simd::load(y + c0 + 8), a2 = simd::load(y + c0 + 16),
-             a3 = simd::load(y + c0 + 24);
-    for (int r = 0; r < rows; ++r) {
+    simd::f8 a[4], b[4] = {};
+    for (int k = 0; k < 4; ++k) a[k] = simd::load(y + c0 + 8 * k);
+    int r = 0;
+    for (; r + 2 <= rows; r += 2) {
       const float* w = W + static_cast<int64_t>(r) * cols + c0;
-      const simd::f8 pr = simd::splat(p[r]);
-      a0 += pr * simd::load(w);
-      a1 += pr * simd::load(w + 8);
-      a2 += pr * simd::load(w + 16);
-      a3 += pr * simd::load(w + 24);
+      const simd::f8 p0 = simd::splat(p[r]), p1 = simd::splat(p[r + 1]);
+      for (int k = 0; k < 4; ++k) {
+        a[k] += p0 * simd::load(w + 8 * k);
+        b[k] += p1 * simd::load(w + cols + 8 * k);
+      }
     }
-    simd::store(y + c0, a0);
-    simd::store(y + c0 + 8, a1);
-    simd::store(y + c0 + 16, a2);
-    simd::store(y + c0 + 24, a3);
+    if (r < rows) {
+      const float* w = W + static_cast<int64_t>(r) * cols + c0;
+      const simd::f8 p0 = simd::splat(p[r]);
+      for (int k = 0; k < 4; ++k) a[k] += p0 * simd::load(w + 8 * k);
+    }
+    for (int k = 0; k < 4; ++k) simd::store(y + c0 + 8 * k, a[k] + b[k]);
   }
   for (int r = 0; r < rows; ++r) {
     const float pr = p[r];

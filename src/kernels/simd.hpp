@@ -72,6 +72,16 @@ MOSAIC_INLINE float sum(f16 v) {
   return sum(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
              __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15));
 }
+// Pairwise sums of neighbours: (a0+a1, a2+a3, b0+b1, b2+b3, a4+a5, a6+a7, b4+b5, b6+b7).
+inline f8 hadd(f8 a, f8 b) {
+  return __builtin_shufflevector(a, b, 0, 2, 8, 10, 4, 6, 12, 14) + __builtin_shufflevector(a, b, 1, 3, 9, 11, 5, 7, 13, 15);
+}
+// The eight lane sums of a[0..7], as one vector.
+inline f8 sum8(const f8* a) {
+  const f8 t0 = hadd(hadd(a[0], a[1]), hadd(a[2], a[3]));  // rows 0-3: low-half sums, then high-half sums
+  const f8 t1 = hadd(hadd(a[4], a[5]), hadd(a[6], a[7]));
+  return __builtin_shufflevector(t0, t1, 0, 1, 2, 3, 8, 9, 10, 11) + __builtin_shufflevector(t0, t1, 4, 5, 6, 7, 12, 13, 14, 15);
+}
 
 }  // namespace simd
 
