@@ -1,7 +1,7 @@
 // Generation timing: a random prompt of each context length, then greedy tokens, each path
-// on the same prompt. Streams time each of `tokens` pushes after the prompt (the argmax is
-// outside the timed part, as it is the same for every path); full recomputation times whole
-// generate() steps after one warm-up step (buffers allocated, pages touched).
+// on the same prompt, each after a warm-up (threads started, buffers allocated, pages touched).
+// Streams time each of `tokens` pushes after the prompt (the argmax is outside the timed part,
+// as it is the same for every path); full recomputation times whole generate() steps.
 #include "bench/generation.hpp"
 
 #include <algorithm>
@@ -30,7 +30,16 @@ struct StreamTiming {
 
 // Generated tokens/s over `tokens` pushes after the prompt (a mean, so GPT's occasional window
 // re-encoding counts; the argmax between pushes is not timed). Also the prompt's tokens/s.
+// Before the timings, a short prompt and one token (not timed): the threads start and the
+// stream's buffers are touched once, as in any run past its first prompt.
+void warm_up(TokenStream& s, const std::vector<int32_t>& prompt) {
+  s.reset();
+  s.push_many(prompt.data(), static_cast<int>(std::min<size_t>(prompt.size(), 64)));
+  s.push(prompt[0]);
+}
+
 StreamTiming time_stream(TokenStream& s, const std::vector<int32_t>& prompt, int tokens) {
+  warm_up(s, prompt);
   s.reset();
   const auto t0 = Clock::now();
   const float* logits = s.push_many(prompt.data(), static_cast<int>(prompt.size()));
@@ -56,6 +65,7 @@ StreamTiming time_batch(std::span<const std::unique_ptr<TokenStream>> streams, c
   std::vector<std::vector<int32_t>> prompts;
   std::vector<Rng> rngs;
   for (const auto& s : streams) {
+    warm_up(*s, prompt);
     raw.push_back(s.get());
     prompts.push_back(prompt);
     std::rotate(prompts.back().begin(), prompts.back().begin() + (prompts.size() - 1) % prompt.size(), prompts.back().end());
