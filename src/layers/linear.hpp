@@ -32,6 +32,7 @@ struct Linear {
   // whatever streams step beside it (the weights, read once, serve every row from cache).
   void apply_step(F* y_out, const F* input, int rows, size_t streams) const {
     if (streams == 1) return apply(y_out, input, rows);
+#pragma omp parallel for schedule(static) if (rows >= 4)
     for (int r = 0; r < rows; ++r) apply(y_out + static_cast<int64_t>(r) * out, input + static_cast<int64_t>(r) * in, 1);
   }
   const F* forward(const F* input, int64_t rows);
