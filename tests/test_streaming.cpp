@@ -20,6 +20,7 @@
 #include "infer/generate.hpp"
 #include "infer/stream.hpp"
 #include "infer/vocab_head.hpp"
+#include "kernels/attention.hpp"
 #include "kernels/cpu_target.hpp"
 #include "layers/memory_store.hpp"
 #include "io/model_io.hpp"
@@ -559,6 +560,50 @@ void rows_together_vs_one_by_one(double tolerance) {
 TEST(MemoryStore, RowsReadTogetherEqualRowsReadOneByOne) {
   rows_together_vs_one_by_one<double>(1e-12);
   rows_together_vs_one_by_one<float>(2e-6);
+}
+
+// The chunk kernel's tiles: a budget of one row, of a few rows and of all of them give each
+// row what attention_row gives it.
+TEST(MemoryStore, ChunkReadsAreTheSameInTilesOfAnySize) {
+  const int hs = 4, n = 40, rows = 7;
+  Rng rng(5);
+  std::vector<double> keys(n * hs), values(n * hs), q(rows * hs), scales(rows);
+  for (auto* v : {&keys, &values, &q})
+    for (auto& e : *v) e = rng.uniform() * 2 - 1;
+  const int counts[rows] = {0, 3, 3, 10, 25, 39, 40};
+  for (int r = 0; r < rows; ++r) scales[r] = 0.5 + 0.1 * r;
+  std::vector<double> expect(rows * hs), weights(n);
+  for (int r = 0; r < rows; ++r)
+    attention_row(&expect[r * hs], weights.data(), &q[r * hs], keys.data(), values.data(), counts[r], hs, scales[r]);
+  for (int64_t budget : {40, 120, 280}) {
+    std::vector<double> y(rows * hs, 99.0), scratch(budget);
+    attention_prefix_rows(y.data(), hs, scratch.data(), budget, q.data(), hs, keys.data(), values.data(), counts,
+                          scales.data(), rows, hs, [](int, const double*, int) {});
+    for (int e = 0; e < rows * hs; ++e) ASSERT_NEAR(y[e], expect[e], 1e-12) << "budget " << budget << ", entry " << e;
+  }
+}
+
+// A store with more pairs than one tile's budget of scores (2^18) still reads a chunk: the
+// scratch holds one row whatever the store's size.
+TEST(MemoryStore, AChunkReadsAStoreLargerThanItsScoreBudget) {
+  const int hs = 2, n = (1 << 18) + 100, rows = 3;
+  MemoryStore<float> store(hs, {});
+  Rng rng(6);
+  std::vector<float> keys(static_cast<size_t>(n) * hs), values(keys.size());
+  for (int i = 0; i < n; ++i) {
+    for (int d = 0; d < hs; ++d) {
+      keys[i * hs + d] = static_cast<float>(rng.uniform() * 2 - 1);
+      values[i * hs + d] = static_cast<float>(rng.uniform() * 2 - 1);
+    }
+    store.add(&keys[i * hs], &values[i * hs], i);
+  }
+  const std::vector<float> q = {0.3f, -0.2f, 1.0f, 0.5f, -0.7f, 0.1f}, betas = {1, 1, 1};
+  const std::vector<int> counts = {n - 50, n - 10, n};
+  std::vector<float> y(rows * hs), expect(rows * hs), weights(n);
+  store.query_rows(q.data(), hs, y.data(), hs, counts.data(), betas.data(), rows, n);
+  for (int r = 0; r < rows; ++r)
+    attention_row(&expect[r * hs], weights.data(), &q[r * hs], keys.data(), values.data(), counts[r], hs, 1.0f);
+  for (int e = 0; e < rows * hs; ++e) EXPECT_NEAR(y[e], expect[e], 1e-5) << e;
 }
 
 // A prompt fed whole (push_many: chunks of rows, the memories' reads on gemm where the store

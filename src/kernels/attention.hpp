@@ -157,8 +157,9 @@ void attention_row(F* y, F* scores, const F* q, const F* keys, const F* values, 
 // A chunk of queries over stored pairs that arrived in order (a prompt read in a stream): query
 // r reads the first counts[r] rows (counts non-decreasing), y_r = sum_j softmax_j(scales[r]
 // q_r . k_j) v_j, y_r = 0 when counts[r] = 0; what attention_row gives each row, up to rounding,
-// with the products on gemm. Rows go in tiles whose scores fit `budget` entries of scratch (one
-// row at least); visit(r, weights, counts[r]) sees each row's weights once they are final.
+// with the products on gemm. Rows go in tiles whose scores fit `budget` entries of scratch, which
+// must hold one row (budget >= counts[rows-1]); visit(r, weights, counts[r]) sees each row's
+// weights once they are final.
 // Shapes: q (rows, hs) stride ldq; y (rows, hs) stride ldy; keys, values (counts[rows-1], hs).
 template <class F, class Visit>
 void attention_prefix_rows(F* y, int ldy, F* scratch, int64_t budget, const F* q, int ldq, const F* keys,

@@ -385,7 +385,8 @@ void MemoryStore<F>::query_rows(const F* q, int ldq, F* y, int ldy, const int* c
   assert(rows > 0 && counts[rows - 1] <= n_ && stored_ == n_);
   constexpr int64_t kBudget = 1 << 18;  // scores per tile: 1 MB of floats, about an L2
   thread_local std::vector<F> scratch;   // per thread, not per store: a server holds many stores
-  scratch.resize(std::min<int64_t>(kBudget, std::max<int64_t>(1, counts[rows - 1]) * rows));
+  const int64_t widest = std::max(1, counts[rows - 1]);  // one row's scores fit, however many pairs
+  scratch.resize(std::max(widest, std::min(kBudget, widest * rows)));
   const bool lru = limit_.max_pairs > 0 && limit_.policy == Eviction::LeastRecentlyUsed;
   selected_.clear();
   attention_prefix_rows(y, ldy, scratch.data(), static_cast<int64_t>(scratch.size()), q, ldq, keys_.data(), values_.data(),
