@@ -23,7 +23,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-
 struct StreamTiming {
   double generated = 0, prompt = 0;  // tokens/s
 };

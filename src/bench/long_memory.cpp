@@ -63,7 +63,6 @@ void prefill(ModelStream<float>& stream, int64_t pairs, int64_t room, uint64_t s
   }
 }
 
-
 LongMemorySpeedCell time_prefilled(const LanguageModel<float>& model, const RetrievalOptions& retrieval, int64_t pairs,
                                    int tokens, int threads) {
   LongMemorySpeedCell cell;
