@@ -67,5 +67,22 @@ TEST(StepThreads, LeaveTheCoreAnotherProcessTakes) {
   });
 }
 
+// Between two readings of 100 ticks on 2 cores: another process's 50 ticks are half a core
+// (we used 30 of the busy 80); a niced process's 50 more count only when we are niced too.
+TEST(StepThreads, NicedProcessesCountOnlyWhenWeAreNiced) {
+  CpuTicks before, after;
+  before.ok = after.ok = true;
+  after.busy = 80;
+  after.ours = 30;
+  after.niced = 50;
+  after.total = 200;  // 2 cores x 100 ticks
+  EXPECT_DOUBLE_EQ(cores_busy_between(before, after, 2, false), 0.5);
+  EXPECT_DOUBLE_EQ(cores_busy_between(before, after, 2, true), 1.0);
+  after.ours = 90;  // ours larger than the busy column (we are niced, our time is in niced)
+  EXPECT_DOUBLE_EQ(cores_busy_between(before, after, 2, false), 0.0);
+  EXPECT_DOUBLE_EQ(cores_busy_between(before, after, 2, true), 0.4);
+  EXPECT_DOUBLE_EQ(cores_busy_between(after, after, 2, true), 0.0) << "no time passed";
+}
+
 }  // namespace
 }  // namespace mosaic

@@ -58,20 +58,16 @@ void set_threads(int n) {
 
 namespace {
 
-struct Ticks {
-  double busy = 0, total = 0;  // every core's, in clock ticks
-  double ours = 0;             // this process's user + system
-  bool ok = false;
-};
 
-Ticks read_ticks() {
-  Ticks t;
+CpuTicks read_ticks() {
+  CpuTicks t;
   std::ifstream stat("/proc/stat");
   std::string cpu;
   double user, nice, system, idle, iowait, irq, softirq, steal;
   if (!(stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) || cpu != "cpu") return t;
-  t.busy = user + nice + system + irq + softirq + steal;  // steal: a hypervisor's other guests
-  t.total = t.busy + idle + iowait;
+  t.busy = user + system + irq + softirq + steal;  // steal: a hypervisor's other guests
+  t.niced = nice;
+  t.total = t.busy + nice + idle + iowait;
   std::ifstream self("/proc/self/stat");
   std::string line;
   if (!std::getline(self, line)) return t;
@@ -97,22 +93,28 @@ double others_running() {
 
 }  // namespace
 
+double cores_busy_between(const CpuTicks& before, const CpuTicks& after, int cores, bool we_are_niced) {
+  if (!(after.total > before.total)) return 0;
+  double others = (after.busy - before.busy) - (after.ours - before.ours);
+  if (we_are_niced) others += after.niced - before.niced;  // our own time is in that column then
+  return std::max(0.0, cores * others / (after.total - before.total));
+}
+
 double cores_busy_elsewhere() {
   using clock = std::chrono::steady_clock;
   static std::mutex mutex;
-  static Ticks last;
+  static CpuTicks last;
   static clock::time_point last_time;
   static double busy = -1;
   std::lock_guard lock(mutex);
   const auto now = clock::now();
   if (busy >= 0 && now - last_time < std::chrono::milliseconds(100)) return busy;
-  const Ticks t = read_ticks();
+  const CpuTicks t = read_ticks();
   if (!t.ok) return busy = 0;
   if (busy < 0 || !last.ok) {
     busy = others_running();
   } else if (t.total > last.total) {
-    const double cores = omp_get_num_procs();
-    busy = std::max(0.0, cores * ((t.busy - last.busy) - (t.ours - last.ours)) / (t.total - last.total));
+    busy = cores_busy_between(last, t, omp_get_num_procs(), ::getpriority(PRIO_PROCESS, 0) > 0);
   }
   last = t;
   last_time = now;
