@@ -66,6 +66,53 @@ TEST(RegBenchRun, EveryEpochVisitsEachTaskOnceAndBatchesArePadded) {
   EXPECT_EQ(first.targets, again.targets);
 }
 
+// --relabel: each drawn sequence is the plain draw with its letters renamed by one bijection
+// (padding, '|' and ignored targets in place, targets renamed alike), the renaming changes from
+// draw to draw, and a batch still depends only on (step, micro).
+TEST(RegBenchRun, RelabelledBatchesRenameEachDrawsLettersConsistently) {
+  const int N = 6, B = 3, accumulation = 2;
+  auto tasks = make_tasks(7, N);
+  TaskBatches plain(tasks, make_tasks(8, 4), B, accumulation, 99);
+  TaskBatches renamed(tasks, make_tasks(8, 4), B, accumulation, 99, true);
+  Rng unused(0);
+  std::set<std::vector<int32_t>> renamings;
+  for (int64_t step = 0; step < 4; ++step)
+    for (int micro = 0; micro < accumulation; ++micro) {
+      Batch a, b;
+      plain.train_batch(step, micro, unused, a);
+      renamed.train_batch(step, micro, unused, b);
+      ASSERT_EQ(a.B, b.B);
+      ASSERT_EQ(a.T, b.T);
+      for (int r = 0; r < a.B; ++r) {
+        std::vector<int32_t> map(kVocab, -1), inverse(kVocab, -1);
+        for (int t = 0; t < a.T; ++t) {
+          const int64_t j = static_cast<int64_t>(r) * a.T + t;
+          const int32_t x = a.idx[j], y = b.idx[j];
+          if (!is_letter(x)) {
+            EXPECT_EQ(y, x) << "padding and '|' stay";
+          } else {
+            ASSERT_TRUE(is_letter(y));
+            if (map[x] < 0) map[x] = y;
+            if (inverse[y] < 0) inverse[y] = x;
+            EXPECT_EQ(map[x], y) << "one letter, one new name within a sequence";
+            EXPECT_EQ(inverse[y], x) << "two letters, one name";
+          }
+          const int32_t ta = a.targets[j], tb = b.targets[j];
+          if (ta < 0) {
+            EXPECT_EQ(tb, ta);
+          } else {
+            EXPECT_EQ(tb, map[ta] >= 0 ? map[ta] : tb) << "targets renamed as the inputs";
+          }
+        }
+        renamings.insert(map);
+      }
+      Batch again;
+      renamed.train_batch(step, micro, unused, again);
+      EXPECT_EQ(again.idx, b.idx);
+    }
+  EXPECT_GT(renamings.size(), 20u) << "24 draws, fresh renamings";
+}
+
 ModelConfig tiny_regbench_model() {
   ModelConfig c = tiny_config("mosaic", {.vocab_size = 20, .block_size = 960, .n_layer = 1, .n_embd = 8, .pmem_size = 4});
   c.bias = false;

@@ -20,7 +20,7 @@ namespace mosaic {
 namespace {
 
 struct RegBenchCommandOptions {
-  bool full = false, quick = false, no_iid = false, no_plot = false, rescore = false, ngram_only = false;
+  bool full = false, quick = false, no_iid = false, no_plot = false, rescore = false, ngram_only = false, relabel = false;
   std::vector<int> sizes, ngram{2, 3, 4};
   std::vector<std::string> configs;
   int64_t steps = 0;
@@ -68,6 +68,9 @@ void add_regbench_command(CLI::App& app) {
   cmd->add_option("--val-tasks", o->val_tasks, "validation automata (500; --quick 200)")->check(CLI::Range(1, 1000000));
   cmd->add_option("--test-tasks", o->test_tasks, "test automata (500)")->check(CLI::Range(1, 1000000));
   cmd->add_flag("--no-iid", o->no_iid, "skip table 4's IID variant (test on the training automata)");
+  cmd->add_flag("--relabel", o->relabel,
+                "rename the training letters by a fresh random permutation at every draw (still N automata, up to "
+                "isomorphism; runs named *_relabel_N*)");
   cmd->add_option("--seed", o->seed, "seed of the data (the configs hold the training seeds)");
   cmd->add_option("--runs", o->runs_dir, "run folders, one per grid point (checkpoints, result.json)");
   cmd->add_option("-o,--out", o->out_dir, "results.json, results.csv and the figure (default docs/regbench, --quick docs/regbench/quick)");
@@ -98,6 +101,7 @@ void add_regbench_command(CLI::App& app) {
     if (o->val_tasks > 0) p.val_tasks = o->val_tasks;
     if (o->test_tasks > 0) p.test_tasks = o->test_tasks;
     p.iid = !o->no_iid;
+    p.relabel = o->relabel;
     p.seed = o->seed;
     p.seeds = o->seeds;
     p.ngram_orders.clear();

@@ -24,7 +24,7 @@ namespace mosaic::regbench {
 namespace fs = std::filesystem;
 
 // Salts of the data splits: the test set is the same for every N and config.
-constexpr uint64_t kTrainSalt = 1, kValSalt = 2, kTestSalt = 3, kIidValSalt = 4, kIidTestSalt = 5;
+constexpr uint64_t kTrainSalt = 1, kValSalt = 2, kTestSalt = 3, kIidValSalt = 4, kIidTestSalt = 5, kRelabelSalt = 6;
 
 Protocol Protocol::paper() {
   Protocol p;
@@ -52,8 +52,9 @@ Protocol Protocol::quick() {
   return p;
 }
 
-TaskBatches::TaskBatches(std::vector<Task> train, std::vector<Task> val, int B, int accumulation, uint64_t seed)
-    : train_(std::move(train)), B_(B), accumulation_(accumulation), seed_(seed) {
+TaskBatches::TaskBatches(std::vector<Task> train, std::vector<Task> val, int B, int accumulation, uint64_t seed,
+                         bool relabel)
+    : train_(std::move(train)), B_(B), accumulation_(accumulation), seed_(seed), relabel_(relabel) {
   MOSAIC_CHECK(!train_.empty() && !val.empty(), "regbench: empty training or validation split", "use N >= 1");
   for (size_t i = 0; i < val.size(); i += B_) {
     std::vector<const Task*> group;
@@ -96,6 +97,18 @@ void TaskBatches::train_batch(int64_t step, int micro, Rng&, Batch& out) {
     group.push_back(&train_[permutation(k / N)[k % N]]);
   }
   pad_batch(group, out);
+  if (!relabel_) return;
+  for (int b = 0; b < out.B; ++b) {  // letters 1..kLetters renamed; padding and '|' stay
+    int32_t rename[kVocab];
+    for (int t = 0; t < kVocab; ++t) rename[t] = t;
+    Rng rng(mix64(seed_ ^ kRelabelSalt ^ mix64(static_cast<uint64_t>(first + b) + 1)));
+    for (int i = kLetters; i > 1; --i) std::swap(rename[i], rename[1 + rng.below(i)]);  // Fisher-Yates on 1..kLetters
+    const int64_t row = static_cast<int64_t>(b) * out.T;
+    for (int64_t j = row; j < row + out.T; ++j) {
+      out.idx[j] = rename[out.idx[j]];
+      if (out.targets[j] >= 0) out.targets[j] = rename[out.targets[j]];
+    }
+  }
 }
 
 std::string TaskBatches::describe() const {
@@ -249,7 +262,7 @@ std::vector<Point> make_grid(const Options& o) {
     MOSAIC_CHECK(base.model.vocab_size >= kVocab && base.model.block_size >= kMaxPositions,
                  file + ": RegBench needs vocab_size >= 20 and block_size >= " + std::to_string(kMaxPositions),
                  "start from configs/regbench_mosaic.json");
-    const std::string model = model_name(file);
+    const std::string model = model_name(file) + (p.relabel ? "_relabel" : "");
     for (const Point& other : grid)
       MOSAIC_CHECK(other.model != model, "regbench: two configs named " + model,
                    "give each config its own file name: the name picks the run folders");
@@ -363,7 +376,7 @@ PointResult train_point(const Options& o, const Point& pt, const PointFiles& fil
                         GridClock& clock) {
   const TrainConfig c = point_config(o, pt, files, steps);
   TaskBatches source(std::move(data.train), std::move(data.val), c.batch_size, c.gradient_accumulation_steps,
-                     mix64(o.protocol.seed ^ c.seed));
+                     mix64(o.protocol.seed ^ c.seed), o.protocol.relabel);
   const bool resume = !list_checkpoints(files.dir).empty();
   const auto t0 = std::chrono::steady_clock::now();
   const TrainResult tr = mosaic::train(c, resume, &source);

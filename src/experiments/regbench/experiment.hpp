@@ -26,6 +26,7 @@ struct Protocol {
   uint64_t seed = 1;               // of the data; each config keeps its own training seed
   int seeds = 1;                   // training seeds at the smallest N: the config's, then +1, +2, ...
   std::vector<int> ngram_orders{2, 3, 4};  // the in-context n-gram counter's rows (ngram.hpp): no training
+  bool relabel = false;            // training letters renamed at every draw (TaskBatches); points named *_relabel_N*
 
   static Protocol paper();         // the paper's length (200 epochs) at N = 100, 500, 1000: the default
   static Protocol full();          // the paper's grid: N up to 40,000 (days on 2 cores)
@@ -58,10 +59,16 @@ std::vector<PointResult> run(const Options& options);
 
 // Whole task sequences as training batches: each epoch a fresh permutation of the tasks (from
 // the seed and the epoch: no state, so a resumed run draws the same batches), micro-batches of
-// B sequences padded to their longest (kPad inputs, ignored targets).
+// B sequences padded to their longest (kPad inputs, ignored targets). With relabel, every draw
+// of a sequence renames its letters by a random permutation of the 18 (from the seed and the
+// draw's number): the automata's distribution is the same under any renaming (dfa.cpp picks the
+// alphabet as a random subset), so a renamed sequence is a draw of an automaton isomorphic to
+// the original, and what a model can memorise of a letter's role is gone. Still N automata;
+// validation and test tasks are never renamed.
 class TaskBatches : public BatchSource {
  public:
-  TaskBatches(std::vector<Task> train, std::vector<Task> val, int B, int accumulation, uint64_t seed);
+  TaskBatches(std::vector<Task> train, std::vector<Task> val, int B, int accumulation, uint64_t seed,
+              bool relabel = false);
   void train_batch(int64_t step, int micro, Rng& rng, Batch& out) override;
   const std::vector<Batch>& val_set() const override { return val_; }
   std::string describe() const override;
@@ -75,6 +82,7 @@ class TaskBatches : public BatchSource {
   std::vector<Batch> val_;
   int B_, accumulation_;
   uint64_t seed_;
+  bool relabel_;
   int64_t cached_epoch_ = -1;
   std::vector<int> perm_;
 };
