@@ -43,6 +43,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("results", help="results.json written by mosaic regbench")
     parser.add_argument("-o", "--out", required=True, help="the PNG to write")
+    parser.add_argument("--extra", action="append", default=[], metavar="RESULTS:LABEL",
+                        help="also the trained points of another results.json (a longer run, a variant) as open "
+                             "markers, with this label; repeatable")
     args = parser.parse_args()
     try:
         import matplotlib
@@ -55,6 +58,17 @@ def main():
             points = json.load(f)["points"]
     except (OSError, ValueError, KeyError) as e:
         fail(f"cannot read {args.results}: {e}", "pass the results.json of a mosaic regbench run")
+
+    extras = []  # (label, points)
+    for spec in args.extra:
+        path, sep, name = spec.rpartition(":")
+        if not sep or not path or not name:
+            fail(f"--extra {spec}: expected RESULTS:LABEL", "e.g. --extra docs/regbench/relabel/results.json:'letters renamed'")
+        try:
+            with open(path) as f:
+                extras.append((name, [p for p in json.load(f)["points"] if p["arch"] != "ngram" and p["variant"] == "ood"]))
+        except (OSError, ValueError, KeyError) as e:
+            fail(f"cannot read {path}: {e}", "pass the results.json of a mosaic regbench run")
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
     for ax, which, label in ((axes[0], 0, "accuracy (argmax is a legal letter)"),
@@ -86,6 +100,13 @@ def main():
                 if model_of(p) == model and p["variant"] == "iid":
                     ax.plot([p["n"]], [p["accuracy"] if which == 0 else p["tvd"]], marker="*", markersize=13,
                             color=color, linestyle="none", label=f"{name}, IID test (table 4)")
+        for k, (name, extra) in enumerate(extras):
+            for model, (model_name, color) in OURS.items():
+                xs = [p["n"] for p in extra if model_of(p).split("_relabel")[0] == model]
+                ys = [p["accuracy"] if which == 0 else p["tvd"] for p in extra if model_of(p).split("_relabel")[0] == model]
+                if xs:
+                    ax.plot(xs, ys, marker="osD^v"[k % 5], markersize=9, markerfacecolor="none", markeredgewidth=1.8,
+                            color=color, linestyle="none", label=f"{model_name}, {name}")
         ax.set_xscale("log")
         ax.set_xlabel("training automata N")
         ax.set_ylabel(label)
