@@ -7,7 +7,8 @@
 # tested is the out-of-distribution advantage minus the in-distribution one, per seed.
 # Writes results/ood/<model><seed>_<text>.{csv,json} (each model alone),
 # results/ood/mosaic_vs_<baseline><seed>_<text>.{csv,json} (paired differences with intervals
-# over documents), results/ood/summary.md (tools/ood_summary.py), ood.png and ood_gap.png.
+# over documents), results/ood/summary.md (tools/ood_summary.py: every baseline and seed in
+# results/ood, not only this call's), ood.png and ood_gap.png.
 # Every stage is skipped when done and training resumes from its checkpoint, so a killed run
 # goes on where it stopped: run it again. OOD_STEPS (4000), OOD_SEEDS ("1337": the default
 # seed, runs/ood_<model>; others train runs/ood_<model>_s<seed>), OOD_BASELINES
@@ -52,7 +53,7 @@ for seed in "${seeds[@]}"; do
 done
 
 python="$(command -v /usr/bin/python3 || command -v python3)"  # Debian's, with matplotlib
-"$python" tools/ood_summary.py "$out" --baselines "${baselines[@]}" --seeds "${seeds[@]}" > "$out/summary.md.tmp"
+"$python" tools/ood_summary.py "$out" > "$out/summary.md.tmp"  # every baseline and seed evaluated so far
 mv "$out/summary.md.tmp" "$out/summary.md"
 cat "$out/summary.md"
 "$python" tools/plot_positions.py -o "$out/ood.png" --title "loss by position in a document (trained on stories)" \

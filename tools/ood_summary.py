@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Summarise scripts/ood.sh's paired comparisons (results/ood/mosaic_vs_*.json) as Markdown.
 
-usage: tools/ood_summary.py results/ood --baselines gpt_rope gpt_alibi gpt --seeds 1337 2 3
+usage: tools/ood_summary.py results/ood [--baselines gpt_rope gpt_alibi gpt] [--seeds 1337 2 3]
+(without them: every baseline and seed with a mosaic_vs_<baseline>[_s<seed>]_<text>.json there)
 
 Table 1: the Memory Mosaic's loss minus each baseline's, per text, seed and range of positions,
 with the 95% bootstrap interval over documents (`mosaic eval --vs`).
@@ -32,6 +33,27 @@ def load(out, baseline, seed, text):
     return {(x["begin"], x["end"]): x for x in r["paired"]["ranges"]}
 
 
+def discover(out, texts):
+    """Baselines and seeds of the mosaic_vs_<baseline>[_s<seed>]_<text>.json files in out."""
+    baselines, seeds = [], []
+    for name in sorted(os.listdir(out)):
+        if not (name.startswith("mosaic_vs_") and name.endswith(".json")):
+            continue
+        stem, _, text = name[len("mosaic_vs_"):-len(".json")].rpartition("_")
+        if text not in texts or not stem:
+            continue
+        head, _, tail = stem.rpartition("_s")
+        baseline, seed = (head, tail) if head and tail.isdigit() else (stem, "1337")
+        if baseline not in baselines:
+            baselines.append(baseline)
+        if seed not in seeds:
+            seeds.append(seed)
+    seeds.sort(key=lambda s: (s != "1337", int(s)))
+    order = ["gpt_rope", "gpt_alibi", "gpt"]  # the strongest baseline first
+    baselines.sort(key=lambda b: (order.index(b) if b in order else len(order), b))
+    return baselines, seeds
+
+
 def label(rng):
     return f"{rng[0] + 1}-{rng[1]}"  # positions as tokens seen, 1-based
 
@@ -39,10 +61,15 @@ def label(rng):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out")
-    ap.add_argument("--baselines", nargs="+", required=True)
-    ap.add_argument("--seeds", nargs="+", default=["1337"])
+    ap.add_argument("--baselines", nargs="+", help="default: every baseline with a result in OUT")
+    ap.add_argument("--seeds", nargs="+", help="default: every seed with a result in OUT")
     args = ap.parse_args()
     texts = ["simplewiki", "enwiki", "stories"]
+    if not os.path.isdir(args.out):
+        sys.exit(f"error: {args.out} is not a folder\nhint: give scripts/ood.sh's results folder, results/ood")
+    found_baselines, found_seeds = discover(args.out, texts)
+    args.baselines = args.baselines or found_baselines
+    args.seeds = args.seeds or found_seeds
     found = {(b, s, t): load(args.out, b, s, t) for b in args.baselines for s in args.seeds for t in texts}
     ranges = next((sorted(v) for v in found.values() if v), None)
     if ranges is None:
