@@ -74,7 +74,7 @@ def main():
     print("| model | N | test | seeds | accuracy: mean [95% interval] (each) | TVD: mean [95% interval] (each) "
           "| legal mass | paper accuracy (MM / Transformer) | paper TVD (MM / Transformer) |")
     print("|---|---:|---|---:|---|---|---:|---|---|")
-    for (model, n, variant), ps in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0].startswith("ngram"), kv[0][0], kv[0][2])):
+    for (model, n, variant), ps in sorted(groups.items(), key=lambda kv: (kv[0][0].startswith("ngram"), kv[0][1], kv[0][0], kv[0][2])):
         ps.sort(key=lambda p: p.get("train_seed", 0))
         acc = [p["accuracy"] for p in ps]
         tvd = [p["tvd"] for p in ps]
