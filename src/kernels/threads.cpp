@@ -58,7 +58,6 @@ void set_threads(int n) {
 
 namespace {
 
-
 CpuTicks read_ticks() {
   CpuTicks t;
   std::ifstream stat("/proc/stat");
