@@ -45,7 +45,7 @@ def main():
     parser.add_argument("-o", "--out", required=True, help="the PNG to write")
     parser.add_argument("--extra", action="append", default=[], metavar="RESULTS:LABEL",
                         help="also the trained points of another results.json (a longer run, a variant) as open "
-                             "markers, with this label; repeatable")
+                             "markers, with this label, and its n-gram counters if RESULTS has none; repeatable")
     args = parser.parse_args()
     try:
         import matplotlib
@@ -66,9 +66,12 @@ def main():
             fail(f"--extra {spec}: expected RESULTS:LABEL", "e.g. --extra docs/regbench/relabel/results.json:'letters renamed'")
         try:
             with open(path) as f:
-                extras.append((name, [p for p in json.load(f)["points"] if p["arch"] != "ngram" and p["variant"] == "ood"]))
+                extra = json.load(f)["points"]
         except (OSError, ValueError, KeyError) as e:
             fail(f"cannot read {path}: {e}", "pass the results.json of a mosaic regbench run")
+        extras.append((name, [p for p in extra if p["arch"] != "ngram" and p["variant"] == "ood"]))
+        have = {p["model"] for p in points if p["arch"] == "ngram"}
+        points += [p for p in extra if p["arch"] == "ngram" and p["model"] not in have]  # the counters, once
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
     for ax, which, label in ((axes[0], 0, "accuracy (argmax is a legal letter)"),
