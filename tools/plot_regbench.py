@@ -103,13 +103,15 @@ def main():
                 if model_of(p) == model and p["variant"] == "iid":
                     ax.plot([p["n"]], [p["accuracy"] if which == 0 else p["tvd"]], marker="*", markersize=13,
                             color=color, linestyle="none", label=f"{name}, IID test (table 4)")
-        for k, (name, extra) in enumerate(extras):
-            for model, (model_name, color) in OURS.items():
-                xs = [p["n"] for p in extra if model_of(p).split("_relabel")[0] == model]
-                ys = [p["accuracy"] if which == 0 else p["tvd"] for p in extra if model_of(p).split("_relabel")[0] == model]
-                if xs:
-                    ax.plot(xs, ys, marker="osD^v"[k % 5], markersize=9, markerfacecolor="none", markeredgewidth=1.8,
-                            color=color, linestyle="none", label=f"{model_name}, {name}")
+        k = 0  # one open marker per (file, model), coloured by architecture
+        for name, extra in extras:
+            for model in dict.fromkeys(model_of(p) for p in extra):
+                mine = [p for p in extra if model_of(p) == model]
+                color = OURS.get("mosaic_v2" if "v2" in model else mine[0]["arch"], ("", "#555555"))[1]
+                ax.plot([p["n"] for p in mine], [p["accuracy"] if which == 0 else p["tvd"] for p in mine],
+                        marker="osD^v"[k % 5], markersize=9, markerfacecolor="none", markeredgewidth=1.8, color=color,
+                        linestyle="none", label=f"{model} ({name})")
+                k += 1
         ax.set_xscale("log")
         ax.set_xlabel("training automata N")
         ax.set_ylabel(label)
