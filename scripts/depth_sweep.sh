@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The paper's figure 9 at our scale: the Memory Mosaic and the GPT baselines at several depths
 # (DEPTHS, default "1 2 4 8" blocks; ARCHS, default "mosaic gpt_rope": the Memory Mosaic and the
-# GPT with RoPE, the strongest baseline at this size; "gpt" is the GPT with learned positions,
-# "gpt_alibi" with ALiBi), otherwise configs/tinystories_{mosaic,gpt}.json (d 128, 4 heads,
+# GPT with RoPE, the strongest baseline at this size; any name of scripts/story_model_flags.sh:
+# "gpt" learned positions, "gpt_alibi" ALiBi), otherwise configs/tinystories_*.json (d 128, 4 heads,
 # context 128, blocks of matched size), trained alike for STEPS steps (default 1500) on all the
 # stories of ../shared/data/tinystories (valid.txt held out), seed 1337.
 # Writes results/depth/{depth.png,summary.md,params.md} (train and
@@ -12,6 +12,7 @@
 set -euo pipefail
 build="${1:-build}"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/story_model_flags.sh
 steps="${STEPS:-1500}"
 depths="${DEPTHS:-1 2 4 8}"
 read -r -a archs <<< "${ARCHS:-mosaic gpt_rope}"
@@ -27,13 +28,7 @@ echo "|---|---:|---:|" >>"$out/params.md"
 # depth by depth, so a stopped sweep leaves every model compared at the depths it reached
 for depth in $depths; do
   for arch in "${archs[@]}"; do
-    case "$arch" in
-      mosaic) flags=(-c configs/tinystories_mosaic.json) ;;
-      gpt) flags=(-c configs/tinystories_gpt.json) ;;
-      gpt_rope) flags=(-c configs/tinystories_gpt.json --pos_encoding rope) ;;
-      gpt_alibi) flags=(-c configs/tinystories_gpt.json --pos_encoding alibi) ;;
-      *) echo "error: unknown model '$arch' in ARCHS" >&2; echo "hint: mosaic, gpt, gpt_rope or gpt_alibi" >&2; exit 1 ;;
-    esac
+    story_model_flags "$arch" || exit 1
     run="runs/depth_${arch}_L$depth"
     bash scripts/train_stories_run.sh "$build" "$run" "$steps" "${flags[@]}" --n_layer "$depth"
     params=$("$mosaic" info "$run" | grep -o '[0-9]* parameters' | head -1)

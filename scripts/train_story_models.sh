@@ -16,6 +16,7 @@ set -euo pipefail
 build="${1:-build}"
 shift || true
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/story_model_flags.sh
 steps="${STEPS:-4000}"
 seed="${SEED:-1337}"
 suffix="" seed_flag=()
@@ -26,19 +27,6 @@ models=("$@")
 bash scripts/prepare_stories.sh "$build"
 
 for model in "${models[@]}"; do
-  case "$model" in
-    mosaic) flags=(-c configs/tinystories_mosaic.json) ;;
-    gpt) flags=(-c configs/tinystories_gpt.json) ;;
-    gpt_rope) flags=(-c configs/tinystories_gpt.json --pos_encoding rope) ;;
-    gpt_alibi) flags=(-c configs/tinystories_gpt.json --pos_encoding alibi) ;;
-    mosaic_v2) flags=(-c configs/tinystories_mosaic_v2.json) ;;
-    v2_no_long) flags=(-c configs/tinystories_mosaic_v2.json --long_term_delay_max 0) ;;
-    v2_fixed_m) flags=(-c configs/tinystories_mosaic_v2.json --long_term_delay_max 16) ;;
-    v2_fixed_beta) flags=(-c configs/tinystories_mosaic_v2.json --adaptive_bandwidth false) ;;
-    v2_v1_keys) flags=(-c configs/tinystories_mosaic_v2.json --key_gate false) ;;
-    *) echo "error: unknown model '$model'" >&2
-       echo "hint: mosaic, gpt, gpt_rope, gpt_alibi, mosaic_v2, v2_no_long, v2_fixed_m, v2_fixed_beta or v2_v1_keys" >&2
-       exit 1 ;;
-  esac
+  story_model_flags "$model" || exit 1
   bash scripts/train_stories_run.sh "$build" "runs/ood_$model$suffix" "$steps" "${flags[@]}" "${seed_flag[@]}"
 done
