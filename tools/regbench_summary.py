@@ -16,17 +16,14 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ood_summary import T_975  # noqa: E402
 from plot_regbench import PUBLISHED, SIZES, fail, model_of  # noqa: E402
-
-# two-sided 95% Student t quantiles by degrees of freedom
-T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
-
 
 def mean_interval(values):
     m = statistics.fmean(values)
     if len(values) < 2:
         return m, None
-    half = T975.get(len(values) - 1, 1.96) * statistics.stdev(values) / math.sqrt(len(values))
+    half = T_975.get(len(values) - 1, 1.96) * statistics.stdev(values) / math.sqrt(len(values))
     return m, (m - half, m + half)
 
 
