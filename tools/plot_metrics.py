@@ -97,9 +97,12 @@ def main():
     ax.set_ylim(bottom=0)
     ax.set_title(args.title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    if len(args.runs) > 3:  # many runs: the legend below the axes, where it hides no curve
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
+    else:
+        ax.legend(fontsize="small")
     fig.tight_layout()
-    fig.savefig(args.out, dpi=120)
+    fig.savefig(args.out, dpi=120, bbox_inches="tight")
     if args.table:
         print("| run | steps | train loss (last 5 logs) | validation loss |")
         print("|---|---:|---:|---:|")
