@@ -66,6 +66,35 @@ TEST(RegBenchRun, EveryEpochVisitsEachTaskOnceAndBatchesArePadded) {
   EXPECT_EQ(first.targets, again.targets);
 }
 
+// --epoch-batches, as seq_icl's loader: each epoch is the N sequences once, in steps of B x
+// accumulation with the last step short and shared out over its micro-batches.
+TEST(RegBenchRun, EpochBatchesVisitEachTaskOncePerEpochWithTheLastStepShort) {
+  const int N = 10, B = 2, accumulation = 2;  // 4 per step: steps of 4, 4, 2 sequences
+  auto tasks = make_tasks(7, N);
+  TaskBatches source(tasks, make_tasks(8, 4), B, accumulation, 99, false, true);
+  Rng unused(0);
+  std::multiset<std::vector<int32_t>> all;
+  for (const auto& t : tasks) all.insert(std::vector<int32_t>(t.tokens.begin(), t.tokens.end() - 1));
+  const int sizes[3][2] = {{2, 2}, {2, 2}, {1, 1}};
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    std::multiset<std::vector<int32_t>> seen;
+    for (int s = 0; s < 3; ++s)
+      for (int micro = 0; micro < accumulation; ++micro) {
+        Batch batch;
+        source.train_batch(epoch * 3 + s, micro, unused, batch);
+        ASSERT_EQ(batch.B, sizes[s][micro]) << "epoch " << epoch << " step " << s << " micro " << micro;
+        for (int b = 0; b < batch.B; ++b) {
+          std::vector<int32_t> row(batch.idx.begin() + b * batch.T, batch.idx.begin() + (b + 1) * batch.T);
+          while (!row.empty() && row.back() == kPad) row.pop_back();
+          seen.insert(row);
+        }
+      }
+    EXPECT_EQ(seen, all) << "epoch " << epoch;
+  }
+  // A last step with fewer sequences than micro-batches is refused with a hint.
+  EXPECT_THROW(TaskBatches(make_tasks(7, 9), make_tasks(8, 4), B, 4, 99, false, true), Error);
+}
+
 // --relabel: each drawn sequence is the plain draw with its letters renamed by one bijection
 // (padding, '|' and ignored targets in place, targets renamed alike), the renaming changes from
 // draw to draw, and a batch still depends only on (step, micro).

@@ -20,7 +20,7 @@ namespace mosaic {
 namespace {
 
 struct RegBenchCommandOptions {
-  bool full = false, quick = false, no_iid = false, no_plot = false, rescore = false, ngram_only = false, relabel = false;
+  bool full = false, quick = false, no_iid = false, no_plot = false, rescore = false, ngram_only = false, relabel = false, epoch_batches = false;
   std::vector<int> sizes, ngram{2, 3, 4};
   std::vector<std::string> configs;
   int64_t steps = 0;
@@ -71,6 +71,9 @@ void add_regbench_command(CLI::App& app) {
   cmd->add_flag("--relabel", o->relabel,
                 "rename the training letters by a fresh random permutation at every draw (still N automata, up to "
                 "isomorphism; runs named *_relabel_N*)");
+  cmd->add_flag("--epoch-batches", o->epoch_batches,
+                "seq_icl's batches: each epoch the N sequences in steps of 32, the last one short (N = 100: 32, 32, 32, "
+                "4); without it every step takes 32, running on into the next epoch (runs named *_epochbatch_N*)");
   cmd->add_option("--seed", o->seed, "seed of the data (the configs hold the training seeds)");
   cmd->add_option("--runs", o->runs_dir, "run folders, one per grid point (checkpoints, result.json)");
   cmd->add_option("-o,--out", o->out_dir, "results.json, results.csv and the figure (default docs/regbench, --quick docs/regbench/quick)");
@@ -102,6 +105,7 @@ void add_regbench_command(CLI::App& app) {
     if (o->test_tasks > 0) p.test_tasks = o->test_tasks;
     p.iid = !o->no_iid;
     p.relabel = o->relabel;
+    p.epoch_batches = o->epoch_batches;
     p.seed = o->seed;
     p.seeds = o->seeds;
     p.ngram_orders.clear();

@@ -53,9 +53,15 @@ Protocol Protocol::quick() {
 }
 
 TaskBatches::TaskBatches(std::vector<Task> train, std::vector<Task> val, int B, int accumulation, uint64_t seed,
-                         bool relabel)
-    : train_(std::move(train)), B_(B), accumulation_(accumulation), seed_(seed), relabel_(relabel) {
+                         bool relabel, bool epoch_batches)
+    : train_(std::move(train)), B_(B), accumulation_(accumulation), seed_(seed), relabel_(relabel),
+      epoch_batches_(epoch_batches) {
   MOSAIC_CHECK(!train_.empty() && !val.empty(), "regbench: empty training or validation split", "use N >= 1");
+  const int64_t last = static_cast<int64_t>(train_.size()) % (static_cast<int64_t>(B_) * accumulation_);
+  MOSAIC_CHECK(!epoch_batches_ || last == 0 || last >= accumulation_,
+               "regbench: with --epoch-batches each epoch's last step holds " + std::to_string(last) +
+                   " sequences, fewer than its " + std::to_string(accumulation_) + " micro-batches",
+               "pick N so that N mod (batch_size x gradient_accumulation_steps) is 0 or at least the accumulation");
   for (size_t i = 0; i < val.size(); i += B_) {
     std::vector<const Task*> group;
     for (size_t j = i; j < std::min(val.size(), i + B_); ++j) group.push_back(&val[j]);
@@ -89,13 +95,17 @@ const std::vector<int>& TaskBatches::permutation(int64_t epoch) {
 }
 
 void TaskBatches::train_batch(int64_t step, int micro, Rng&, Batch& out) {
-  const int64_t N = static_cast<int64_t>(train_.size());
-  const int64_t first = (step * accumulation_ + micro) * B_;  // sequences seen before this micro-batch
-  std::vector<const Task*> group;
-  for (int b = 0; b < B_; ++b) {
-    const int64_t k = first + b;
-    group.push_back(&train_[permutation(k / N)[k % N]]);
+  const int64_t N = static_cast<int64_t>(train_.size()), per_step = static_cast<int64_t>(B_) * accumulation_;
+  int64_t first = (step * accumulation_ + micro) * B_, count = B_;  // draws before this micro-batch, its draws
+  if (epoch_batches_) {
+    const int64_t steps_per_epoch = (N + per_step - 1) / per_step, epoch = step / steps_per_epoch;
+    const int64_t begin = step % steps_per_epoch * per_step, in_step = std::min(per_step, N - begin);
+    const int64_t lo = begin + micro * in_step / accumulation_, hi = begin + (micro + 1) * in_step / accumulation_;
+    first = epoch * N + lo;
+    count = hi - lo;
   }
+  std::vector<const Task*> group;
+  for (int64_t k = first; k < first + count; ++k) group.push_back(&train_[permutation(k / N)[k % N]]);
   pad_batch(group, out);
   if (!relabel_) return;
   for (int b = 0; b < out.B; ++b) {  // letters 1..kLetters renamed; padding and '|' stay
@@ -205,7 +215,8 @@ void write_results(const Options& o, const std::vector<PointResult>& points) {
     configs.push_back({{"file", fs::path(file).filename().string()}, {"config", read_json_file(file)}});
   nlohmann::json doc = {{"protocol",
                          {{"sizes", p.sizes}, {"iid", p.iid}, {"epochs", p.epochs}, {"steps", p.steps}, {"seeds", p.seeds},
-                          {"val_tasks", p.val_tasks}, {"test_tasks", p.test_tasks}, {"seed", p.seed}}},
+                          {"val_tasks", p.val_tasks}, {"test_tasks", p.test_tasks}, {"seed", p.seed},
+                          {"relabel", p.relabel}, {"epoch_batches", p.epoch_batches}}},
                         {"configs", configs},
                         {"points", all}};
   write_text((fs::path(o.out_dir) / "results.json").string(), doc.dump(1) + "\n");
@@ -262,7 +273,8 @@ std::vector<Point> make_grid(const Options& o) {
     MOSAIC_CHECK(base.model.vocab_size >= kVocab && base.model.block_size >= kMaxPositions,
                  file + ": RegBench needs vocab_size >= 20 and block_size >= " + std::to_string(kMaxPositions),
                  "start from configs/regbench_mosaic.json");
-    const std::string model = model_name(file) + (p.relabel ? "_relabel" : "");
+    const std::string model =
+        model_name(file) + (p.relabel ? "_relabel" : "") + (p.epoch_batches ? "_epochbatch" : "");
     for (const Point& other : grid)
       MOSAIC_CHECK(other.model != model, "regbench: two configs named " + model,
                    "give each config its own file name: the name picks the run folders");
@@ -308,12 +320,18 @@ Splits point_splits(const Splits& all, const Protocol& p, const Point& pt) {
   return s;
 }
 
-int64_t steps_of(const Protocol& p, const Point& pt) {
+int64_t steps_per_epoch(const Point& pt) {
   const int64_t per_step = static_cast<int64_t>(pt.config.batch_size) * pt.config.gradient_accumulation_steps;
-  return p.steps > 0 ? p.steps : (pt.n + per_step - 1) / per_step * p.epochs;
+  return (pt.n + per_step - 1) / per_step;
 }
 
-double epochs_of(const Point& pt, int64_t steps) {
+int64_t steps_of(const Protocol& p, const Point& pt) {
+  return p.steps > 0 ? p.steps : steps_per_epoch(pt) * p.epochs;
+}
+
+// Passes over the N training sequences: whole steps per epoch with epoch_batches, else draws / N.
+double epochs_of(const Protocol& p, const Point& pt, int64_t steps) {
+  if (p.epoch_batches) return static_cast<double>(steps) / steps_per_epoch(pt);
   return static_cast<double>(steps) * pt.config.batch_size * pt.config.gradient_accumulation_steps / pt.n;
 }
 
@@ -376,7 +394,7 @@ PointResult train_point(const Options& o, const Point& pt, const PointFiles& fil
                         GridClock& clock) {
   const TrainConfig c = point_config(o, pt, files, steps);
   TaskBatches source(std::move(data.train), std::move(data.val), c.batch_size, c.gradient_accumulation_steps,
-                     mix64(o.protocol.seed ^ c.seed), o.protocol.relabel);
+                     mix64(o.protocol.seed ^ c.seed), o.protocol.relabel, o.protocol.epoch_batches);
   const bool resume = !list_checkpoints(files.dir).empty();
   const auto t0 = std::chrono::steady_clock::now();
   const TrainResult tr = mosaic::train(c, resume, &source);
@@ -397,7 +415,7 @@ PointResult train_point(const Options& o, const Point& pt, const PointFiles& fil
   r.best_val_loss = std::stod(best_file.metadata_or("val_loss", "nan"));
   r.best_step = std::stoll(best_file.metadata_or("step", "0"));
   r.steps = steps;
-  r.epochs = epochs_of(pt, steps);
+  r.epochs = epochs_of(o.protocol, pt, steps);
   r.params = static_cast<int64_t>(load_model(files.best)->params().count());
   r.train_seconds = seconds;
   write_text(files.result, to_json(r).dump(1) + "\n");
@@ -429,7 +447,7 @@ std::vector<PointResult> run(const Options& o) {
       continue;
     }
     std::fprintf(stderr, "regbench: [%zu/%zu] %s: %d automata, %lld steps (%.1f epochs)%s\n", k + 1, grid.size(),
-                 pt.name.c_str(), pt.n, static_cast<long long>(steps), epochs_of(pt, steps), clock.eta_note().c_str());
+                 pt.name.c_str(), pt.n, static_cast<long long>(steps), epochs_of(o.protocol, pt, steps), clock.eta_note().c_str());
     const PointResult& r = results.emplace_back(train_point(o, pt, files, std::move(data), steps, clock));
     std::fprintf(stderr, "regbench: %s: accuracy %.3f, TVD %.3f (L1 %.3f), mass on legal letters %.3f, best validation loss %.4f at step %lld\n",
                  pt.name.c_str(), r.accuracy, r.tvd, r.l1, r.legal_mass, r.best_val_loss, static_cast<long long>(r.best_step));

@@ -27,6 +27,7 @@ struct Protocol {
   int seeds = 1;                   // training seeds at the smallest N: the config's, then +1, +2, ...
   std::vector<int> ngram_orders{2, 3, 4};  // the in-context n-gram counter's rows (ngram.hpp): no training
   bool relabel = false;            // training letters renamed at every draw (TaskBatches); points named *_relabel_N*
+  bool epoch_batches = false;      // seq_icl's epochs, the last batch short (TaskBatches); points named *_epochbatch_N*
 
   static Protocol paper();         // the paper's length (200 epochs) at N = 100, 500, 1000: the default
   static Protocol full();          // the paper's grid: N up to 40,000 (days on 2 cores)
@@ -65,10 +66,15 @@ std::vector<PointResult> run(const Options& options);
 // alphabet as a random subset), so a renamed sequence is a draw of an automaton isomorphic to
 // the original, and what a model can memorise of a letter's role is gone. Still N automata;
 // validation and test tasks are never renamed.
+// Without epoch_batches every step takes B x accumulation sequences, running on into the next
+// epoch's permutation (N = 100: 800 steps draw 25,600 sequences, 256 epochs). With it, as
+// seq_icl's loader: each epoch is its N sequences in steps of B x accumulation, the last step
+// short (N = 100: 32, 32, 32 and 4), its sequences shared out over the micro-batches (200 epochs
+// are 800 steps and 20,000 draws).
 class TaskBatches : public BatchSource {
  public:
   TaskBatches(std::vector<Task> train, std::vector<Task> val, int B, int accumulation, uint64_t seed,
-              bool relabel = false);
+              bool relabel = false, bool epoch_batches = false);
   void train_batch(int64_t step, int micro, Rng& rng, Batch& out) override;
   const std::vector<Batch>& val_set() const override { return val_; }
   std::string describe() const override;
@@ -82,7 +88,7 @@ class TaskBatches : public BatchSource {
   std::vector<Batch> val_;
   int B_, accumulation_;
   uint64_t seed_;
-  bool relabel_;
+  bool relabel_, epoch_batches_;
   int64_t cached_epoch_ = -1;
   std::vector<int> perm_;
 };
