@@ -19,6 +19,9 @@ import os
 import re
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plot_metrics import pyplot  # noqa: E402
+
 NAMES = {"gpt_rope": "GPT-RoPE", "gpt_alibi": "GPT-ALiBi", "gpt": "GPT (learned positions)"}
 
 
@@ -81,14 +84,8 @@ def main():
         print()
 
     if args.figure:
-        try:
-            import matplotlib
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
-            if os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3") and os.path.exists("/usr/bin/python3"):
-                os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-            sys.exit("error: matplotlib is missing\nhint: apt-get install python3-matplotlib (scripts/setup.sh does)")
+        plt = pyplot()
+        from matplotlib.ticker import ScalarFormatter
         fig, (ax, gap) = plt.subplots(1, 2, figsize=(11, 4.5))
         mosaic_drawn = False
         for i, (baseline, by_depth) in enumerate(found.items()):
@@ -106,7 +103,7 @@ def main():
         for a in (ax, gap):
             a.set_xscale("log", base=2)
             a.set_xticks(sorted({d for v in found.values() for d in v}))
-            a.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+            a.get_xaxis().set_major_formatter(ScalarFormatter())
             a.set_xlabel("blocks")
             a.grid(alpha=0.3)
             a.legend(fontsize="small")
@@ -117,7 +114,7 @@ def main():
         gap.set_title("paired difference, 95% bootstrap interval")
         fig.tight_layout()
         fig.savefig(args.figure, dpi=120)
-        print(f"wrote {args.figure}")
+        print(f"wrote {args.figure}", file=sys.stderr)  # stdout is the Markdown table
 
 
 if __name__ == "__main__":

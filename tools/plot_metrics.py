@@ -29,6 +29,21 @@ def read_metrics(path):
     return {k: sorted(v.items()) for k, v in by_split.items()}
 
 
+def pyplot():
+    """matplotlib.pyplot on the Agg backend; without matplotlib, the same command again under
+    Debian's /usr/bin/python3 (a pyenv or venv python3 may shadow it, and python3-matplotlib lives
+    there), else one error line with a hint."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        return plt
+    except ImportError:
+        if os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3") and os.path.exists("/usr/bin/python3"):
+            os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+        sys.exit("error: matplotlib is missing\nhint: apt-get install python3-matplotlib (scripts/setup.sh does)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", help="run folder (holding metrics.jsonl), optionally :LABEL")
@@ -40,15 +55,7 @@ def main():
     ap.add_argument("--zoom", action="store_true",
                     help="a second panel: the validation curves over the second half of training, where they differ")
     args = ap.parse_args()
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        # A pyenv or venv python3 may shadow Debian's, which is where python3-matplotlib lives.
-        if os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3") and os.path.exists("/usr/bin/python3"):
-            os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-        sys.exit("error: matplotlib is missing\nhint: apt-get install python3-matplotlib (scripts/setup.sh does)")
+    plt = pyplot()
 
     if args.zoom:
         fig, (ax, zoom) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 2]})
